@@ -1,0 +1,17 @@
+import type { ServerConfig } from './config.js';
+import type { ServerDeps } from './deps.js';
+import type { Logger } from './logger.js';
+import type { SecretRegistry } from './secrets.js';
+import { VastClient } from './vast/client.js';
+import { VastHttp } from './vast/http.js';
+
+/** Wires the real adapters for a config. */
+export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretRegistry, now: () => number = () => Date.now() / 1000): ServerDeps {
+  secrets.add(config.apiKey);
+  const http = new VastHttp(
+    { baseUrl: config.apiUrl, apiKey: config.apiKey, connectTimeoutMs: config.timeouts.connectMs, headersTimeoutMs: config.timeouts.headersMs, bodyTimeoutMs: config.timeouts.bodyMs },
+    logger.child({ component: 'vast-http' }),
+    secrets,
+  );
+  return { vast: new VastClient(http), config, logger, secrets, now };
+}

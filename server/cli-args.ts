@@ -1,0 +1,77 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class UsageError extends Error {}
+
+export interface ServeArgs {
+  command: 'serve';
+  apiUrl?: string;
+  sandbox: boolean;
+  stateDir?: string;
+  logLevel?: string;
+}
+
+export interface SimArgs {
+  command: 'sim';
+  port: number;
+  apiKey?: string;
+  seed: string;
+  offers?: number;
+  timeScale: number;
+}
+
+export type CliArgs = ServeArgs | SimArgs | { command: 'help' } | { command: 'version' };
+
+export const USAGE = `Usage:
+  vast-mcp [--api-url URL] [--state-dir DIR] [--log-level LEVEL]   serve MCP over stdio against Vast (VAST_URL, VAST_API_KEY)
+  vast-mcp --sandbox                                               serve MCP over stdio against an in-process simulator (no account, no money)
+  vast-mcp sim [--port N] [--api-key KEY] [--seed S] [--offers N] [--time-scale X]   run the Vast-compatible simulator on 127.0.0.1
+  vast-mcp --help | --version`;
+
+function wholeNumber(name: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, string | boolean | (string | boolean)[] | undefined> {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.split('\n')[0]} (see vast-mcp --help)`);
+  }
+}
+
+/** Parses the command line; a bad flag is a UsageError with one clear line. */
+export function parseCliArgs(argv: string[]): CliArgs {
+  if (argv[0] === 'sim') {
+    const v = parse(argv.slice(1), {
+      port: { type: 'string' }, 'api-key': { type: 'string' }, seed: { type: 'string' }, offers: { type: 'string' }, 'time-scale': { type: 'string' },
+    });
+    const timeScaleText = v['time-scale'] as string | undefined;
+    const timeScale = timeScaleText === undefined ? 1 : Number(timeScaleText);
+    if (!Number.isFinite(timeScale) || timeScale <= 0 || timeScale > 100000) throw new UsageError(`--time-scale must be a number above 0 (1 = real time), got ${JSON.stringify(timeScaleText)}`);
+    const apiKey = v['api-key'] as string | undefined;
+    if (apiKey !== undefined && apiKey.trim().length < 8) throw new UsageError('--api-key must be at least 8 characters');
+    return {
+      command: 'sim',
+      port: wholeNumber('port', v.port as string | undefined, 0, 65535) ?? 0,
+      apiKey,
+      seed: (v.seed as string | undefined) ?? '1',
+      offers: wholeNumber('offers', v.offers as string | undefined, 1, 100000),
+      timeScale,
+    };
+  }
+  if (argv.length > 0 && !argv[0]!.startsWith('-')) throw new UsageError(`Unknown command ${JSON.stringify(argv[0])} (see vast-mcp --help)`);
+  const v = parse(argv, {
+    'api-url': { type: 'string' }, sandbox: { type: 'boolean' }, 'state-dir': { type: 'string' }, 'log-level': { type: 'string' },
+    help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+  });
+  if (v.help) return { command: 'help' };
+  if (v.version) return { command: 'version' };
+  const apiUrl = v['api-url'] as string | undefined;
+  if (apiUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(apiUrl)) throw new UsageError(`--api-url must be an http(s) URL, got ${JSON.stringify(apiUrl)}`);
+  const logLevel = v['log-level'] as string | undefined;
+  if (logLevel !== undefined && !['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new UsageError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent`);
+  return { command: 'serve', apiUrl, sandbox: Boolean(v.sandbox), stateDir: v['state-dir'] as string | undefined, logLevel };
+}

@@ -1,0 +1,76 @@
+import { readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from './errors.js';
+
+export interface ServerConfig {
+  apiUrl: string;
+  apiKey: string | null;
+  apiKeySource: 'env' | 'file' | 'sandbox' | 'none';
+  stateDir: string;
+  logLevel: string;
+  /** Results come from the simulator: say so in every answer. */
+  simulated: boolean;
+  timeouts: { connectMs: number; headersMs: number; bodyMs: number };
+  /** Hours used for the projected cost in offer listings when the caller gives none. */
+  defaultProjectionHours: number;
+}
+
+export const DEFAULT_API_URL = 'https://console.vast.ai';
+
+export interface KeyLookup {
+  key: string | null;
+  source: ServerConfig['apiKeySource'];
+  warning?: string;
+}
+
+/** `VAST_API_KEY`, else the official CLI's key file. Warns when that file is readable by others. */
+export function resolveApiKey(env: NodeJS.ProcessEnv, home = homedir()): KeyLookup {
+  const fromEnv = env.VAST_API_KEY?.trim();
+  if (fromEnv) return { key: fromEnv, source: 'env' };
+  const file = join(home, '.config', 'vastai', 'vast_api_key');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch {
+    return { key: null, source: 'none' };
+  }
+  if (!text) return { key: null, source: 'none', warning: `${file} is empty; set VAST_API_KEY or write your key there.` };
+  const mode = statSync(file).mode & 0o777;
+  const warning = mode & 0o077 ? `${file} is readable by group/others (mode ${mode.toString(8)}); run: chmod 600 ${file}` : undefined;
+  return { key: text, source: 'file', warning };
+}
+
+function positiveMs(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a positive number of milliseconds, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** Defaults < environment < flags. */
+export function loadConfig(flags: { apiUrl?: string; stateDir?: string; logLevel?: string }, env: NodeJS.ProcessEnv, home = homedir()): { config: ServerConfig; warnings: string[] } {
+  const warnings: string[] = [];
+  const key = resolveApiKey(env, home);
+  if (key.warning) warnings.push(key.warning);
+  const apiUrl = flags.apiUrl ?? env.VAST_URL ?? DEFAULT_API_URL;
+  if (!/^https?:\/\//.test(apiUrl)) throw new ConfigError(`VAST_URL must be an http(s) URL, got ${JSON.stringify(apiUrl)}`);
+  return {
+    config: {
+      apiUrl: apiUrl.replace(/\/+$/, ''),
+      apiKey: key.key,
+      apiKeySource: key.source,
+      stateDir: flags.stateDir ?? env.VAST_MCP_STATE_DIR ?? join(home, '.local', 'state', 'vast-mcp'),
+      logLevel: flags.logLevel ?? env.VAST_MCP_LOG_LEVEL ?? 'info',
+      simulated: false,
+      timeouts: {
+        connectMs: positiveMs(env, 'VAST_MCP_CONNECT_TIMEOUT_MS', 10_000),
+        headersMs: positiveMs(env, 'VAST_MCP_HEADERS_TIMEOUT_MS', 30_000),
+        bodyMs: positiveMs(env, 'VAST_MCP_BODY_TIMEOUT_MS', 60_000),
+      },
+      defaultProjectionHours: 1,
+    },
+    warnings,
+  };
+}

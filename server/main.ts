@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { startSimulator } from '../sim/server.js';
+import { buildDeps } from './build-deps.js';
+import { parseCliArgs, UsageError, USAGE, type ServeArgs, type SimArgs } from './cli-args.js';
+import { loadConfig } from './config.js';
+import { createServer } from './create-server.js';
+import { VastMcpError } from './errors.js';
+import { createLogger } from './logger.js';
+import { SecretRegistry } from './secrets.js';
+import { SERVER_VERSION } from './version.js';
+
+/** The only module that exits the process. */
+function fail(message: string, code: number): never {
+  process.stderr.write(`vast-mcp: ${message}\n`);
+  process.exit(code);
+}
+
+async function runSim(args: SimArgs): Promise<void> {
+  const apiKey = args.apiKey ?? process.env.VAST_SIM_API_KEY ?? 'vast-sim-key';
+  const sim = await startSimulator({ port: args.port, apiKey, seed: args.seed, offers: args.offers, timeScale: args.timeScale });
+  process.stdout.write(`listening on ${sim.url}\n`);
+  const stop = () => void sim.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+async function runServe(args: ServeArgs): Promise<void> {
+  const secrets = new SecretRegistry();
+  const { config, warnings } = loadConfig(args, process.env);
+  const logger = createLogger(config.logLevel, secrets);
+  for (const w of warnings) logger.warn(w);
+  let now = () => Date.now() / 1000;
+  let closeSim: (() => Promise<void>) | null = null;
+  if (args.sandbox) {
+    const key = `sandbox-${randomBytes(16).toString('hex')}`;
+    const sim = await startSimulator({ port: 0, apiKey: key, seed: process.env.VAST_SIM_SEED ?? '1', timeScale: 30 });
+    config.apiUrl = sim.url;
+    config.apiKey = key;
+    config.apiKeySource = 'sandbox';
+    config.simulated = true;
+    now = () => sim.world.now();
+    closeSim = sim.close;
+    logger.info({ url: sim.url }, 'sandbox simulator started');
+  } else if (!config.apiKey) {
+    logger.warn('No Vast API key: set VAST_API_KEY or ~/.config/vastai/vast_api_key. Tools will explain this when called.');
+  }
+  const server = createServer(buildDeps(config, logger, secrets, now));
+  const transport = new StdioServerTransport();
+  transport.onclose = () => {
+    void (closeSim?.() ?? Promise.resolve()).then(() => process.exit(0));
+  };
+  process.stdin.on('end', () => void server.close());
+  await server.connect(transport);
+  logger.info({ apiUrl: config.apiUrl, keySource: config.apiKeySource, simulated: config.simulated }, 'vast-mcp serving on stdio');
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseCliArgs(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UsageError) fail(e.message, 2);
+    throw e;
+  }
+  if (args.command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (args.command === 'version') {
+    process.stdout.write(`${SERVER_VERSION}\n`);
+    return;
+  }
+  if (args.command === 'sim') return runSim(args);
+  return runServe(args);
+}
+
+main().catch((e: unknown) => {
+  if (e instanceof VastMcpError) fail(e.message, 1);
+  fail(`fatal: ${(e as Error)?.message ?? String(e)}`, 1);
+});

@@ -1,0 +1,159 @@
+import { Agent, request, type Dispatcher } from 'undici';
+import type { z } from 'zod';
+import { VastApiError, type ApiErrorKind } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { SecretRegistry } from '../secrets.js';
+import { backoffDelay, shouldRetry, DEFAULT_RETRY, type RetryPolicy } from './retry-policy.js';
+
+export interface HttpConfig {
+  baseUrl: string;
+  apiKey: string | null;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  retry?: RetryPolicy;
+  dispatcher?: Dispatcher;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface CallSpec<S extends z.ZodType> {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  query?: Record<string, unknown>;
+  body?: unknown;
+  schema: S;
+  /** Safe to repeat after a failure whose outcome is unknown. */
+  idempotent: boolean;
+  /** Answer HTTP 200 `{success:false}` as an error (most mutations). */
+  rejectSoftFailure?: boolean;
+  /** No auth needed (gpu names, log result URLs). */
+  anonymous?: boolean;
+  absoluteUrl?: string;
+  /** Accept a text body (log result URLs). */
+  text?: boolean;
+}
+
+const KEY_HELP = 'Set VAST_API_KEY in the MCP server\'s environment (or write the key to ~/.config/vastai/vast_api_key, mode 0600); get a key at https://cloud.vast.ai/account/.';
+
+function encodeQuery(query: Record<string, unknown> | undefined): string {
+  if (!query) return '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined) continue;
+    // The API JSON-decodes every parameter: non-strings go JSON-encoded, as the CLI sends them.
+    const text = typeof v === 'string' ? v : JSON.stringify(v);
+    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(text)}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+function describeZodIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'unknown shape error';
+  const at = issue.path.length ? issue.path.join('.') : '(top level)';
+  return `field ${at}: ${issue.message}`;
+}
+
+export class VastHttp {
+  private readonly dispatcher: Dispatcher;
+  private readonly retry: RetryPolicy;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly config: HttpConfig,
+    private readonly logger: Logger,
+    private readonly secrets: SecretRegistry,
+  ) {
+    this.dispatcher = config.dispatcher ?? new Agent({ connect: { timeout: config.connectTimeoutMs }, headersTimeout: config.headersTimeoutMs, bodyTimeout: config.bodyTimeoutMs });
+    this.retry = config.retry ?? DEFAULT_RETRY;
+    this.sleep = config.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    secrets.add(config.apiKey);
+  }
+
+  get baseUrl(): string {
+    return this.config.baseUrl;
+  }
+
+  async call<S extends z.ZodType>(spec: CallSpec<S>): Promise<z.infer<S>> {
+    const endpoint = `${spec.method} ${spec.path.replace(/\/\d+(?=\/|$)/g, '/{id}')}`;
+    if (!spec.anonymous && !this.config.apiKey) {
+      throw new VastApiError(`No Vast API key is configured. ${KEY_HELP}`, 'no_api_key', null, endpoint);
+    }
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.once(spec, endpoint);
+      if (outcome.ok) return outcome.value;
+      const err = outcome.error;
+      const retry = shouldRetry({ idempotent: spec.idempotent, status: outcome.status, networkCode: outcome.networkCode, attempt, policy: this.retry });
+      this.logger.warn({ endpoint, status: err.status, kind: err.kind, attempt, retry }, 'vast request failed');
+      if (!retry) throw err;
+      await this.sleep(backoffDelay(attempt, this.retry));
+    }
+  }
+
+  private async once<S extends z.ZodType>(spec: CallSpec<S>, endpoint: string): Promise<{ ok: true; value: z.infer<S> } | { ok: false; error: VastApiError; status?: number; networkCode?: string }> {
+    const url = spec.absoluteUrl ?? `${this.config.baseUrl.replace(/\/+$/, '')}${spec.path}${encodeQuery(spec.query)}`;
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'vast-mcp/0.1' };
+    if (!spec.anonymous && this.config.apiKey) headers.authorization = `Bearer ${this.config.apiKey}`;
+    let body: string | undefined;
+    if (spec.method !== 'GET') {
+      // The API expects a JSON body on every PUT/POST/DELETE, `{}` when empty.
+      body = JSON.stringify(spec.body ?? {});
+      headers['content-type'] = 'application/json';
+    }
+    const started = Date.now();
+    let status: number;
+    let text: string;
+    try {
+      const res = await request(url, { method: spec.method, headers, body, dispatcher: this.dispatcher });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'UNKNOWN';
+      const timeout = /TIMEOUT/i.test(code);
+      const kind: ApiErrorKind = timeout ? 'timeout' : 'network';
+      const what = timeout ? 'timed out' : `failed (${code})`;
+      const unknown = spec.method !== 'GET' && code !== 'ECONNREFUSED' && code !== 'UND_ERR_CONNECT_TIMEOUT';
+      const tail = unknown ? ' The request may or may not have taken effect.' : ' Check VAST_URL / --api-url and your network.';
+      return { ok: false, networkCode: code, error: new VastApiError(`Vast API request ${endpoint} ${what}.${tail}`, kind, null, endpoint, unknown) };
+    }
+    this.logger.debug({ endpoint, status, ms: Date.now() - started }, 'vast request');
+    if (spec.text && status === 200) return { ok: true, value: spec.schema.parse(text) };
+    let json: unknown = undefined;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* non-JSON body (e.g. a plain-text 429) */
+    }
+    if (status < 200 || status >= 300) return { ok: false, status, error: this.httpError(status, json, text, endpoint) };
+    const soft = json as { success?: unknown; msg?: unknown; error?: unknown } | undefined;
+    if (spec.rejectSoftFailure && soft && soft.success === false) {
+      return { ok: false, error: new VastApiError(`Vast refused ${endpoint}: ${this.safeMsg(soft.msg ?? soft.error)}`, 'rejected', status, endpoint, false, typeof soft.error === 'string' ? soft.error : null) };
+    }
+    const parsed = spec.schema.safeParse(json);
+    if (!parsed.success) {
+      return { ok: false, error: new VastApiError(`Vast API returned an unexpected response for ${endpoint} (${describeZodIssue(parsed.error)}). The API may have changed; nothing was retried.`, 'bad_response', status, endpoint) };
+    }
+    return { ok: true, value: parsed.data };
+  }
+
+  private safeMsg(v: unknown): string {
+    const text = typeof v === 'string' ? v : v === undefined ? '(no detail message supplied)' : JSON.stringify(v);
+    return this.secrets.scrub(text).slice(0, 500);
+  }
+
+  private httpError(status: number, json: unknown, text: string, endpoint: string): VastApiError {
+    const body = (json ?? {}) as { msg?: unknown; error?: unknown; detail?: unknown };
+    const code = typeof body.error === 'string' ? body.error : null;
+    const msg = this.safeMsg(body.msg ?? body.detail ?? (text.trim() || undefined));
+    const make = (kind: ApiErrorKind, message: string) => new VastApiError(message, kind, status, endpoint, false, code);
+    if (status === 401 || status === 403 || (status === 404 && /invalid user key/i.test(msg))) {
+      return make('auth', `Vast rejected the API key (HTTP ${status}: ${msg}). ${KEY_HELP}`);
+    }
+    if (status === 429) return make('rate_limited', `Vast rate limit hit on ${endpoint} (${msg}). Wait a few seconds and try again.`);
+    if (status === 410) return make('gone', `No longer available (${msg}). Search again for a current offer.`);
+    if (status === 404) return make('not_found', `Not found (${msg}).`);
+    if (status === 411 || code === 'insufficient_credit') return make('insufficient_credit', `Insufficient credit (${msg}). Add credit at https://cloud.vast.ai/billing/ and retry.`);
+    if (status >= 500) return make('server', `Vast API error HTTP ${status} on ${endpoint} (${msg}). The platform is having trouble; try again shortly.`);
+    return make('bad_request', `Vast refused ${endpoint} (HTTP ${status}: ${msg}).`);
+  }
+}

@@ -1,0 +1,95 @@
+import type { VastClient } from './client.js';
+import { diagnose, type Diagnosis } from './diagnosis.js';
+import { instanceBurnPerHour, round4 } from './pricing.js';
+import type { Instance } from './schemas.js';
+
+export interface SshEndpoints {
+  proxy: string | null;
+  direct: string | null;
+}
+
+/** As the CLI's ssh-url: direct when port 22 is mapped, else the proxy (+1 for jupyter images). */
+export function sshEndpoints(inst: Instance): SshEndpoints {
+  const directPort = inst.ports?.['22/tcp']?.[0]?.HostPort;
+  const direct = directPort && inst.public_ipaddr ? `ssh://root@${inst.public_ipaddr}:${Number(directPort)}` : null;
+  let proxy: string | null = null;
+  if (inst.ssh_host && inst.ssh_port) {
+    const port = inst.ssh_port + ((inst.image_runtype ?? '').includes('jupyter') ? 1 : 0);
+    proxy = `ssh://root@${inst.ssh_host}:${port}`;
+  }
+  return { proxy, direct };
+}
+
+export interface AccruedCost {
+  total: number;
+  gpu: number;
+  disk: number;
+  bandwidth: number;
+}
+
+/** Charges per instance id over [from, to], from the charges endpoint. */
+export async function accruedByInstance(vast: VastClient, from: number, to: number): Promise<Map<number, AccruedCost>> {
+  const out = new Map<number, AccruedCost>();
+  for (const r of await vast.charges(from, to)) {
+    const m = /^instance-(\d+)$/.exec(r.source);
+    if (!m) continue;
+    const id = Number(m[1]);
+    const acc = out.get(id) ?? { total: 0, gpu: 0, disk: 0, bandwidth: 0 };
+    acc.total += r.amount;
+    for (const item of r.items ?? []) {
+      if (item.type === 'gpu') acc.gpu += item.amount;
+      else if (item.type === 'disk') acc.disk += item.amount;
+      else if (item.type === 'bwu' || item.type === 'bwd') acc.bandwidth += item.amount;
+    }
+    out.set(id, acc);
+  }
+  for (const acc of out.values()) {
+    acc.total = round4(acc.total);
+    acc.gpu = round4(acc.gpu);
+    acc.disk = round4(acc.disk);
+    acc.bandwidth = round4(acc.bandwidth);
+  }
+  return out;
+}
+
+export interface InstanceView {
+  id: number;
+  label: string | null;
+  actual_status: string | null;
+  intended_status: string | null;
+  status_msg: string | null;
+  image: string | null;
+  gpu_name: string | null;
+  num_gpus: number | null;
+  disk_gb: number | null;
+  interruptible: boolean;
+  uptime_minutes: number | null;
+  age_hours: number | null;
+  dph_total: number | null;
+  burn_per_hour: { total: number; gpu: number; disk: number };
+  accrued_cost: AccruedCost | null;
+  ssh: SshEndpoints;
+  diagnosis: Diagnosis;
+}
+
+export function viewInstance(inst: Instance, now: number, accrued: AccruedCost | null): InstanceView {
+  return {
+    id: inst.id,
+    label: inst.label ?? null,
+    actual_status: inst.actual_status ?? null,
+    intended_status: inst.intended_status ?? null,
+    status_msg: inst.status_msg ?? null,
+    image: inst.image_uuid ?? null,
+    gpu_name: inst.gpu_name ?? null,
+    num_gpus: inst.num_gpus ?? null,
+    disk_gb: inst.disk_space ?? null,
+    interruptible: Boolean(inst.is_bid),
+    uptime_minutes: inst.uptime_mins != null ? Math.round(inst.uptime_mins * 10) / 10 : null,
+    age_hours: inst.start_date ? Math.round(((now - inst.start_date) / 3600) * 100) / 100 : null,
+    dph_total: inst.dph_total ?? null,
+    burn_per_hour: instanceBurnPerHour(inst),
+    accrued_cost: accrued,
+    ssh: sshEndpoints(inst),
+    diagnosis: diagnose(inst, now),
+  };
+}

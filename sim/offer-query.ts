@@ -1,0 +1,147 @@
+import type { OfferRow, OfferType } from './offer-rows.js';
+
+/** The query object of `POST /bundles/`: field → {op: value}, plus order/type/limit/allocated_storage. */
+export interface ParsedSearch {
+  filters: { field: string; op: string; value: unknown }[];
+  order: [string, 'asc' | 'desc'][];
+  type: OfferType;
+  limit: number;
+  allocatedStorageGb: number;
+}
+
+export class QueryError extends Error {}
+
+const OPS = new Set(['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'notin', 'nin']);
+const TOP_LEVEL = new Set(['order', 'type', 'limit', 'allocated_storage', 'disable_bundling', 'show_incompatible', 'sort_option', 'extra_ids']);
+/** Query names that are stored under another column. */
+const COLUMN_ALIAS: Record<string, string> = { driver_version: 'driver_vers', cuda_vers: 'cuda_max_good', dph: 'dph_total', dlperf_usd: 'dlperf_per_dphtotal', flops_usd: 'flops_per_dphtotal', display_active: 'gpu_display_active' };
+export const DEFAULT_LIMIT = 64;
+export const MAX_LIMIT = 5000;
+
+export function parseSearchBody(body: unknown): ParsedSearch {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new QueryError('Invalid json body');
+  const q = body as Record<string, unknown>;
+  const filters: ParsedSearch['filters'] = [];
+  for (const [field, spec] of Object.entries(q)) {
+    if (TOP_LEVEL.has(field)) continue;
+    if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
+      throw new QueryError(`Invalid filter for ${field}: expected an object like {"eq": value}`);
+    }
+    for (const [op, value] of Object.entries(spec as Record<string, unknown>)) {
+      if (!OPS.has(op)) throw new QueryError(`Unknown operator ${op} for field ${field}`);
+      filters.push({ field, op: op === 'nin' ? 'notin' : op, value });
+    }
+  }
+  return {
+    filters,
+    order: parseOrder(q.order),
+    type: parseType(q.type),
+    limit: parseLimit(q.limit),
+    allocatedStorageGb: parseStorage(q.allocated_storage),
+  };
+}
+
+function parseOrder(order: unknown): ParsedSearch['order'] {
+  if (order === undefined || order === null) return [['score', 'desc']];
+  if (!Array.isArray(order)) throw new QueryError('order must be a list of [field, "asc"|"desc"] pairs');
+  return order.map((entry) => {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string') throw new QueryError('order must be a list of [field, "asc"|"desc"] pairs');
+    return [entry[0], entry[1] === 'desc' ? 'desc' : 'asc'];
+  });
+}
+
+function parseType(type: unknown): OfferType {
+  if (type === undefined || type === null || type === 'on-demand' || type === 'ondemand') return 'on-demand';
+  if (type === 'bid' || type === 'interruptible') return 'bid';
+  if (type === 'reserved') return 'reserved';
+  throw new QueryError(`Invalid type ${JSON.stringify(type)}: expected on-demand, bid or reserved`);
+}
+
+function parseLimit(limit: unknown): number {
+  if (limit === undefined || limit === null) return DEFAULT_LIMIT;
+  const n = Number(limit);
+  if (!Number.isFinite(n) || n < 1) throw new QueryError('limit must be a positive integer');
+  return Math.min(Math.floor(n), MAX_LIMIT);
+}
+
+function parseStorage(v: unknown): number {
+  if (v === undefined || v === null) return 5;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new QueryError('allocated_storage must be a non-negative number of GB');
+  return n;
+}
+
+/** Coerces a query value to the type of the row's value, as the API does with numeric strings. */
+function coerce(sample: unknown, value: unknown): unknown {
+  if (typeof sample === 'number' && typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  if (typeof sample === 'boolean' && typeof value === 'string') {
+    if (/^(true|1)$/i.test(value)) return true;
+    if (/^(false|0)$/i.test(value)) return false;
+  }
+  if (typeof sample === 'boolean' && typeof value === 'number') return value !== 0;
+  return value;
+}
+
+function compare(a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
+  return String(a).localeCompare(String(b));
+}
+
+function valueFor(row: OfferRow, field: string, wanted: unknown): unknown {
+  const column = COLUMN_ALIAS[field] ?? field;
+  const v = row[column];
+  // geolocation is stored as "City, CC"; queries use the two-letter country code.
+  if (field === 'geolocation' && typeof v === 'string') {
+    const cc = v.split(',').pop()?.trim() ?? v;
+    const w = Array.isArray(wanted) ? wanted[0] : wanted;
+    if (typeof w === 'string' && w.length === 2) return cc;
+  }
+  if (field === 'driver_version' && typeof wanted === 'string' && wanted.includes('.')) return row.driver_version;
+  return v;
+}
+
+function matches(row: OfferRow, f: ParsedSearch['filters'][number]): boolean {
+  const column = COLUMN_ALIAS[f.field] ?? f.field;
+  if (!(column in row)) return true; // unknown fields are ignored, as the API does
+  const actual = valueFor(row, f.field, f.value);
+  if (f.op === 'in' || f.op === 'notin') {
+    const list = Array.isArray(f.value) ? f.value : [f.value];
+    const hit = list.some((x) => coerce(actual, x) === actual);
+    return f.op === 'in' ? hit : !hit;
+  }
+  const wanted = coerce(actual, f.value);
+  if (wanted === null || actual === null || actual === undefined) {
+    if (f.op === 'eq') return actual === wanted || (actual === undefined && wanted === null);
+    if (f.op === 'neq') return actual !== wanted;
+    return false;
+  }
+  const c = compare(actual, wanted);
+  switch (f.op) {
+    case 'eq': return c === 0 && typeof actual === typeof wanted;
+    case 'neq': return !(c === 0 && typeof actual === typeof wanted);
+    case 'gt': return c > 0;
+    case 'gte': return c >= 0;
+    case 'lt': return c < 0;
+    case 'lte': return c <= 0;
+    default: return false;
+  }
+}
+
+export function filterAndSort(rows: OfferRow[], search: ParsedSearch): OfferRow[] {
+  const kept = rows.filter((row) => search.filters.every((f) => matches(row, f)));
+  kept.sort((a, b) => {
+    for (const [field, dir] of search.order) {
+      const column = COLUMN_ALIAS[field] ?? field;
+      const x = a[column];
+      const y = b[column];
+      if (x === y) continue;
+      if (x === null || x === undefined) return 1;
+      if (y === null || y === undefined) return -1;
+      const c = compare(x, y);
+      if (c !== 0) return dir === 'desc' ? -c : c;
+    }
+    return a.id - b.id;
+  });
+  return kept.slice(0, search.limit);
+}

@@ -1,0 +1,66 @@
+import { SimHttpError } from '../http-error.js';
+import { ok, type SimRequest } from '../http-router.js';
+import type { FaultPlan, FaultRule } from '../faults.js';
+import type { RequestRecord } from '../request-log.js';
+import { bodyObject, type RouteContext } from './context.js';
+
+/** `/_sim/…`: not part of the Vast API; lets tests move the clock, inspect ground truth and inject faults. */
+export function registerAdminRoutes(ctx: RouteContext, requests: RequestRecord[], faults: FaultPlan): void {
+  const { router, world } = ctx;
+  const opts = { auth: false };
+
+  router.add('GET', '/_sim/state', () =>
+    ok({
+      now: world.now(),
+      account: { credit: world.account.credit, username: world.account.username, email: world.account.email, deletion_scheduled_at: world.account.deletionScheduledAt, ssh_keys: world.account.sshKeys.length },
+      instances: [...world.instances.values()].map((i) => ({
+        id: i.id, ask_id: i.ask.id, machine_id: i.ask.machine.machineId, label: i.label, extra: i.extra, actual_status: i.actual, intended_status: i.intended,
+        destroyed: i.destroyedAt !== null, costs: i.costs, gpu_rate: i.gpuRate, disk_rate: i.diskRate, onstart: i.onstart, env: i.env,
+      })),
+      faults_fired: faults.fired,
+    }), opts);
+  router.add('POST', '/_sim/advance', (req: SimRequest) => {
+    const seconds = Number(bodyObject(req.body).seconds);
+    if (!Number.isFinite(seconds) || seconds < 0) throw new SimHttpError(400, 'invalid_args', 'seconds must be a non-negative number');
+    world.clock.advance(seconds);
+    world.tick();
+    return ok({ success: true, now: world.now() });
+  }, opts);
+  router.add('GET', '/_sim/requests', () => ok({ requests }), opts);
+  router.add('GET', '/_sim/unexpected', () => ok({ unexpected: requests.filter((r) => r.unexpected) }), opts);
+  router.add('DELETE', '/_sim/requests', () => {
+    requests.length = 0;
+    return ok();
+  }, opts);
+  router.add('POST', '/_sim/account', (req: SimRequest) => {
+    const b = bodyObject(req.body);
+    const a = world.account;
+    if ('username' in b) a.username = b.username as string;
+    if ('email' in b) a.email = b.email as string;
+    if ('fullname' in b) a.fullname = b.fullname as string;
+    if ('credit' in b) a.credit = Number(b.credit);
+    return ok();
+  }, opts);
+  router.add('POST', '/_sim/machines/:id', (req: SimRequest) => {
+    const m = world.market.machines.find((x) => x.machineId === Number(req.params.id));
+    if (!m) throw new SimHttpError(404, 'not_found', `machine ${req.params.id} not found`);
+    const b = bodyObject(req.body);
+    if ('gpus_busy_by_others' in b) m.gpusBusyByOthers = Number(b.gpus_busy_by_others);
+    if ('listed' in b) m.listed = Boolean(b.listed);
+    world.reschedule();
+    return ok();
+  }, opts);
+  router.add('POST', '/_sim/faults', (req: SimRequest) => {
+    const b = bodyObject(req.body) as unknown as FaultRule;
+    try {
+      faults.add({ ...b, count: b.count ?? 1 });
+    } catch (e) {
+      throw new SimHttpError(400, 'invalid_args', (e as Error).message);
+    }
+    return ok();
+  }, opts);
+  router.add('DELETE', '/_sim/faults', () => {
+    faults.clear();
+    return ok();
+  }, opts);
+}

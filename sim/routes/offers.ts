@@ -1,0 +1,33 @@
+import { GPU_CATALOG } from '../gpu-catalog.js';
+import { ok, errorBody, type SimRequest } from '../http-router.js';
+import { filterAndSort, parseSearchBody, QueryError } from '../offer-query.js';
+import { renderOfferRow } from '../offer-rows.js';
+import type { RouteContext } from './context.js';
+
+export function registerOfferRoutes(ctx: RouteContext): void {
+  const { router, world } = ctx;
+
+  const search = (query: unknown) => {
+    try {
+      const parsed = parseSearchBody(query);
+      const rows = world.market.asks.map((ask) =>
+        renderOfferRow(ask, { type: parsed.type, allocatedStorageGb: parsed.allocatedStorageGb, gpusHeldByUser: world.gpusHeldOn(ask.machine.machineId) }),
+      );
+      return ok({ offers: filterAndSort(rows, parsed) });
+    } catch (e) {
+      if (e instanceof QueryError) return errorBody(400, 'invalid_request', e.message);
+      throw e;
+    }
+  };
+
+  const names = () => [...new Set(GPU_CATALOG.map((g) => g.name))].sort();
+  router.add('GET', '/api/v0/gpu_names/unique', () => ok({ gpu_names: names() }), { auth: false });
+  router.add('GET', '/api/v0/gpu_types', () => ok({ gpu_types: names() }), { auth: false });
+  router.add('POST', '/api/v0/bundles', (req: SimRequest) => search(req.body));
+  // Very old CLIs: GET /bundles?q=<json>.
+  router.add('GET', '/api/v0/bundles', (req: SimRequest) => search(req.query.q ?? {}));
+  router.add('PUT', '/api/v0/search/asks', (req: SimRequest) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    return search(body.q ?? {});
+  });
+}

@@ -1,0 +1,65 @@
+import type { Ask } from './marketplace.js';
+
+export type ActualStatus = null | 'created' | 'loading' | 'running' | 'stopped' | 'exited' | 'offline' | 'rebooting';
+
+export interface SshKeyRecord {
+  id: number;
+  publicKey: string;
+  createdAt: number;
+}
+
+export interface SimAccount {
+  id: number;
+  username: string;
+  email: string;
+  fullname: string;
+  apiKey: string;
+  credit: number;
+  sshKeys: SshKeyRecord[];
+  /** Set when the balance ran out: instances were stopped and will be deleted at this time. */
+  deletionScheduledAt: number | null;
+}
+
+export interface InstanceCosts {
+  gpu: number;
+  disk: number;
+  bwu: number;
+  bwd: number;
+}
+
+export interface SimInstance {
+  id: number;
+  ask: Ask;
+  numGpus: number;
+  image: string;
+  env: Record<string, string>;
+  onstart: string | null;
+  label: string | null;
+  extra: unknown;
+  runtype: Set<string>;
+  diskGb: number;
+  isBid: boolean;
+  /** GPU price per hour: the on-demand price or the bid. */
+  gpuRate: number;
+  /** Disk price per hour (storage_cost × GB / 720). */
+  diskRate: number;
+  createdAt: number;
+  actual: ActualStatus;
+  intended: 'running' | 'stopped';
+  statusMsg: string;
+  /** When the current phase ends (provisioning → loading → running), or null. */
+  phaseEndsAt: number | null;
+  runningSince: number | null;
+  holdsGpus: boolean;
+  destroyedAt: number | null;
+  sshPort: number;
+  directSshPort: number | null;
+  instanceApiKey: string;
+  sshKeys: SshKeyRecord[];
+  logLines: string[];
+  costs: InstanceCosts;
+  bytesUp: number;
+  bytesDown: number;
+  lastAccrual: number;
+  imagePullSeconds: number;
+}

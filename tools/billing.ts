@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { InputError } from '../server/errors.js';
+import { accruedByInstance } from '../server/vast/instance-view.js';
+import { instanceBurnPerHour, round2, round4 } from '../server/vast/pricing.js';
+import { defineTool } from './define-tool.js';
+
+const DAY = 86400;
+
+const input = z
+  .object({
+    from: z.string().optional().describe('Start of the range, ISO date or date-time (default: 7 days ago)'),
+    to: z.string().optional().describe('End of the range, ISO date or date-time (default: now)'),
+    projection_hours: z.number().positive().max(8760).optional().describe('Hours to project the current burn over (default 24)'),
+  })
+  .strict();
+
+const output = z.object({
+  credit: z.number().describe('USD of credit left'),
+  balance: z.number().nullable(),
+  burn_per_hour: z.object({ total: z.number(), running_gpu: z.number(), disk: z.number() }).describe('USD/hour billed right now across all instances, stopped disks included'),
+  projection: z.object({ hours: z.number(), cost: z.number(), credit_after: z.number(), hours_of_credit_left: z.number().nullable() }),
+  per_instance: z.array(z.object({ id: z.number(), label: z.string().nullable(), state: z.string().nullable(), burn_per_hour: z.number(), accrued: z.number() })),
+  range: z.object({ from: z.string(), to: z.string() }),
+  invoices: z.array(z.object({ when: z.string(), type: z.string(), instance_id: z.number().nullable(), description: z.string().nullable(), amount: z.number() })),
+  totals: z.object({ charges: z.number(), payments: z.number() }),
+  truncated_invoices: z.number().describe('Invoice lines left out of the list (totals still include them)'),
+});
+
+const MAX_LINES = 200;
+
+function parseWhen(text: string | undefined, field: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) throw new InputError(`${field} ${JSON.stringify(text)} is not a date: use ISO form like 2026-11-01 or 2026-11-01T12:00:00Z.`);
+  return ms / 1000;
+}
+
+export const billingTool = defineTool({
+  name: 'billing',
+  title: 'Billing and burn rate',
+  description:
+    'Account credit, the burn rate right now ($/h across all instances: running GPUs plus the disks of stopped instances, which keep billing), ' +
+    'cost accrued per instance, invoice/charge lines with totals over a date range (default last 7 days), and a projection (default 24 h). Read-only and free.',
+  access: 'read',
+  input,
+  output,
+  async run(args, { deps }) {
+    const now = deps.now();
+    const to = parseWhen(args.to, 'to', now);
+    const from = parseWhen(args.from, 'from', to - 7 * DAY);
+    if (from >= to) throw new InputError(`from (${new Date(from * 1000).toISOString()}) must be before to (${new Date(to * 1000).toISOString()}).`);
+    const hours = args.projection_hours ?? 24;
+    const [user, instances, invoices] = await Promise.all([deps.vast.currentUser(), deps.vast.listInstances(), deps.vast.invoices(from, to)]);
+    const since = Math.min(from, ...instances.map((i) => i.start_date ?? now));
+    const accrued = await accruedByInstance(deps.vast, since, now + 60);
+    let gpu = 0;
+    let disk = 0;
+    const perInstance = instances.map((i) => {
+      const b = instanceBurnPerHour(i);
+      gpu += b.gpu;
+      disk += b.disk;
+      return { id: i.id, label: i.label ?? null, state: i.actual_status ?? null, burn_per_hour: b.total, accrued: accrued.get(i.id)?.total ?? 0 };
+    });
+    const burn = round4(gpu + disk);
+    const lines = invoices
+      .filter((v) => v.amount !== 0)
+      .sort((a, b) => a.timestamp - b.timestamp)
+      .map((v) => ({ when: new Date(v.timestamp * 1000).toISOString(), type: v.type, instance_id: v.instance_id ?? null, description: v.description ?? null, amount: round4(v.amount) }));
+    const charges = round4(lines.filter((l) => l.type === 'charge').reduce((s, l) => s + l.amount, 0));
+    const payments = round2(lines.filter((l) => l.type === 'payment').reduce((s, l) => s + l.amount, 0));
+    const projected = round2(burn * hours);
+    const data = {
+      credit: round2(user.credit),
+      balance: user.balance ?? null,
+      burn_per_hour: { total: burn, running_gpu: round4(gpu), disk: round4(disk) },
+      projection: { hours, cost: projected, credit_after: round2(user.credit - projected), hours_of_credit_left: burn > 0 ? Math.round((user.credit / burn) * 10) / 10 : null },
+      per_instance: perInstance,
+      range: { from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString() },
+      invoices: lines.slice(-MAX_LINES),
+      totals: { charges, payments },
+      truncated_invoices: Math.max(0, lines.length - MAX_LINES),
+    };
+    const stoppedDisks = perInstance.filter((p) => p.state !== 'running').length;
+    const text =
+      `Credit $${data.credit.toFixed(2)}. Burning $${burn.toFixed(4)}/h now (GPUs $${data.burn_per_hour.running_gpu.toFixed(4)}/h, disks $${data.burn_per_hour.disk.toFixed(4)}/h` +
+      `${stoppedDisks ? `, including ${stoppedDisks} instance(s) not running whose disk still bills` : ''}). ` +
+      `Next ${hours} h ≈ $${projected.toFixed(2)}${data.projection.hours_of_credit_left !== null ? `; credit lasts ≈ ${data.projection.hours_of_credit_left} h at this rate` : ''}.\n` +
+      `${data.range.from} → ${data.range.to}: charges $${charges.toFixed(4)}, payments $${payments.toFixed(2)} (${lines.length} line(s)).` +
+      (perInstance.length ? `\n${perInstance.map((p) => `#${p.id} ${p.label ?? ''} ${p.state ?? 'provisioning'}: $${p.burn_per_hour.toFixed(4)}/h, accrued $${p.accrued.toFixed(4)}`).join('\n')}` : '');
+    return { data, text };
+  },
+});

@@ -1,0 +1,16 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { ServerDeps } from '../server/deps.js';
+import type { ToolDefinition } from './define-tool.js';
+import { billingTool } from './billing.js';
+import { offersTool } from './offers.js';
+import { registerTool } from './register.js';
+import { statusTool } from './status.js';
+
+/** Every tool the server exposes, in the order clients list them. */
+export function allTools(): ToolDefinition[] {
+  return [offersTool, statusTool, billingTool] as unknown as ToolDefinition[];
+}
+
+export function registerTools(server: McpServer, deps: ServerDeps): void {
+  for (const tool of allTools()) registerTool(server, deps, tool);
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { VastMcpError } from '../server/errors.js';
+import { accruedByInstance, viewInstance } from '../server/vast/instance-view.js';
+import { round4 } from '../server/vast/pricing.js';
+import { defineTool } from './define-tool.js';
+
+const CostSchema = z.object({ total: z.number(), gpu: z.number(), disk: z.number(), bandwidth: z.number() }).describe('USD accrued so far');
+
+export const InstanceViewSchema = z.object({
+  id: z.number(),
+  label: z.string().nullable(),
+  actual_status: z.string().nullable().describe('What the instance is doing now (null = provisioning)'),
+  intended_status: z.string().nullable().describe('What it was asked to do'),
+  status_msg: z.string().nullable(),
+  image: z.string().nullable(),
+  gpu_name: z.string().nullable(),
+  num_gpus: z.number().nullable(),
+  disk_gb: z.number().nullable(),
+  interruptible: z.boolean(),
+  uptime_minutes: z.number().nullable(),
+  age_hours: z.number().nullable(),
+  dph_total: z.number().nullable().describe('USD/hour when running, disk included'),
+  burn_per_hour: z.object({ total: z.number(), gpu: z.number(), disk: z.number() }).describe('USD/hour billed right now'),
+  accrued_cost: CostSchema.nullable(),
+  ssh: z.object({ proxy: z.string().nullable(), direct: z.string().nullable() }),
+  diagnosis: z.object({ code: z.string(), summary: z.string() }),
+});
+
+const input = z
+  .object({
+    instance_id: z.number().int().positive().optional().describe('One instance id; omit for all instances of the account'),
+  })
+  .strict();
+
+const output = z.object({
+  instances: z.array(InstanceViewSchema),
+  count: z.number(),
+  total_burn_per_hour: z.number().describe('USD/hour across the listed instances, stopped disks included'),
+});
+
+export const statusTool = defineTool({
+  name: 'status',
+  title: 'Instance status',
+  description:
+    'Show one instance or all instances of the account: actual vs intended state, status message, uptime, $/h billed now, cost accrued, SSH endpoints, ' +
+    'and a plain-language diagnosis (image pull too slow, stuck scheduling for its GPU, host offline, exited, stopped but still billing disk). Read-only and free.',
+  access: 'read',
+  input,
+  output,
+  async run({ instance_id }, { deps }) {
+    const now = deps.now();
+    let list;
+    if (instance_id !== undefined) {
+      const one = await deps.vast.getInstance(instance_id);
+      if (!one) throw new VastMcpError(`Instance ${instance_id} does not exist or was destroyed. Call status without instance_id to list your instances.`, 'not_found');
+      list = [one];
+    } else {
+      list = await deps.vast.listInstances();
+    }
+    const since = Math.min(now - 86400, ...list.map((i) => i.start_date ?? now));
+    const accrued = list.length ? await accruedByInstance(deps.vast, since, now + 60) : new Map();
+    const views = list.map((i) => viewInstance(i, now, accrued.get(i.id) ?? null));
+    const total = round4(views.reduce((s, v) => s + v.burn_per_hour.total, 0));
+    const lines = views.map(
+      (v) => `#${v.id} ${v.label ?? '(no label)'}: ${v.actual_status ?? 'provisioning'} (intended ${v.intended_status ?? '?'}), ${v.num_gpus ?? '?'}x ${v.gpu_name ?? '?'}, ` +
+        `now $${v.burn_per_hour.total.toFixed(4)}/h, accrued $${(v.accrued_cost?.total ?? 0).toFixed(4)}. ${v.diagnosis.summary}`,
+    );
+    const text = views.length ? `${lines.join('\n')}\nTotal burn: $${total.toFixed(4)}/h.` : 'No instances on this account. Nothing is billing.';
+    return { data: { instances: views, count: views.length, total_burn_per_hour: total }, text };
+  },
+});

@@ -168,3 +168,8 @@ export function buildSearchBody(opts: SearchOptions): { body: Record<string, unk
   body.allocated_storage = opts.storageGb ?? 5.0;
   return { body, warnings };
 }
+
+/** `search offers --new` sends the same query to `PUT /api/v0/search/asks/`, wrapped. */
+export function wrapForAsksSearch(body: Record<string, unknown>): { select_cols: string[]; q: Record<string, unknown> } {
+  return { select_cols: ['*'], q: body };
+}

@@ -47,9 +47,10 @@ export function buildOfferSearch(f: OfferFilters): BuiltSearch {
   const { body, warnings } = buildSearchBody({ query: f.query, order: SORTS[sort], type: f.interruptible ? 'bid' : 'on-demand', limit, storageGb: diskGb });
   const q = body as QueryObject & Record<string, unknown>;
   const textSet = (field: string) => f.query !== undefined && new RegExp(`(^|\\s)${field}\\b`).test(f.query);
-  for (const [field, label] of [['verified', 'verified=true'], ['external', 'external=false'], ['rentable', 'rentable=true'], ['rented', 'rented=false']] as const) {
-    if (q[field] && !textSet(field)) defaultsApplied.push(`${label} (the CLI's default filter; write ${field}=any in query to drop it)`);
-  }
+  const implicit = ([['verified', 'verified=true'], ['external', 'external=false'], ['rentable', 'rentable=true'], ['rented', 'rented=false']] as const)
+    .filter(([field]) => q[field] && !textSet(field))
+    .map(([, label]) => label);
+  if (implicit.length) defaultsApplied.push(`${implicit.join(' ')} (the CLI's default filters; write e.g. verified=any in query to drop one)`);
   if (!f.interruptible) defaultsApplied.push('type=on-demand (set interruptible=true for bid pricing)');
   if (f.gpu_name !== undefined) q.gpu_name = { eq: f.gpu_name.replace(/_/g, ' ') };
   if (f.num_gpus !== undefined) q.num_gpus = { eq: f.num_gpus };

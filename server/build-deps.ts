@@ -3,6 +3,9 @@ import type { ServerDeps } from './deps.js';
 import type { Logger } from './logger.js';
 import type { SecretRegistry } from './secrets.js';
 import { VastClient } from './vast/client.js';
+import { ConfirmationStore } from './safety/confirmations.js';
+import { AuditLog } from './state/audit-log.js';
+import { CopyLedger } from './state/ledger.js';
 import { VastHttp } from './vast/http.js';
 
 /** Wires the real adapters for a config. */
@@ -13,5 +16,17 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
     logger.child({ component: 'vast-http' }),
     secrets,
   );
-  return { vast: new VastClient(http), config, logger, secrets, now };
+  return {
+    vast: new VastClient(http),
+    config,
+    logger,
+    secrets,
+    now,
+    monotonicMs: () => performance.now(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    ledger: new CopyLedger(config.stateDir),
+    audit: new AuditLog(config.stateDir, secrets),
+    confirmations: new ConfirmationStore(config.confirmationTtlSeconds),
+    session: { lastOfferSearch: null },
+  };
 }

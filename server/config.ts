@@ -14,6 +14,15 @@ export interface ServerConfig {
   timeouts: { connectMs: number; headersMs: number; bodyMs: number };
   /** Hours used for the projected cost in offer listings when the caller gives none. */
   defaultProjectionHours: number;
+  /** Interruptible bid = min_bid × this. */
+  bidMultiplier: number;
+  /** Default hard deadline for `wait: true`, seconds. */
+  waitTimeoutSeconds: number;
+  /** Poll interval bounds while waiting, ms (Vast allows one show-instance call per 2 s). */
+  pollMinMs: number;
+  pollMaxMs: number;
+  /** How long a confirmation or approval token stays valid, seconds. */
+  confirmationTtlSeconds: number;
 }
 
 export const DEFAULT_API_URL = 'https://console.vast.ai';
@@ -49,6 +58,14 @@ function positiveMs(env: NodeJS.ProcessEnv, name: string, fallback: number): num
   return n;
 }
 
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(`${name} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 /** Defaults < environment < flags. */
 export function loadConfig(flags: { apiUrl?: string; stateDir?: string; logLevel?: string }, env: NodeJS.ProcessEnv, home = homedir()): { config: ServerConfig; warnings: string[] } {
   const warnings: string[] = [];
@@ -70,6 +87,11 @@ export function loadConfig(flags: { apiUrl?: string; stateDir?: string; logLevel
         bodyMs: positiveMs(env, 'VAST_MCP_BODY_TIMEOUT_MS', 60_000),
       },
       defaultProjectionHours: 1,
+      bidMultiplier: positiveNumber(env, 'VAST_MCP_BID_MULTIPLIER', 1.2, 1, 10),
+      waitTimeoutSeconds: positiveNumber(env, 'VAST_MCP_WAIT_TIMEOUT_SECONDS', 600, 1, 86400),
+      pollMinMs: 2500,
+      pollMaxMs: 15_000,
+      confirmationTtlSeconds: 600,
     },
     warnings,
   };

@@ -2,6 +2,15 @@ import type { VastClient } from './vast/client.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { SecretRegistry } from './secrets.js';
+import type { ConfirmationStore } from './safety/confirmations.js';
+import type { AuditLog } from './state/audit-log.js';
+import type { CopyLedger } from './state/ledger.js';
+
+/** What this server process remembers between calls of one session. */
+export interface SessionState {
+  /** Type of the last offers search, to point out an interruptible/on-demand mismatch at create. */
+  lastOfferSearch: { interruptible: boolean } | null;
+}
 
 /** Everything a tool needs, passed in (no singletons): tests swap any of it. */
 export interface ServerDeps {
@@ -11,4 +20,13 @@ export interface ServerDeps {
   secrets: SecretRegistry;
   /** Current time in epoch seconds (the simulator's clock in sandbox mode). */
   now(): number;
+  /** Real time in ms and a sleep, for poll loops and their deadlines (tests may speed them up). */
+  monotonicMs(): number;
+  sleep(ms: number): Promise<void>;
+  ledger: CopyLedger;
+  audit: AuditLog;
+  confirmations: ConfirmationStore;
+  session: SessionState;
+  /** Reads `du` of /workspace over SSH when the instance is reachable (absent: not inspected). */
+  inspectDisk?: (instanceId: number) => Promise<string | null>;
 }

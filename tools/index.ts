@@ -5,10 +5,18 @@ import { billingTool } from './billing.js';
 import { offersTool } from './offers.js';
 import { registerTool } from './register.js';
 import { statusTool } from './status.js';
+import { createTool } from './create.js';
+import { startTool } from './start.js';
+import { stopTool } from './stop.js';
+import { rebootTool } from './reboot.js';
+import { labelTool } from './label.js';
+import { bidTool } from './bid.js';
+import { logsTool } from './logs.js';
+import { destroyTool } from './destroy.js';
 
 /** Every tool the server exposes, in the order clients list them. */
 export function allTools(): ToolDefinition[] {
-  return [offersTool, statusTool, billingTool] as unknown as ToolDefinition[];
+  return [offersTool, statusTool, billingTool, logsTool, createTool, startTool, stopTool, rebootTool, labelTool, bidTool, destroyTool] as unknown as ToolDefinition[];
 }
 
 export function registerTools(server: McpServer, deps: ServerDeps): void {

@@ -72,6 +72,7 @@ export const offersTool = defineTool({
   output,
   async run(args, { deps }) {
     const search = buildOfferSearch(args);
+    deps.session.lastOfferSearch = { interruptible: Boolean(args.interruptible) || /type=bid|interruptible/.test(args.query ?? '') };
     const offers = await deps.vast.searchOffers(search.body);
     const rows = offers.map((o) => summarizeOffer(o, search.diskGb, search.hours));
     const lines = rows.map(

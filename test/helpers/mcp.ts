@@ -1,7 +1,10 @@
 import { Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult, ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitRequestSchema, type CallToolResult, type ClientCapabilities, type ElicitRequest, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { RunningSimulator } from '../../sim/server.js';
 import { buildDeps } from '../../server/build-deps.js';
 import { loadConfig, type ServerConfig } from '../../server/config.js';
@@ -18,24 +21,34 @@ export interface Connected {
   logs: string[];
   /** Every tool result text and structured content seen by `call`. */
   emitted: string[];
-  call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
+  call(name: string, args?: Record<string, unknown>, onprogress?: (p: { progress: number; total?: number; message?: string }) => void): Promise<CallToolResult>;
   close(): Promise<void>;
 }
 
 /** A real SDK Client linked in memory to createServer(), against a simulator. */
-export async function connectInMemory(sim: RunningSimulator, opts: { key?: string | null; capabilities?: ClientCapabilities; config?: Partial<ServerConfig> } = {}): Promise<Connected> {
+export async function connectInMemory(
+  sim: RunningSimulator,
+  opts: { key?: string | null; capabilities?: ClientCapabilities; config?: Partial<ServerConfig>; deps?: Partial<ServerDeps>; onElicit?: (params: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult> } = {},
+): Promise<Connected> {
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
   const secrets = new SecretRegistry();
-  const { config } = loadConfig({ apiUrl: sim.url, logLevel: 'debug' }, {}, '/nonexistent-home');
+  const { config } = loadConfig({ apiUrl: sim.url, logLevel: 'debug', stateDir: mkdtempSync(join(tmpdir(), 'vast-mcp-state-')) }, {}, '/nonexistent-home');
+  config.pollMinMs = 20;
+  config.pollMaxMs = 100;
   config.apiKey = opts.key === undefined ? TEST_KEY : opts.key;
   config.apiKeySource = config.apiKey ? 'env' : 'none';
   Object.assign(config, opts.config ?? {});
   const logger = createLogger('debug', secrets, sink);
-  const deps = buildDeps(config, logger, secrets, () => sim.world.now());
+  const deps: ServerDeps = { ...buildDeps(config, logger, secrets, () => sim.world.now()), sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 20))), ...(opts.deps ?? {}) };
   const server = createServer(deps);
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: 'test-client', version: '1.0.0' }, { capabilities: opts.capabilities ?? {} });
+  const capabilities = opts.capabilities ?? (opts.onElicit ? { elicitation: {} } : {});
+  const client = new Client({ name: 'test-client', version: '1.0.0' }, { capabilities });
+  if (opts.onElicit) {
+    const handler = opts.onElicit;
+    client.setRequestHandler(ElicitRequestSchema, async (req) => handler(req.params));
+  }
   await server.connect(serverTransport);
   await client.connect(clientTransport);
   const emitted: string[] = [];
@@ -44,8 +57,8 @@ export async function connectInMemory(sim: RunningSimulator, opts: { key?: strin
     deps,
     logs,
     emitted,
-    async call(name, args = {}) {
-      const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
+    async call(name, args = {}, onprogress?: (p: { progress: number; total?: number; message?: string }) => void) {
+      const r = (await client.callTool({ name, arguments: args }, undefined, onprogress ? { onprogress } : undefined)) as CallToolResult;
       emitted.push(JSON.stringify(r));
       return r;
     },

@@ -16,11 +16,17 @@ afterAll(async () => {
 });
 
 describe('tool surface', () => {
-  it('lists exactly the read-only tools with annotations derived from their access level', async () => {
+  it('lists exactly the expected tools with annotations derived from their access level', async () => {
     const { tools } = await mcp.client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['offers', 'status', 'billing']);
+    expect(tools.map((t) => t.name)).toEqual(['offers', 'status', 'billing', 'logs', 'create', 'start', 'stop', 'reboot', 'label', 'bid', 'destroy']);
+    const access: Record<string, [boolean, boolean, boolean]> = {
+      offers: [true, false, true], status: [true, false, true], billing: [true, false, true], logs: [true, false, true],
+      create: [false, false, false], start: [false, false, false], stop: [false, false, false], reboot: [false, false, false], label: [false, false, false], bid: [false, false, false],
+      destroy: [false, true, true],
+    };
     for (const t of tools) {
-      expect(t.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true });
+      const [readOnlyHint, destructiveHint, idempotentHint] = access[t.name]!;
+      expect(t.annotations).toMatchObject({ readOnlyHint, destructiveHint, idempotentHint, openWorldHint: true });
       expect(t.outputSchema?.type).toBe('object');
       expect(t.description!.length).toBeGreaterThan(80);
     }

@@ -1,0 +1,30 @@
+import type { VastClient } from './client.js';
+import { buildOfferSearch, type OfferFilters } from './offer-search.js';
+import type { Offer } from './schemas.js';
+
+export interface Selection {
+  chosen: Offer[];
+  /** Further candidates, cheapest first, for replacing an offer taken meanwhile. */
+  spares: Offer[];
+  query: Record<string, unknown>;
+}
+
+/**
+ * The cheapest valid offers (the second cheapest when `conservative`), one per machine, with the
+ * mandatory `rentable=true rented=false` whatever the caller's query said.
+ */
+export async function selectOffers(vast: VastClient, filters: OfferFilters, count: number, conservative: boolean): Promise<Selection> {
+  const search = buildOfferSearch({ ...filters, sort: 'price', limit: Math.min(64, count * 4 + 8) });
+  search.body.rentable = { eq: true };
+  search.body.rented = { eq: false };
+  const offers = (await vast.searchOffers(search.body)).filter((o) => o.rentable !== false && o.rented !== true);
+  const perMachine: Offer[] = [];
+  const seen = new Set<number>();
+  for (const o of offers) {
+    if (seen.has(o.machine_id)) continue;
+    seen.add(o.machine_id);
+    perMachine.push(o);
+  }
+  const start = conservative && perMachine.length > count ? 1 : 0;
+  return { chosen: perMachine.slice(start, start + count), spares: perMachine.slice(start + count), query: search.body };
+}

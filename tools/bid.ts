@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { VastMcpError } from '../server/errors.js';
+import { confirmWithUser } from './confirm.js';
+import { defineTool } from './define-tool.js';
+import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
+
+export const bidTool = defineTool({
+  name: 'bid',
+  title: 'Change an interruptible bid',
+  description:
+    'Change the bid of an interruptible instance (USD/hour for the whole instance). A higher bid COSTS MORE and needs the user\'s confirmation (token or elicitation); ' +
+    'an outbid instance is paused without warning.',
+  access: 'write',
+  input: z.object({ instance_id: InstanceIdInput, price: z.number().min(0.001).max(512).describe('New bid, USD/hour'), confirmation_token: z.string().max(200).optional() }).strict(),
+  output: LifecycleOutputSchema,
+  async run({ instance_id, price, confirmation_token }, ctx) {
+    const { deps } = ctx;
+    const inst = await requireInstance(deps, instance_id);
+    if (!inst.is_bid) throw new VastMcpError(`Instance ${instance_id} is on-demand, not interruptible: it has no bid to change.`, 'not_interruptible');
+    const decision = await confirmWithUser(ctx, {
+      kind: 'bid', bound: { instance_id, price }, token: confirmation_token,
+      message: `Change the bid of instance ${instance_id} from $${(inst.dph_base ?? 0).toFixed(4)}/h to $${price.toFixed(4)}/h (minimum bid now $${(inst.min_bid ?? 0).toFixed(4)}/h)?`,
+      yesField: 'confirm', yesTitle: `Bid $${price.toFixed(4)}/h`,
+    });
+    if (decision.decision === 'needs_confirmation') return lifecycleResult(deps, inst, 'needs_confirmation', `Bid NOT changed. Ask the user; if they agree call bid again with confirmation_token "${decision.token}".`, { confirmation_token: decision.token, expires_at: new Date(decision.expiresAt * 1000).toISOString() });
+    if (decision.decision === 'declined') return lifecycleResult(deps, inst, 'declined', 'The user declined. The bid is unchanged.');
+    await deps.vast.changeBid(instance_id, price);
+    deps.audit.record({ tool: 'bid', action: 'bid', args: { instance_id, price }, result: 'ok', instance_id });
+    return lifecycleResult(deps, await requireInstance(deps, instance_id), 'done', `Bid of ${instance_id} set to $${price.toFixed(4)}/h.`);
+  },
+});

@@ -1,0 +1,44 @@
+import { VastMcpError } from '../server/errors.js';
+import { explainRefusal, type ConfirmationKind } from '../server/safety/confirmations.js';
+import { askForm, supportsElicitation, type FormField } from './ask-user.js';
+import type { ToolContext } from './define-tool.js';
+
+export type Decision =
+  | { decision: 'approved'; via: 'elicitation' | 'token'; answers: Record<string, unknown> }
+  | { decision: 'declined'; via: 'elicitation'; action: 'decline' | 'cancel' | 'accept' }
+  | { decision: 'needs_confirmation'; token: string; expiresAt: number };
+
+export interface ConfirmRequest {
+  kind: ConfirmationKind;
+  /** Everything the approval covers: exact arguments and quoted prices. */
+  bound: unknown;
+  token: string | undefined;
+  message: string;
+  /** The yes/no field the user must tick, e.g. "confirm" or "approve". */
+  yesField: string;
+  yesTitle: string;
+  extraFields?: Record<string, FormField>;
+}
+
+/**
+ * The server-side gate for a costly or destructive action: a token previously issued for these exact
+ * arguments, else an elicitation form when the client supports it, else a new single-use token.
+ */
+export async function confirmWithUser(ctx: ToolContext, req: ConfirmRequest): Promise<Decision> {
+  const { confirmations } = ctx.deps;
+  if (req.token !== undefined) {
+    const r = confirmations.consume(req.token, req.kind, req.bound);
+    if (!r.ok) {
+      throw new VastMcpError(`Refused: ${explainRefusal(r.reason)} Nothing was done. Call ${req.kind} again without confirmation_token to get a fresh proposal, show it to the user, and wait for their answer.`, 'confirmation_refused');
+    }
+    return { decision: 'approved', via: 'token', answers: {} };
+  }
+  if (supportsElicitation(ctx.server)) {
+    const fields: Record<string, FormField> = { [req.yesField]: { type: 'boolean', title: req.yesTitle, default: false }, ...(req.extraFields ?? {}) };
+    const answer = await askForm(ctx.server, req.message, fields, [req.yesField]);
+    if (answer.action !== 'accept' || answer.content[req.yesField] !== true) return { decision: 'declined', via: 'elicitation', action: answer.action };
+    return { decision: 'approved', via: 'elicitation', answers: answer.content };
+  }
+  const issued = confirmations.issue(req.kind, req.bound);
+  return { decision: 'needs_confirmation', token: issued.token, expiresAt: issued.expiresAt };
+}

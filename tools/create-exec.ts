@@ -1,0 +1,92 @@
+import { VastApiError, VastMcpError } from '../server/errors.js';
+import { createBody, quoteOffer, type Plan, type QuoteLine, type Resolved } from '../server/vast/create-plan.js';
+import { labelBase, uniqueLabel } from '../server/vast/labels.js';
+import { rentReconciled } from '../server/vast/rent.js';
+import type { Offer } from '../server/vast/schemas.js';
+import { waitUntilRunning } from '../server/vast/wait-running.js';
+import type { ToolContext } from './define-tool.js';
+
+/** How much more than the confirmed price a replacement for a taken offer may cost. */
+export const REPLACEMENT_TOLERANCE = 0.1;
+
+export interface Rented {
+  instance_id: number;
+  label: string;
+  offer_id: number;
+  total_per_hour: number;
+  reconciled: boolean;
+  replaced_offer_id: number | null;
+  state: string | null;
+  diagnosis: string | null;
+}
+
+function offerTaken(e: unknown): boolean {
+  return e instanceof VastApiError && (e.kind === 'not_found' || e.kind === 'gone') && (e.apiCode === 'no_such_ask' || e.apiCode === null);
+}
+
+/** Rents every chosen offer; an offer taken meanwhile is replaced once by a spare on another machine at no higher price. */
+export async function rentAll(ctx: ToolContext, plan: Plan, r: Resolved, labelGiven: string | undefined, env: Record<string, string>, onstart: string | null): Promise<Rented[]> {
+  const { deps } = ctx;
+  const base = labelGiven ?? labelBase(await deps.vast.currentUser().catch(() => null));
+  const out: Rented[] = [];
+  const usedMachines = new Set(plan.chosen.map((o) => o.machine_id));
+  const spares = [...plan.spares];
+  for (let i = 0; i < plan.chosen.length; i++) {
+    let offer: Offer = plan.chosen[i]!;
+    let quote: QuoteLine = plan.quote[i]!;
+    const confirmedPrice = quote.total_per_hour;
+    let replaced: number | null = null;
+    const label = uniqueLabel(base);
+    for (let attempt = 0; ; attempt++) {
+      const body = createBody(offer, r, quote, { label, env, onstart });
+      try {
+        const rent = await rentReconciled(deps.vast, offer.id, body, deps.logger, deps.sleep);
+        deps.audit.record({ tool: 'create', action: 'rent', args: { offer_id: offer.id, ...body, env: Object.keys(env) }, result: 'ok', instance_id: rent.instanceId, detail: { reconciled: rent.reconciled, total_per_hour: quote.total_per_hour } });
+        out.push({ instance_id: rent.instanceId, label, offer_id: offer.id, total_per_hour: quote.total_per_hour, reconciled: rent.reconciled, replaced_offer_id: replaced, state: null, diagnosis: null });
+        break;
+      } catch (e) {
+        deps.audit.record({ tool: 'create', action: 'rent', args: { offer_id: offer.id, label }, result: 'error', detail: { error: (e as Error).message } });
+        if (!offerTaken(e) || attempt >= 1) {
+          const done = out.length ? ` Already rented: ${out.map((x) => `#${x.instance_id}`).join(', ')}.` : ' Nothing was rented.';
+          if (e instanceof VastMcpError) throw new VastMcpError(`${e.message}${done}`, e.code);
+          throw e;
+        }
+        // A replacement may cost a little more than what the user confirmed, never more than the tolerance or their max_dph.
+        const ceiling = Math.min(confirmedPrice * (1 + REPLACEMENT_TOLERANCE), r.filters.max_dph ?? Infinity) + 1e-9;
+        const next = spares.find((s) => !usedMachines.has(s.machine_id) && quoteOffer(s, r).total_per_hour <= ceiling);
+        if (!next) {
+          throw new VastMcpError(`Offer ${offer.id} was taken before it could be rented, and no other machine matches within ${REPLACEMENT_TOLERANCE * 100}% of the confirmed $${confirmedPrice.toFixed(4)}/h. Call create again for a new quote.${out.length ? ` Already rented: ${out.map((x) => `#${x.instance_id}`).join(', ')}.` : ' Nothing was rented.'}`, 'offer_taken');
+        }
+        spares.splice(spares.indexOf(next), 1);
+        usedMachines.add(next.machine_id);
+        replaced = offer.id;
+        offer = next;
+        quote = quoteOffer(next, r);
+        await ctx.progress(0, undefined, `Offer ${replaced} was taken; renting offer ${offer.id} on machine ${offer.machine_id} instead`);
+      }
+    }
+  }
+  return out;
+}
+
+/** `wait: true`: poll each new instance until running, with a hard deadline and progress notes. */
+export async function waitAll(ctx: ToolContext, rented: Rented[], timeoutSeconds: number): Promise<void> {
+  const { deps } = ctx;
+  const deadlineAt = deps.monotonicMs() + timeoutSeconds * 1000;
+  for (const r of rented) {
+    const result = await waitUntilRunning(deps.vast, r.instance_id, {
+      deadlineMs: Math.max(0, deadlineAt - deps.monotonicMs()),
+      minIntervalMs: deps.config.pollMinMs,
+      maxIntervalMs: deps.config.pollMaxMs,
+      now: deps.monotonicMs,
+      sleep: deps.sleep,
+      epochNow: deps.now,
+      stuckSchedulingMs: 120_000,
+      onPoll: async (inst, elapsed) => {
+        await ctx.progress(Math.round(elapsed / 1000), timeoutSeconds, `#${r.instance_id}: ${inst?.actual_status ?? 'provisioning'}${inst?.status_msg ? ` — ${inst.status_msg}` : ''}`);
+      },
+    });
+    r.state = result.instance?.actual_status ?? null;
+    r.diagnosis = result.outcome === 'deadline' ? `Not running after the ${timeoutSeconds} s deadline: ${result.diagnosis?.summary ?? ''} It keeps billing disk; check status later or destroy it.` : (result.diagnosis?.summary ?? null);
+  }
+}

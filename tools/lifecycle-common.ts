@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { VastMcpError } from '../server/errors.js';
+import type { ServerDeps } from '../server/deps.js';
+import { diagnose } from '../server/vast/diagnosis.js';
+import { instanceBurnPerHour } from '../server/vast/pricing.js';
+import type { Instance } from '../server/vast/schemas.js';
+
+export const InstanceIdInput = z.number().int().positive().describe('Instance id (from status)');
+
+export const LifecycleOutputSchema = z.object({
+  instance_id: z.number(),
+  status: z.enum(['done', 'already', 'needs_confirmation', 'declined']),
+  actual_status: z.string().nullable(),
+  intended_status: z.string().nullable(),
+  burn_per_hour: z.object({ total: z.number(), gpu: z.number(), disk: z.number() }).describe('USD/hour billed now'),
+  diagnosis: z.string(),
+  note: z.string(),
+  confirmation_token: z.string().optional(),
+  expires_at: z.string().optional(),
+});
+export type LifecycleOutput = z.infer<typeof LifecycleOutputSchema>;
+
+export async function requireInstance(deps: ServerDeps, id: number): Promise<Instance> {
+  const inst = await deps.vast.getInstance(id);
+  if (!inst) throw new VastMcpError(`Instance ${id} does not exist or was destroyed. Call status to list your instances.`, 'not_found');
+  return inst;
+}
+
+export function lifecycleResult(deps: ServerDeps, inst: Instance, status: LifecycleOutput['status'], note: string, extra: Partial<LifecycleOutput> = {}): { data: LifecycleOutput; text: string } {
+  const d = diagnose(inst, deps.now());
+  return {
+    data: { instance_id: inst.id, status, actual_status: inst.actual_status ?? null, intended_status: inst.intended_status ?? null, burn_per_hour: instanceBurnPerHour(inst), diagnosis: d.summary, note, ...extra },
+    text: `${note}\n#${inst.id}: ${d.summary}`,
+  };
+}

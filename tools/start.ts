@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { diskPerHour, round4 } from '../server/vast/pricing.js';
+import { confirmWithUser } from './confirm.js';
+import { defineTool } from './define-tool.js';
+import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
+
+export const startTool = defineTool({
+  name: 'start',
+  title: 'Start a stopped instance',
+  description:
+    'Start a stopped instance. COSTS MONEY: GPU billing resumes. Without client elicitation the first call returns needs_confirmation with the price and a token; ' +
+    'show it to the user and call again with the token only if they agree. A stopped instance is bound to its machine: if its GPUs were taken meanwhile it waits in scheduling (status shows it).',
+  access: 'write',
+  input: z.object({ instance_id: InstanceIdInput, confirmation_token: z.string().max(200).optional().describe('Token from a needs_confirmation answer, after the user said yes') }).strict(),
+  output: LifecycleOutputSchema,
+  async run({ instance_id, confirmation_token }, ctx) {
+    const { deps } = ctx;
+    const inst = await requireInstance(deps, instance_id);
+    if (inst.intended_status === 'running' && inst.actual_status !== 'stopped') return lifecycleResult(deps, inst, 'already', `Instance ${instance_id} is already starting or running.`);
+    const disk = diskPerHour(inst.storage_cost ?? 0, inst.disk_space ?? 0);
+    const gpu = inst.dph_base ?? Math.max(0, (inst.dph_total ?? 0) - disk);
+    const price = round4(gpu + disk);
+    const decision = await confirmWithUser(ctx, {
+      kind: 'start',
+      bound: { instance_id, price },
+      token: confirmation_token,
+      message: `Start instance ${instance_id} (${inst.label ?? 'no label'}, ${inst.num_gpus ?? '?'}x ${inst.gpu_name ?? '?'})? GPU billing resumes: $${price.toFixed(4)}/h while running (disk $${disk.toFixed(4)}/h bills either way).`,
+      yesField: 'confirm',
+      yesTitle: `Start and pay $${price.toFixed(4)}/h`,
+    });
+    if (decision.decision === 'needs_confirmation') {
+      return lifecycleResult(deps, inst, 'needs_confirmation', `NOT STARTED. Starting resumes GPU billing at $${price.toFixed(4)}/h. Ask the user; if they agree call start again with confirmation_token "${decision.token}".`, { confirmation_token: decision.token, expires_at: new Date(decision.expiresAt * 1000).toISOString() });
+    }
+    if (decision.decision === 'declined') {
+      deps.audit.record({ tool: 'start', action: 'start', args: { instance_id }, result: 'declined', instance_id });
+      return lifecycleResult(deps, inst, 'declined', 'The user declined. The instance stays stopped (its disk keeps billing).');
+    }
+    await deps.vast.setState(instance_id, 'running');
+    deps.audit.record({ tool: 'start', action: 'start', args: { instance_id }, result: 'ok', instance_id, detail: { price, epoch: deps.now() } });
+    const after = await requireInstance(deps, instance_id);
+    return lifecycleResult(deps, after, 'done', `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h).`);
+  },
+});

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { defineTool } from './define-tool.js';
+import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
+import { diskPerHour } from '../server/vast/pricing.js';
+
+export const stopTool = defineTool({
+  name: 'stop',
+  title: 'Stop an instance (disk keeps billing)',
+  description:
+    'Stop an instance: the GPU is released and GPU billing stops, but the DISK KEEPS BILLING while stopped — only destroy stops the meter. ' +
+    'Running processes (tmux sessions included) are killed; onstart runs again at the next start. The GPU may be taken by someone else meanwhile, so a later start can wait in scheduling.',
+  access: 'write',
+  input: z.object({ instance_id: InstanceIdInput }).strict(),
+  output: LifecycleOutputSchema,
+  async run({ instance_id }, { deps }) {
+    const inst = await requireInstance(deps, instance_id);
+    const disk = diskPerHour(inst.storage_cost ?? 0, inst.disk_space ?? 0);
+    const billing = `Disk keeps billing $${disk.toFixed(4)}/h ($${(disk * 24).toFixed(2)}/day) while stopped; only destroy stops the meter (copy results off first).`;
+    if (inst.intended_status === 'stopped' && inst.actual_status === 'stopped') return lifecycleResult(deps, inst, 'already', `Instance ${instance_id} is already stopped. ${billing}`);
+    await deps.vast.setState(instance_id, 'stopped');
+    deps.audit.record({ tool: 'stop', action: 'stop', args: { instance_id }, result: 'ok', instance_id });
+    const after = await requireInstance(deps, instance_id);
+    return lifecycleResult(deps, after, 'done', `Stopped ${instance_id}. ${billing}`);
+  },
+});

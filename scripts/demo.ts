@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ElicitRequestSchema, type CallToolResult, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { startSimulator } from '../sim/server.js';
 import { Transcript } from './demo-transcript.js';
 
@@ -14,7 +15,8 @@ import { Transcript } from './demo-transcript.js';
  */
 async function main(): Promise<void> {
   const key = `demo-${randomBytes(12).toString('hex')}`;
-  const sim = await startSimulator({ apiKey: key, seed: 'demo', timeScale: 1 });
+  // Simulated time runs 120× faster so the image pull takes seconds, not minutes.
+  const sim = await startSimulator({ apiKey: key, seed: 'demo', timeScale: 120 });
   const home = mkdtempSync(join(tmpdir(), 'vast-mcp-demo-'));
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -22,9 +24,17 @@ async function main(): Promise<void> {
     env: { PATH: process.env.PATH ?? '', HOME: home, VAST_URL: sim.url, VAST_API_KEY: key, VAST_MCP_STATE_DIR: join(home, 'state'), VAST_MCP_LOG_LEVEL: 'warn' },
     stderr: 'inherit',
   });
-  const client = new Client({ name: 'vast-mcp-demo', version: '1.0.0' });
+  const client = new Client({ name: 'vast-mcp-demo', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+  // The demo's "user" answers each form the server shows; the answers are scripted below.
+  const answers: { say: string; result: ElicitResult }[] = [];
+  client.setRequestHandler(ElicitRequestSchema, async (req) => {
+    const next = answers.shift() ?? { say: 'No.', result: { action: 'decline' } };
+    process.stdout.write(`\n   ┌ the server asks the user:\n${req.params.message.split('\n').map((l) => `   │ ${l}`).join('\n')}\n   └ user: ${next.say}\n`);
+    return next.result;
+  });
   await client.connect(transport);
   const t = new Transcript(client);
+  const data = (r: CallToolResult) => r.structuredContent as Record<string, any>;
   try {
     t.say(`vast-mcp demo — simulator at ${sim.url} (a Vast-compatible stand-in: no real account, no money)`);
     const { tools } = await client.listTools();
@@ -32,6 +42,27 @@ async function main(): Promise<void> {
     t.say('The user asks: "Find me a cheap RTX 4090 in the US or Canada, reliable, for about 8 hours."');
     await t.call('offers', { gpu_name: 'RTX 4090', geolocation: ['US', 'CA'], min_reliability: 0.95, hours: 8, limit: 5 });
     await t.call('offers', { query: 'num_gpus>=4 gpu_ram>=40 reliability>0.98', sort: 'value', limit: 3, hours: 8 });
+
+    t.say('The user: "Rent the cheapest one with the default image, and wait until it runs."');
+    answers.push({ say: 'Yes, rent it.', result: { action: 'accept', content: { confirm: true } } });
+    const created = await t.call('create', { gpu_name: 'RTX 4090', geolocation: ['US', 'CA'], min_reliability: 0.95, hours: 8, wait: true, wait_timeout_seconds: 300 });
+    const id = data(created).instances?.[0]?.instance_id as number | undefined;
+    if (!id) throw new Error('create did not rent an instance');
+    await t.call('status', { instance_id: id });
+
+    t.say('The user: "Pause it for lunch."');
+    await t.call('stop', { instance_id: id });
+    answers.push({ say: 'Yes, start it again.', result: { action: 'accept', content: { confirm: true } } });
+    await t.call('start', { instance_id: id });
+    sim.world.clock.advance(120);
+    await t.call('status', { instance_id: id });
+
+    t.say('The user: "Done — destroy it." The results were never copied off, so the server refuses even with approval:');
+    answers.push({ say: 'Approve (but I did not tick "discard").', result: { action: 'accept', content: { approve: true, discard: false } } });
+    await t.call('destroy', { instance_id: id });
+    t.say('The user: "Nothing on it needs keeping; discard it."');
+    answers.push({ say: 'Approve, and discard: nothing needs keeping.', result: { action: 'accept', content: { approve: true, discard: true } } });
+    await t.call('destroy', { instance_id: id });
     await t.call('status');
     await t.call('billing');
     t.say('Demo finished.');

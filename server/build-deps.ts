@@ -9,19 +9,20 @@ import { CopyLedger } from './state/ledger.js';
 import { VastHttp } from './vast/http.js';
 
 /** Wires the real adapters for a config. */
-export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretRegistry, now: () => number = () => Date.now() / 1000): ServerDeps {
+export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretRegistry, now?: () => number): ServerDeps {
   secrets.add(config.apiKey);
   const http = new VastHttp(
     { baseUrl: config.apiUrl, apiKey: config.apiKey, connectTimeoutMs: config.timeouts.connectMs, headersTimeoutMs: config.timeouts.headersMs, bodyTimeoutMs: config.timeouts.bodyMs },
     logger.child({ component: 'vast-http' }),
     secrets,
   );
+  const vast = new VastClient(http);
   return {
-    vast: new VastClient(http),
+    vast,
     config,
     logger,
     secrets,
-    now,
+    now: now ?? (() => vast.serverNow()),
     monotonicMs: () => performance.now(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     ledger: new CopyLedger(config.stateDir),

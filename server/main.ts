@@ -31,7 +31,7 @@ async function runServe(args: ServeArgs): Promise<void> {
   const { config, warnings } = loadConfig(args, process.env);
   const logger = createLogger(config.logLevel, secrets);
   for (const w of warnings) logger.warn(w);
-  let now = () => Date.now() / 1000;
+  let now: (() => number) | undefined;
   let closeSim: (() => Promise<void>) | null = null;
   if (args.sandbox) {
     const key = `sandbox-${randomBytes(16).toString('hex')}`;

@@ -85,16 +85,18 @@ export async function readBody(req: IncomingMessage, limit = 4 * 1024 * 1024): P
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export function send(res: ServerResponse, r: SimResponse): void {
+export function send(res: ServerResponse, r: SimResponse, dateEpochSeconds: number): void {
+  // The Date header carries the simulated clock, as a real server's carries its own.
+  const date = new Date(dateEpochSeconds * 1000).toUTCString();
   if (r.text) {
     const body = String(r.body);
-    res.writeHead(r.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+    res.writeHead(r.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Date: date });
     res.end(body);
     return;
   }
   const body = JSON.stringify(r.body);
   // The CLI rejects search results unless Content-Type is exactly application/json.
-  res.writeHead(r.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.writeHead(r.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Date: date });
   res.end(body);
 }
 

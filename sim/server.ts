@@ -123,12 +123,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       else response = errorBody(500, 'server_error', 'Internal simulator error');
     }
     record.status = response.status;
-    send(res, response);
+    send(res, response, world.now());
   };
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch(() => {
-      if (!res.headersSent) send(res, errorBody(500, 'server_error', 'Internal simulator error'));
+      if (!res.headersSent) send(res, errorBody(500, 'server_error', 'Internal simulator error'), world.now());
     });
   });
   await new Promise<void>((resolve, reject) => {

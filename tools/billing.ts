@@ -45,12 +45,16 @@ export const billingTool = defineTool({
   input,
   output,
   async run(args, { deps }) {
+    parseWhen(args.to, 'to', 0);
+    parseWhen(args.from, 'from', 0);
+    const [user, instances] = await Promise.all([deps.vast.currentUser(), deps.vast.listInstances()]);
+    // Read the clock after talking to the API: it follows the platform's Date header.
     const now = deps.now();
     const to = parseWhen(args.to, 'to', now);
     const from = parseWhen(args.from, 'from', to - 7 * DAY);
     if (from >= to) throw new InputError(`from (${new Date(from * 1000).toISOString()}) must be before to (${new Date(to * 1000).toISOString()}).`);
     const hours = args.projection_hours ?? 24;
-    const [user, instances, invoices] = await Promise.all([deps.vast.currentUser(), deps.vast.listInstances(), deps.vast.invoices(from, to)]);
+    const invoices = await deps.vast.invoices(from, to);
     const since = Math.min(from, ...instances.map((i) => i.start_date ?? now));
     const accrued = await accruedByInstance(deps.vast, since, now + 60);
     let gpu = 0;

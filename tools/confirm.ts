@@ -4,7 +4,7 @@ import { askForm, supportsElicitation, type FormField } from './ask-user.js';
 import type { ToolContext } from './define-tool.js';
 
 export type Decision =
-  | { decision: 'approved'; via: 'elicitation' | 'token'; answers: Record<string, unknown> }
+  | { decision: 'approved'; via: 'elicitation' | 'token'; answers: Record<string, unknown>; payload: unknown }
   | { decision: 'declined'; via: 'elicitation'; action: 'decline' | 'cancel' | 'accept' }
   | { decision: 'needs_confirmation'; token: string; expiresAt: number };
 
@@ -18,6 +18,8 @@ export interface ConfirmRequest {
   yesField: string;
   yesTitle: string;
   extraFields?: Record<string, FormField>;
+  /** Kept with the token and handed back when it is used (what the user saw). */
+  payload?: unknown;
 }
 
 /**
@@ -31,14 +33,14 @@ export async function confirmWithUser(ctx: ToolContext, req: ConfirmRequest): Pr
     if (!r.ok) {
       throw new VastMcpError(`Refused: ${explainRefusal(r.reason)} Nothing was done. Call ${req.kind} again without confirmation_token to get a fresh proposal, show it to the user, and wait for their answer.`, 'confirmation_refused');
     }
-    return { decision: 'approved', via: 'token', answers: {} };
+    return { decision: 'approved', via: 'token', answers: {}, payload: r.payload };
   }
   if (supportsElicitation(ctx.server)) {
     const fields: Record<string, FormField> = { [req.yesField]: { type: 'boolean', title: req.yesTitle, default: false }, ...(req.extraFields ?? {}) };
     const answer = await askForm(ctx.server, req.message, fields, [req.yesField]);
     if (answer.action !== 'accept' || answer.content[req.yesField] !== true) return { decision: 'declined', via: 'elicitation', action: answer.action };
-    return { decision: 'approved', via: 'elicitation', answers: answer.content };
+    return { decision: 'approved', via: 'elicitation', answers: answer.content, payload: req.payload ?? null };
   }
-  const issued = confirmations.issue(req.kind, req.bound);
+  const issued = confirmations.issue(req.kind, req.bound, req.payload ?? null);
   return { decision: 'needs_confirmation', token: issued.token, expiresAt: issued.expiresAt };
 }

@@ -48,7 +48,6 @@ export const statusTool = defineTool({
   input,
   output,
   async run({ instance_id }, { deps }) {
-    const now = deps.now();
     let list;
     if (instance_id !== undefined) {
       const one = await deps.vast.getInstance(instance_id);
@@ -57,6 +56,7 @@ export const statusTool = defineTool({
     } else {
       list = await deps.vast.listInstances();
     }
+    const now = deps.now();
     const since = Math.min(now - 86400, ...list.map((i) => i.start_date ?? now));
     const accrued = list.length ? await accruedByInstance(deps.vast, since, now + 60) : new Map();
     const views = list.map((i) => viewInstance(i, now, accrued.get(i.id) ?? null));

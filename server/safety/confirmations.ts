@@ -6,9 +6,11 @@ interface Pending {
   kind: ConfirmationKind;
   binding: string;
   expiresAt: number;
+  /** What was shown to the user (e.g. the quoted offers), handed back at use time. */
+  payload: unknown;
 }
 
-export type ConsumeResult = { ok: true } | { ok: false; reason: 'unknown' | 'expired' | 'mismatch' | 'wrong_kind' };
+export type ConsumeResult = { ok: true; payload: unknown } | { ok: false; reason: 'unknown' | 'expired' | 'mismatch' | 'wrong_kind' };
 
 /** Canonical JSON (sorted keys) so the same arguments always bind to the same digest. */
 export function canonical(value: unknown): string {
@@ -36,11 +38,11 @@ export class ConfirmationStore {
     private readonly now: () => number = () => Date.now() / 1000,
   ) {}
 
-  issue(kind: ConfirmationKind, bound: unknown): { token: string; expiresAt: number } {
+  issue(kind: ConfirmationKind, bound: unknown, payload: unknown = null): { token: string; expiresAt: number } {
     this.sweep();
     const token = `${kind}-${randomBytes(12).toString('base64url')}`;
     const expiresAt = this.now() + this.ttlSeconds;
-    this.pending.set(token, { kind, binding: bindingOf(bound), expiresAt });
+    this.pending.set(token, { kind, binding: bindingOf(bound), expiresAt, payload });
     return { token, expiresAt };
   }
 
@@ -52,7 +54,7 @@ export class ConfirmationStore {
     if (p.kind !== kind) return { ok: false, reason: 'wrong_kind' };
     if (this.now() > p.expiresAt) return { ok: false, reason: 'expired' };
     if (p.binding !== bindingOf(bound)) return { ok: false, reason: 'mismatch' };
-    return { ok: true };
+    return { ok: true, payload: p.payload };
   }
 
   private sweep(): void {

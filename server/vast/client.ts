@@ -40,6 +40,11 @@ export class VastClient {
     return this.http.baseUrl;
   }
 
+  /** The platform's current time, epoch seconds (see VastHttp.serverNow). */
+  serverNow(): number {
+    return this.http.serverNow();
+  }
+
   async searchOffers(body: Record<string, unknown>): Promise<Offer[]> {
     // A search changes nothing: safe to repeat although it is a POST.
     const r = await this.http.call({ method: 'POST', path: '/api/v0/bundles/', body, schema: OffersResponseSchema, idempotent: true });

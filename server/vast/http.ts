@@ -58,6 +58,7 @@ export class VastHttp {
   private readonly dispatcher: Dispatcher;
   private readonly retry: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
+  private clockOffsetSeconds = 0;
 
   constructor(
     private readonly config: HttpConfig,
@@ -72,6 +73,24 @@ export class VastHttp {
 
   get baseUrl(): string {
     return this.config.baseUrl;
+  }
+
+  /**
+   * The API's clock in epoch seconds, from the Date header of its latest answer. Instance ages
+   * and billing windows are computed against it, not against a possibly skewed local clock.
+   */
+  serverNow(): number {
+    return Date.now() / 1000 + this.clockOffsetSeconds;
+  }
+
+  private noteServerDate(header: string | string[] | undefined): void {
+    const text = Array.isArray(header) ? header[0] : header;
+    const ms = text ? Date.parse(text) : NaN;
+    // Date has one-second resolution: ignore offsets below that.
+    if (Number.isFinite(ms)) {
+      const offset = ms / 1000 - Date.now() / 1000;
+      this.clockOffsetSeconds = Math.abs(offset) < 2 ? 0 : offset;
+    }
   }
 
   async call<S extends z.ZodType>(spec: CallSpec<S>): Promise<z.infer<S>> {
@@ -106,6 +125,7 @@ export class VastHttp {
     try {
       const res = await request(url, { method: spec.method, headers, body, dispatcher: this.dispatcher });
       status = res.statusCode;
+      this.noteServerDate(res.headers.date);
       text = await res.body.text();
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'UNKNOWN';

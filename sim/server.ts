@@ -12,6 +12,10 @@ import { registerInstanceRoutes } from './routes/instances.js';
 import { registerLogRoutes } from './routes/logs.js';
 import { registerOfferRoutes } from './routes/offers.js';
 import { SimWorld } from './world.js';
+import { SshManager, DEFAULT_PROXY_BYTES_PER_SECOND } from './ssh/manager.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface SimulatorOptions {
   port?: number;
@@ -22,6 +26,12 @@ export interface SimulatorOptions {
   timeScale?: number;
   startingCredit?: number;
   logReadyDelayMs?: number;
+  /** Real SSH endpoints and files per instance (default true). */
+  ssh?: boolean;
+  /** Where instance files live (default: a fresh temporary directory, removed at close). */
+  dataDir?: string;
+  /** The SSH proxy's throttle, bytes/second (the direct endpoint is not throttled). */
+  proxyBytesPerSecond?: number;
 }
 
 export interface RunningSimulator {
@@ -30,6 +40,7 @@ export interface RunningSimulator {
   world: SimWorld;
   requests: RequestRecord[];
   faults: FaultPlan;
+  ssh: SshManager | null;
   close(): Promise<void>;
 }
 
@@ -61,7 +72,10 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   const requests: RequestRecord[] = [];
   const faults = new FaultPlan();
   let baseUrl = '';
-  const ctx: RouteContext = { world, router, baseUrl: () => baseUrl, rowContext: () => ({ now: world.now(), sshHost: host, publicHost: host }) };
+  const ownDataDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'vast-sim-'));
+  const ssh = opts.ssh === false ? null : new SshManager(world, dataDir, opts.proxyBytesPerSecond ?? DEFAULT_PROXY_BYTES_PER_SECOND);
+  const ctx: RouteContext = { world, router, ssh, baseUrl: () => baseUrl, rowContext: () => ({ now: world.now(), sshHost: host, publicHost: host }) };
   registerOfferRoutes(ctx);
   registerInstanceRoutes(ctx);
   registerAccountRoutes(ctx);
@@ -143,10 +157,14 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     world,
     requests,
     faults,
-    close: () =>
-      new Promise<void>((resolve) => {
+    ssh,
+    close: async () => {
+      await ssh?.close();
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }

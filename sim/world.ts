@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { BillingLedger } from './billing-ledger.js';
 import { SimClock } from './clock.js';
 import { generateMarketplace, type Ask, type Marketplace } from './marketplace.js';
@@ -26,6 +27,8 @@ export class SimWorld {
   readonly ledger = new BillingLedger();
   readonly account: SimAccount;
   readonly instances = new Map<number, SimInstance>();
+  /** 'running', 'stopped' (also on reboot) and 'destroyed', with the instance: SSH follows these. */
+  readonly events = new EventEmitter();
   private readonly rng: Rng;
   private nextInstanceId: number;
   private nextKeyId = 17;
@@ -125,6 +128,7 @@ export class SimWorld {
       inst.runningSince = t;
       this.log(inst, 'container started');
       if (inst.onstart) this.log(inst, 'running onstart script');
+      this.events.emit('running', inst);
       return;
     }
     inst.phaseEndsAt = null;
@@ -184,6 +188,7 @@ export class SimWorld {
     inst.runningSince = null;
     inst.holdsGpus = false;
     this.log(inst, `container stopped (${msg})`);
+    this.events.emit('stopped', inst);
   }
 
   /** Asks for the instance to run; it waits in scheduling when its GPUs were taken meanwhile. */
@@ -209,6 +214,7 @@ export class SimWorld {
     inst.statusMsg = 'Rebooting';
     inst.runningSince = null;
     inst.phaseEndsAt = this.now() + REBOOT_SECONDS;
+    this.events.emit('stopped', inst);
   }
 
   destroy(inst: SimInstance): void {
@@ -219,6 +225,7 @@ export class SimWorld {
     inst.actual = null;
     inst.phaseEndsAt = null;
     inst.runningSince = null;
+    this.events.emit('destroyed', inst);
   }
 
   /** Re-schedules instances that were waiting for GPUs (called when a machine frees up). */

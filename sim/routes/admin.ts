@@ -59,6 +59,13 @@ export function registerAdminRoutes(ctx: RouteContext, requests: RequestRecord[]
     }
     return ok();
   }, opts);
+  router.add('POST', '/_sim/ssh-faults', (req: SimRequest) => {
+    if (!ctx.ssh) throw new SimHttpError(400, 'invalid_args', 'SSH is disabled in this simulator');
+    const b = bodyObject(req.body);
+    if ('reset_after_bytes' in b) ctx.ssh.faults.resetAfterBytes = b.reset_after_bytes === null ? null : Number(b.reset_after_bytes);
+    if ('flip_byte_at' in b) ctx.ssh.faults.flipByteAt = b.flip_byte_at === null ? null : Number(b.flip_byte_at);
+    return ok();
+  }, opts);
   router.add('DELETE', '/_sim/faults', () => {
     faults.clear();
     return ok();

@@ -3,9 +3,11 @@ import type { RowContext } from '../instance-rows.js';
 import type { SimWorld } from '../world.js';
 import { SimHttpError } from '../http-error.js';
 import type { SimInstance } from '../types.js';
+import type { SshManager } from '../ssh/manager.js';
 
 export interface RouteContext {
   world: SimWorld;
+  ssh: SshManager | null;
   router: Router;
   baseUrl(): string;
   rowContext(): RowContext;

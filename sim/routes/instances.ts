@@ -55,8 +55,9 @@ export function registerInstanceRoutes(ctx: RouteContext): void {
   const { router, world } = ctx;
   const rows = () => world.liveInstances().map((i) => renderInstanceRow(i, ctx.rowContext()));
 
-  router.add('PUT', '/api/v0/asks/:id', (req: SimRequest) => {
+  router.add('PUT', '/api/v0/asks/:id', async (req: SimRequest) => {
     const inst = createInstance(world, Number(req.params.id), bodyObject(req.body));
+    await ctx.ssh?.provision(inst);
     return ok({ success: true, new_contract: inst.id, instance_api_key: inst.instanceApiKey });
   });
 

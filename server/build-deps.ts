@@ -6,18 +6,21 @@ import { VastClient } from './vast/client.js';
 import { ConfirmationStore } from './safety/confirmations.js';
 import { AuditLog } from './state/audit-log.js';
 import { CopyLedger } from './state/ledger.js';
+import { inspectWorkspace } from './ssh/inspect-disk.js';
 import { VastHttp } from './vast/http.js';
 
 /** Wires the real adapters for a config. */
 export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretRegistry, now?: () => number): ServerDeps {
   secrets.add(config.apiKey);
+  secrets.add(config.s3.secretAccessKey);
+  secrets.add(config.s3.sessionToken);
   const http = new VastHttp(
     { baseUrl: config.apiUrl, apiKey: config.apiKey, connectTimeoutMs: config.timeouts.connectMs, headersTimeoutMs: config.timeouts.headersMs, bodyTimeoutMs: config.timeouts.bodyMs },
     logger.child({ component: 'vast-http' }),
     secrets,
   );
   const vast = new VastClient(http);
-  return {
+  const deps: ServerDeps = {
     vast,
     config,
     logger,
@@ -30,4 +33,6 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
     confirmations: new ConfirmationStore(config.confirmationTtlSeconds),
     session: { lastOfferSearch: null },
   };
+  deps.inspectDisk = (id) => inspectWorkspace(deps, id);
+  return deps;
 }

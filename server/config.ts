@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './errors.js';
+import { s3ConfigFromEnv, type S3Config } from './copy/s3-store.js';
 
 export interface ServerConfig {
   apiUrl: string;
@@ -23,6 +24,9 @@ export interface ServerConfig {
   pollMaxMs: number;
   /** How long a confirmation or approval token stays valid, seconds. */
   confirmationTtlSeconds: number;
+  /** Local copies are confined to this directory. */
+  copyRoot: string;
+  s3: S3Config;
 }
 
 export const DEFAULT_API_URL = 'https://console.vast.ai';
@@ -92,6 +96,8 @@ export function loadConfig(flags: { apiUrl?: string; stateDir?: string; logLevel
       pollMinMs: 2500,
       pollMaxMs: 15_000,
       confirmationTtlSeconds: 600,
+      copyRoot: env.VAST_MCP_COPY_ROOT ?? join(home, 'vast-mcp-files'),
+      s3: s3ConfigFromEnv(env),
     },
     warnings,
   };

@@ -13,10 +13,12 @@ import { labelTool } from './label.js';
 import { bidTool } from './bid.js';
 import { logsTool } from './logs.js';
 import { destroyTool } from './destroy.js';
+import { sshTool } from './ssh.js';
+import { copyTool } from './copy.js';
 
 /** Every tool the server exposes, in the order clients list them. */
 export function allTools(): ToolDefinition[] {
-  return [offersTool, statusTool, billingTool, logsTool, createTool, startTool, stopTool, rebootTool, labelTool, bidTool, destroyTool] as unknown as ToolDefinition[];
+  return [offersTool, statusTool, billingTool, logsTool, sshTool, copyTool, createTool, startTool, stopTool, rebootTool, labelTool, bidTool, destroyTool] as unknown as ToolDefinition[];
 }
 
 export function registerTools(server: McpServer, deps: ServerDeps): void {

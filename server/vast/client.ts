@@ -9,6 +9,9 @@ import {
 const MAX_PAGES = 200;
 
 export const CreateResponseSchema = z.object({ success: z.boolean(), new_contract: z.number() });
+const SshKeyRow = z.object({ id: z.number(), public_key: z.string().nullable().optional(), key: z.string().nullable().optional() });
+export const AccountKeysSchema = z.array(SshKeyRow);
+export const InstanceKeysSchema = z.object({ ssh_keys: z.array(SshKeyRow) });
 export const LogsResponseSchema = z.object({ success: z.boolean().optional(), result_url: z.string(), msg: z.string().optional() });
 
 export interface CreateBody {
@@ -123,6 +126,26 @@ export class VastClient {
 
   async destroy(id: number): Promise<void> {
     await this.http.call({ method: 'DELETE', path: `/api/v0/instances/${id}/`, body: {}, schema: SuccessSchema, idempotent: true, rejectSoftFailure: true });
+  }
+
+  async accountSshKeys(): Promise<string[]> {
+    const rows = await this.http.call({ method: 'GET', path: '/api/v0/ssh/', schema: AccountKeysSchema, idempotent: true });
+    return rows.map((r) => r.public_key ?? r.key ?? '').filter(Boolean);
+  }
+
+  /** Registers a public key on the account; it reaches instances created from now on. */
+  async addAccountSshKey(publicKey: string): Promise<void> {
+    await this.http.call({ method: 'POST', path: '/api/v0/ssh/', body: { ssh_key: publicKey }, schema: SuccessSchema, idempotent: false, rejectSoftFailure: true });
+  }
+
+  async instanceSshKeys(id: number): Promise<string[]> {
+    const r = await this.http.call({ method: 'GET', path: `/api/v0/instances/${id}/ssh/`, schema: InstanceKeysSchema, idempotent: true });
+    return r.ssh_keys.map((k) => k.public_key ?? k.key ?? '').filter(Boolean);
+  }
+
+  /** Attaching the same key twice is harmless, so this is safe to repeat. */
+  async attachSshKey(id: number, publicKey: string): Promise<void> {
+    await this.http.call({ method: 'POST', path: `/api/v0/instances/${id}/ssh/`, body: { ssh_key: publicKey }, schema: SuccessSchema, idempotent: true, rejectSoftFailure: true });
   }
 
   async requestLogs(id: number, tail?: number): Promise<string> {

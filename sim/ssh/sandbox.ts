@@ -4,13 +4,37 @@ import { join } from 'node:path';
 import type { SimInstance } from '../types.js';
 
 /**
+ * Builds a private root in a new mount namespace: the host's system directories bound read-only
+ * in, the instance's own /workspace and /root, a private /tmp, then chroot. Nothing outside the
+ * namespace changes (the mount root is a directory of the simulator's own).
+ */
+const NAMESPACE_SCRIPT = `set -e
+R="$1"; WS="$2"; HM="$3"; BIN="$4"
+mount -t tmpfs tmpfs "$R"
+for d in bin sbin lib lib32 lib64 libx32 usr etc opt; do
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$R/$d";
+  elif [ -d "/$d" ]; then mkdir -p "$R/$d"; mount --rbind "/$d" "$R/$d"; mount -o remount,bind,ro "$R/$d" 2>/dev/null || true; fi
+done
+mkdir -p "$R/workspace" "$R/root" "$R/tmp" "$R/dev" "$R/proc" "$R/.vast-sim/bin"
+mount --bind "$WS" "$R/workspace"; mount --bind "$HM" "$R/root"; mount --bind "$BIN" "$R/.vast-sim/bin"
+mount -t tmpfs tmpfs "$R/tmp"; mount --rbind /dev "$R/dev"; mount -t proc proc "$R/proc"
+shift 4
+exec chroot "$R" /bin/sh -c 'cd /workspace && exec /bin/sh -c "$1"' sh "$1"`;
+
+export type IsolationMode = 'namespace' | 'proot' | 'none';
+
+/**
  * Where an instance's files live and how its commands run: `/workspace` and `/root` inside the
- * instance are its own directories here, mapped with proot (no root needed), so two instances never
- * see each other's files and the host's real /workspace is never touched.
+ * instance are its own directories here, so two instances never see each other's files and the
+ * host's real /workspace is never touched. As root: a mount namespace + chroot (faithful: every
+ * syscall works). Otherwise: Debian's proot (its 5.1 release does not map statx, so `ls -l` and
+ * `stat` fail on instance paths there).
  */
 export class InstanceSandbox {
   readonly binDir: string;
   readonly proot: string | null;
+  readonly mode: IsolationMode;
+  private mounts = 0;
 
   constructor(readonly dataDir: string) {
     this.binDir = join(dataDir, 'bin');
@@ -19,6 +43,8 @@ export class InstanceSandbox {
     chmodSync(join(this.binDir, 'nvidia-smi'), 0o755);
     const found = spawnSync('sh', ['-c', 'command -v proot'], { encoding: 'utf8' });
     this.proot = found.status === 0 ? found.stdout.trim() : null;
+    const ns = process.getuid?.() === 0 ? spawnSync('unshare', ['-m', '--propagation', 'private', 'true'], { stdio: 'ignore' }) : null;
+    this.mode = ns?.status === 0 ? 'namespace' : this.proot ? 'proot' : 'none';
   }
 
   rootOf(id: number): string {
@@ -51,7 +77,7 @@ export class InstanceSandbox {
   spawnShell(inst: SimInstance, command: string): ChildProcess {
     const env: Record<string, string> = {
       HOME: '/root',
-      PATH: '/opt/vast-sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      PATH: '/.vast-sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       LANG: 'C.UTF-8',
       VAST_CONTAINERLABEL: `C.${inst.id}`,
       CONTAINER_ID: String(inst.id),
@@ -62,12 +88,20 @@ export class InstanceSandbox {
       SIM_CUDA: String(inst.ask.machine.cudaMaxGood),
     };
     for (const [k, v] of Object.entries(inst.env)) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) env[k] = v;
-    if (!this.proot) {
-      return spawn('sh', ['-c', 'echo "simulator: proot is not installed, so commands cannot run isolated inside the instance; install it with: apt-get install proot" >&2; exit 127'], { env });
-    }
     const root = this.rootOf(inst.id);
-    const args = ['-b', `${join(root, 'workspace')}:/workspace`, '-b', `${join(root, 'root')}:/root`, '-b', `${this.binDir}:/opt/vast-sim/bin`, '-w', '/workspace', '/bin/sh', '-c', command];
-    return spawn(this.proot, args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    if (this.mode === 'namespace') {
+      const mnt = join(this.dataDir, 'mnt', `${inst.id}-${++this.mounts}`);
+      mkdirSync(mnt, { recursive: true });
+      const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', NAMESPACE_SCRIPT, 'sh', mnt, join(root, 'workspace'), join(root, 'root'), this.binDir, command], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      // The namespace (and its mounts) ends with the process; only the empty mount point remains.
+      child.on('close', () => rmSync(mnt, { recursive: true, force: true }));
+      return child;
+    }
+    if (this.mode === 'none') {
+      return spawn('sh', ['-c', 'echo "simulator: cannot run commands isolated inside the instance: run the simulator as root (mount namespace) or install proot (apt-get install proot)" >&2; exit 127'], { env });
+    }
+    const args = ['-b', `${join(root, 'workspace')}:/workspace`, '-b', `${join(root, 'root')}:/root`, '-b', `${this.binDir}:/.vast-sim/bin`, '-w', '/workspace', '/bin/sh', '-c', command];
+    return spawn(this.proot!, args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   }
 }
 

@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import { InputError } from '../errors.js';
+
+/** Where off-box artifacts go. Endpoint-specific options belong here, not in code. */
+export interface S3Config {
+  endpoint: string | null;
+  region: string;
+  accessKeyId: string | null;
+  secretAccessKey: string | null;
+  sessionToken: string | null;
+  forcePathStyle: boolean;
+  /** 'when_required' for stores such as s3rver, whose streamed uploads the SDK defaults corrupt. */
+  checksums: 'when_supported' | 'when_required';
+}
+
+export function s3ConfigFromEnv(env: NodeJS.ProcessEnv): S3Config {
+  return {
+    endpoint: env.VAST_MCP_S3_ENDPOINT ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? null,
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    accessKeyId: env.AWS_ACCESS_KEY_ID ?? null,
+    secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? null,
+    sessionToken: env.AWS_SESSION_TOKEN ?? null,
+    forcePathStyle: /^(1|true|yes)$/i.test(env.VAST_MCP_S3_FORCE_PATH_STYLE ?? ''),
+    checksums: /^when_required$/i.test(env.VAST_MCP_S3_CHECKSUMS ?? '') ? 'when_required' : 'when_supported',
+  };
+}
+
+export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
+  if (!m) throw new InputError(`s3_uri ${JSON.stringify(uri)} must look like s3://bucket-name/optional/prefix (bucket: 3–63 lowercase letters, digits, dots, dashes).`);
+  return { bucket: m[1]!, prefix: (m[2] ?? '').replace(/^\/+|\/+$/g, '') };
+}
+
+export function makeS3Client(c: S3Config): S3Client {
+  const checksum = c.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
+  return new S3Client({
+    region: c.region,
+    endpoint: c.endpoint ?? undefined,
+    forcePathStyle: c.forcePathStyle,
+    credentials: c.accessKeyId && c.secretAccessKey ? { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken ?? undefined } : undefined,
+    requestChecksumCalculation: checksum,
+    responseChecksumValidation: checksum,
+  });
+}
+
+/** Streams `source` into the bucket, hashing what was sent. */
+export async function putStream(client: S3Client, bucket: string, key: string, source: Readable, onBytes: (n: number) => void): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      onBytes(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  const body = new PassThrough();
+  source.pipe(tap).pipe(body);
+  source.on('error', (e) => body.destroy(e));
+  await new Upload({ client, params: { Bucket: bucket, Key: key, Body: body }, queueSize: 4, partSize: 8 * 1024 * 1024 }).done();
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** Reads the stored object back and hashes it: what the store holds, not what we meant to send. */
+export async function readBackSha256(client: S3Client, bucket: string, key: string): Promise<{ sha256: string; size: number }> {
+  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  const obj = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of obj.Body as Readable) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  if (head.ContentLength !== undefined && head.ContentLength !== size) return { sha256: 'size-mismatch', size };
+  return { sha256: hash.digest('hex'), size };
+}

@@ -1,0 +1,90 @@
+import { VastMcpError } from '../errors.js';
+import type { ServerDeps } from '../deps.js';
+import { diagnose } from '../vast/diagnosis.js';
+import { sshEndpoints } from '../vast/instance-view.js';
+import type { Instance } from '../vast/schemas.js';
+import { ensureKeyPair, samePublicKey } from './keys.js';
+import { SshError, SshSession, type Endpoint } from './ssh-session.js';
+
+export interface AccessOptions {
+  /** Attach our key to the instance when it is missing there (default true). */
+  attachKey: boolean;
+  /** Keep retrying the connection this long after the instance is running. */
+  readinessMs: number;
+  preferProxy?: boolean;
+}
+
+export interface Access {
+  session: SshSession;
+  endpoint: Endpoint;
+  url: string;
+  warnings: string[];
+}
+
+function parseUrl(url: string, kind: Endpoint['kind']): Endpoint {
+  const m = /^ssh:\/\/root@([^:]+):(\d+)$/.exec(url);
+  if (!m) throw new VastMcpError(`Unusable SSH address ${url}.`, 'ssh_unavailable');
+  return { host: m[1]!, port: Number(m[2]), kind };
+}
+
+/** Our key on the account (so new instances get it) and on this instance (existing ones do not). */
+async function ensureKey(deps: ServerDeps, inst: Instance, attach: boolean): Promise<{ publicKey: string; privateKey: string; attachedNow: boolean; onInstance: boolean }> {
+  const pair = ensureKeyPair(deps.config.stateDir);
+  const account = await deps.vast.accountSshKeys();
+  if (!account.some((k) => samePublicKey(k, pair.publicKey))) {
+    await deps.vast.addAccountSshKey(pair.publicKey);
+    deps.audit.record({ tool: 'ssh', action: 'register_key', args: { fingerprint: pair.publicKey.slice(-24) }, result: 'ok' });
+  }
+  const onInstance = (await deps.vast.instanceSshKeys(inst.id)).some((k) => samePublicKey(k, pair.publicKey));
+  if (!onInstance && attach) {
+    await deps.vast.attachSshKey(inst.id, pair.publicKey);
+    deps.audit.record({ tool: 'ssh', action: 'attach_key', args: { instance_id: inst.id }, result: 'ok', instance_id: inst.id });
+    return { ...pair, attachedNow: true, onInstance: true };
+  }
+  return { ...pair, attachedNow: false, onInstance };
+}
+
+/**
+ * Connects to a running instance: direct endpoint preferred, the throttled proxy as fallback, with
+ * retries for up to `readinessMs` (sshd may not be up right after `running`), then a diagnosis.
+ */
+export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts: AccessOptions): Promise<Access> {
+  const inst = await deps.vast.getInstance(instanceId);
+  if (!inst) throw new VastMcpError(`Instance ${instanceId} does not exist or was destroyed.`, 'not_found');
+  if (inst.actual_status !== 'running') {
+    throw new VastMcpError(`Instance ${instanceId} is not running (${diagnose(inst, deps.now()).summary}) SSH is available only while it runs.`, 'ssh_unavailable');
+  }
+  const key = await ensureKey(deps, inst, opts.attachKey);
+  const urls = sshEndpoints(inst);
+  const candidates: { url: string; ep: Endpoint }[] = [];
+  if (urls.direct && !opts.preferProxy) candidates.push({ url: urls.direct, ep: parseUrl(urls.direct, 'direct') });
+  if (urls.proxy) candidates.push({ url: urls.proxy, ep: parseUrl(urls.proxy, 'proxy') });
+  if (urls.direct && opts.preferProxy) candidates.push({ url: urls.direct, ep: parseUrl(urls.direct, 'direct') });
+  if (!candidates.length) throw new VastMcpError(`Instance ${instanceId} has no SSH endpoint (no port 22 mapping and no proxy).`, 'ssh_unavailable');
+  const warnings: string[] = [];
+  if (key.attachedNow) warnings.push('Our SSH key was not on this instance (account keys reach only instances created after them); it was attached now.');
+  const deadline = deps.monotonicMs() + opts.readinessMs;
+  let last: SshError | null = null;
+  let delay = 1000;
+  for (;;) {
+    for (const c of candidates) {
+      try {
+        const session = await SshSession.connect(c.ep, key.privateKey);
+        if (c.ep.kind === 'proxy' && urls.direct && !opts.preferProxy) warnings.push('Connected through the SSH proxy, which is throttled; the direct endpoint did not answer.');
+        if (c.ep.kind === 'proxy' && !urls.direct) warnings.push('Only the SSH proxy is available (throttled, slow for bulk data): rent offers with direct ports for fast copies.');
+        return { session, endpoint: c.ep, url: c.url, warnings };
+      } catch (e) {
+        last = e instanceof SshError ? e : new SshError(String(e), 'other');
+        if (last.kind === 'auth' && !key.onInstance) {
+          throw new VastMcpError(`SSH to instance ${instanceId} was refused: our key is not on the instance (a key added to the account later does not reach existing instances). Call again with attach_key true (the default) to attach it.`, 'ssh_key_missing');
+        }
+      }
+    }
+    if (deps.monotonicMs() + delay > deadline) break;
+    await deps.sleep(delay);
+    delay = Math.min(delay * 2, 10_000);
+  }
+  const now = await deps.vast.getInstance(instanceId);
+  const why = now && now.actual_status !== 'running' ? diagnose(now, deps.now()).summary : last?.kind === 'auth' ? 'the key was refused although it is attached' : last?.kind === 'refused' ? 'the SSH port is closed (sshd not up yet, or the host firewall)' : `the connection failed (${last?.message ?? 'unknown'})`;
+  throw new VastMcpError(`Could not SSH into instance ${instanceId} within ${Math.round(opts.readinessMs / 1000)} s: ${why}.`, 'ssh_unavailable');
+}

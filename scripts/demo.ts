@@ -8,20 +8,26 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { ElicitRequestSchema, type CallToolResult, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import { startSimulator } from '../sim/server.js';
 import { Transcript } from './demo-transcript.js';
+import { startDemoS3 } from './demo-s3.js';
 
 /**
  * `npm run demo`: the main job against the embedded simulator. Starts the simulator, spawns the
  * built server over stdio, and drives it with a real MCP client, printing what happens.
  */
 async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const key = `demo-${randomBytes(12).toString('hex')}`;
   // Simulated time runs 120× faster so the image pull takes seconds, not minutes.
   const sim = await startSimulator({ apiKey: key, seed: 'demo', timeScale: 120 });
   const home = mkdtempSync(join(tmpdir(), 'vast-mcp-demo-'));
+  const s3 = await startDemoS3();
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [fileURLToPath(new URL('../server/main.js', import.meta.url))],
-    env: { PATH: process.env.PATH ?? '', HOME: home, VAST_URL: sim.url, VAST_API_KEY: key, VAST_MCP_STATE_DIR: join(home, 'state'), VAST_MCP_LOG_LEVEL: 'warn' },
+    env: {
+      PATH: process.env.PATH ?? '', HOME: home, VAST_URL: sim.url, VAST_API_KEY: key, VAST_MCP_STATE_DIR: join(home, 'state'), VAST_MCP_LOG_LEVEL: 'warn',
+      VAST_MCP_COPY_ROOT: join(home, 'results'), ...(s3?.env ?? {}),
+    },
     stderr: 'inherit',
   });
   const client = new Client({ name: 'vast-mcp-demo', version: '1.0.0' }, { capabilities: { elicitation: {} } });
@@ -50,25 +56,37 @@ async function main(): Promise<void> {
     if (!id) throw new Error('create did not rent an instance');
     await t.call('status', { instance_id: id });
 
-    t.say('The user: "Pause it for lunch."');
+    await t.call('ssh', { instance_id: id, command: 'nvidia-smi -L' });
+
+    t.say('The agent "trains" and writes a checkpoint on the instance:');
+    await t.call('ssh', { instance_id: id, command: 'mkdir -p /workspace/run && head -c 20000000 /dev/urandom > /workspace/run/model-step-1000.pt && echo "step=1000 loss=0.042" > /workspace/run/metrics.txt && ls -l /workspace/run' });
+
+    t.say('The user: "Pause it for lunch." (stop keeps the disk, which keeps billing)');
     await t.call('stop', { instance_id: id });
     answers.push({ say: 'Yes, start it again.', result: { action: 'accept', content: { confirm: true } } });
     await t.call('start', { instance_id: id });
     sim.world.clock.advance(120);
     await t.call('status', { instance_id: id });
 
-    t.say('The user: "Done — destroy it." The results were never copied off, so the server refuses even with approval:');
-    answers.push({ say: 'Approve (but I did not tick "discard").', result: { action: 'accept', content: { approve: true, discard: false } } });
+    t.say('The user: "Done — destroy it." The results are not copied off yet, so the server refuses even with approval:');
+    answers.push({ say: 'Approve (I did not tick "discard").', result: { action: 'accept', content: { approve: true, discard: false } } });
     await t.call('destroy', { instance_id: id });
-    t.say('The user: "Nothing on it needs keeping; discard it."');
-    answers.push({ say: 'Approve, and discard: nothing needs keeping.', result: { action: 'accept', content: { approve: true, discard: true } } });
+
+    t.say('The agent copies the results off, verified at both ends:');
+    await t.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/run', local_path: `run-${id}` });
+    if (s3) await t.call('copy', { instance_id: id, direction: 'instance_to_s3', remote_path: '/workspace/run/model-step-1000.pt', s3_uri: `s3://demo-artifacts/run-${id}` });
+
+    t.say('Now destroy is allowed, with the user\'s approval:');
+    answers.push({ say: 'Approve.', result: { action: 'accept', content: { approve: true } } });
     await t.call('destroy', { instance_id: id });
     await t.call('status');
     await t.call('billing');
     t.say('Demo finished.');
+    t.say(`Local copies are in ${join(home, 'results')}; the ledger and audit log in ${join(home, 'state')}.`);
   } finally {
     await client.close();
     await sim.close();
+    await s3?.close();
   }
 }
 

@@ -27,6 +27,8 @@ async function runSim(args: SimArgs): Promise<void> {
 }
 
 async function runServe(args: ServeArgs): Promise<void> {
+  // The AWS SDK warns on stderr that releases after January 2027 need Node 22; the locked version works on 20.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const secrets = new SecretRegistry();
   const { config, warnings } = loadConfig(args, process.env);
   const logger = createLogger(config.logLevel, secrets);

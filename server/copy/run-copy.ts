@@ -158,8 +158,8 @@ export async function runCopy(deps: ServerDeps, req: CopyRequest, progress: Prog
         for (const f of listing.files) {
           const dest = destOf(f);
           const r = await withRetries(conn, `Download of ${f.path}`, async (s) => {
-            const remote = await remoteSha256(s, f.path);
-            const dl = await downloadToPartial(s, f.path, f.size, dest, (n) => tick(n, f.path));
+            // The instance hashes its copy on a second channel while the bytes stream here.
+            const [remote, dl] = await Promise.all([remoteSha256(s, f.path), downloadToPartial(s, f.path, f.size, dest, (n) => tick(n, f.path))]);
             return { remote, dl };
           });
           const { remote, dl } = r.value;

@@ -43,7 +43,11 @@ export class SshSession {
       const client = new ssh2.Client();
       client.once('ready', () => resolve(new SshSession(client)));
       client.once('error', (e) => reject(classify(e)));
-      client.connect({ host: endpoint.host, port: endpoint.port, username: 'root', privateKey, readyTimeout: readyTimeoutMs, keepaliveInterval: 10_000 });
+      client.connect({
+        host: endpoint.host, port: endpoint.port, username: 'root', privateKey, readyTimeout: readyTimeoutMs, keepaliveInterval: 10_000,
+        // AES-GCM runs in Node's native crypto; chacha20 falls back to pure JS when ssh2's optional addon is absent.
+        algorithms: { cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'] },
+      });
     });
   }
 

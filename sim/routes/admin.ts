@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { SimHttpError } from '../http-error.js';
 import { ok, type SimRequest } from '../http-router.js';
 import type { FaultPlan, FaultRule } from '../faults.js';
@@ -15,7 +16,7 @@ export function registerAdminRoutes(ctx: RouteContext, requests: RequestRecord[]
       account: { credit: world.account.credit, username: world.account.username, email: world.account.email, deletion_scheduled_at: world.account.deletionScheduledAt, ssh_keys: world.account.sshKeys.length },
       instances: [...world.instances.values()].map((i) => ({
         id: i.id, ask_id: i.ask.id, machine_id: i.ask.machine.machineId, label: i.label, extra: i.extra, actual_status: i.actual, intended_status: i.intended,
-        destroyed: i.destroyedAt !== null, costs: i.costs, gpu_rate: i.gpuRate, disk_rate: i.diskRate, onstart: i.onstart, env: i.env,
+        destroyed: i.destroyedAt !== null, files_present: ctx.ssh ? existsSync(ctx.ssh.sandbox.rootOf(i.id)) : null, bytes_up: i.bytesUp, bytes_down: i.bytesDown, costs: i.costs, gpu_rate: i.gpuRate, disk_rate: i.diskRate, onstart: i.onstart, env: i.env,
       })),
       faults_fired: faults.fired,
     }), opts);

@@ -1,5 +1,6 @@
 import { VastMcpError } from '../errors.js';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
+import { TransferInterrupted } from './download.js';
 
 export interface RemoteFile {
   /** Absolute path on the instance. */
@@ -38,6 +39,8 @@ export async function listRemote(session: SshSession, remotePath: string): Promi
 /** sha256 of a file, computed on the instance. */
 export async function remoteSha256(session: SshSession, path: string, timeoutMs = 3_600_000): Promise<string> {
   const r = await session.exec(`sha256sum -- ${shellQuote(path)}`, timeoutMs, 4096);
+  // No exit status: the connection dropped mid-command, which a reconnect can fix.
+  if (r.code === null && !r.timedOut) throw new TransferInterrupted(`checksumming ${path} was interrupted`);
   const hex = /^([0-9a-f]{64})\s/.exec(r.stdout.toString('utf8'))?.[1];
   if (r.code !== 0 || !hex) throw new VastMcpError(`Could not checksum ${path} on the instance: ${r.stderr.toString('utf8').trim().slice(0, 300) || 'no sha256sum output'}`, 'copy_failed');
   return hex;

@@ -11,6 +11,7 @@ import type { RouteContext } from './routes/context.js';
 import { registerInstanceRoutes } from './routes/instances.js';
 import { registerLogRoutes } from './routes/logs.js';
 import { registerOfferRoutes } from './routes/offers.js';
+import { registerCloudRoutes } from './routes/cloud.js';
 import { SimWorld } from './world.js';
 import { SshManager, DEFAULT_PROXY_BYTES_PER_SECOND } from './ssh/manager.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -82,6 +83,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   registerLogRoutes(ctx, opts.logReadyDelayMs ?? 300);
   registerBillingRoutes(ctx);
   registerAdminRoutes(ctx, requests, faults);
+  registerCloudRoutes(ctx);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://sim');

@@ -33,12 +33,14 @@ export const copyTool = defineTool({
     local_path: z.string().min(1).max(4096).optional().describe('Local file or directory, relative to (or inside) the copy root'),
     s3_uri: z.string().min(6).max(2048).optional().describe('Destination for instance_to_s3: s3://bucket/prefix'),
     prefer_proxy: z.boolean().optional().describe('Use the throttled SSH proxy even when a direct endpoint exists (for comparison)'),
+    method: z.enum(['stream', 'cloud']).optional().describe('instance_to_s3: "stream" through this server (default) or "cloud": the platform\'s own cloud copy from the host, verified the same way'),
+    connection_id: z.number().int().positive().optional().describe('Cloud connection id on the Vast account (for method "cloud")'),
   }).strict(),
   output,
   async run(args, ctx) {
     const { deps } = ctx;
     let lastSent = 0;
-    const report = await runCopy(deps, { instanceId: args.instance_id, direction: args.direction, remotePath: args.remote_path, localPath: args.local_path, s3Uri: args.s3_uri, preferProxy: args.prefer_proxy }, async (done, total, message) => {
+    const report = await runCopy(deps, { instanceId: args.instance_id, direction: args.direction, remotePath: args.remote_path, localPath: args.local_path, s3Uri: args.s3_uri, preferProxy: args.prefer_proxy, method: args.method, connectionId: args.connection_id }, async (done, total, message) => {
       const now = deps.monotonicMs();
       if (now - lastSent < 250 && done < total) return;
       lastSent = now;

@@ -4,6 +4,7 @@ import { VastMcpError } from '../errors.js';
 import type { ServerDeps } from '../deps.js';
 import { openInstanceSsh, type Access } from '../ssh/access.js';
 import { shellQuote, SshError, type SshSession } from '../ssh/ssh-session.js';
+import { cloudCopy } from './cloud-copy.js';
 import { downloadToPartial, promote, TransferInterrupted } from './download.js';
 import { checkRemotePath, insideRoot } from './local-paths.js';
 import { listRemote, remoteSha256, type RemoteFile } from './remote-files.js';
@@ -19,6 +20,9 @@ export interface CopyRequest {
   localPath?: string;
   s3Uri?: string;
   preferProxy?: boolean;
+  /** instance_to_s3 only: 'cloud' asks the platform's own cloud copy (rclone) to do it. */
+  method?: 'stream' | 'cloud';
+  connectionId?: number;
 }
 
 export interface FileReport {
@@ -176,6 +180,12 @@ export async function runCopy(deps: ServerDeps, req: CopyRequest, progress: Prog
           mkdirSync(target, { recursive: true });
           manifest = join(target, 'vast-mcp-manifest.json');
           writeManifest(manifest, files);
+        }
+      } else if (req.method === 'cloud') {
+        if (!req.s3Uri || req.connectionId === undefined) throw new VastMcpError('s3_uri and connection_id are required for a cloud copy.', 'invalid_input');
+        for (const f of await cloudCopy(deps, session, req.instanceId, req.remotePath, req.s3Uri, req.connectionId)) {
+          files.push(f);
+          recorded++;
         }
       } else {
         if (!req.s3Uri) throw new VastMcpError('s3_uri is required for instance_to_s3.', 'invalid_input');

@@ -148,6 +148,15 @@ export class VastClient {
     await this.http.call({ method: 'POST', path: `/api/v0/instances/${id}/ssh/`, body: { ssh_key: publicKey }, schema: SuccessSchema, idempotent: true, rejectSoftFailure: true });
   }
 
+  async cloudConnections(): Promise<{ id: number; name: string; cloud_type: string }[]> {
+    return this.http.call({ method: 'GET', path: '/api/v0/users/cloud_integrations/', schema: z.array(z.object({ id: z.number(), name: z.string(), cloud_type: z.string() })), idempotent: true });
+  }
+
+  /** Starts the platform's own cloud copy; any 200 means started (progress shows in status_msg). */
+  async startCloudCopy(body: { src: string; dst: string; instance_id: string; selected: string; transfer: 'Instance to Cloud'; flags: string[] }): Promise<void> {
+    await this.http.call({ method: 'POST', path: '/api/v0/commands/rclone/', body, schema: z.unknown(), idempotent: false });
+  }
+
   async requestLogs(id: number, tail?: number): Promise<string> {
     const body = tail === undefined ? {} : { tail: String(tail) };
     return (await this.http.call({ method: 'PUT', path: `/api/v0/instances/request_logs/${id}/`, body, schema: LogsResponseSchema, idempotent: true, rejectSoftFailure: true })).result_url;

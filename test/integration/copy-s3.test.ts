@@ -95,3 +95,22 @@ describe('copy to S3', () => {
     expect(textOf(r)).toMatch(/must look like s3:\/\/bucket-name/);
   });
 });
+
+describe('platform cloud copy (rclone)', () => {
+  it('starts the host-side copy, waits for it, verifies every object and records it', async () => {
+    const { simFetch } = await import('../helpers/sim.js');
+    const added = await simFetch(sim, 'POST', '/_sim/cloud_connections', { name: 'my-s3', endpoint: s3.config.endpoint, access_key: 'S3RVER', secret_key: 'S3RVER' });
+    const r = await mcp.call('copy', { instance_id: id, direction: 'instance_to_s3', method: 'cloud', connection_id: added.json.id, remote_path: '/workspace/run', s3_uri: 's3://results/cloud' });
+    expect(r.isError, textOf(r)).toBeFalsy();
+    const d = r.structuredContent as any;
+    expect(d.files.map((f: any) => f.destination).sort()).toEqual(['s3://results/cloud/logs/train.log', 's3://results/cloud/model.pt']);
+    expect(await objectSha('cloud/model.pt')).toBe(d.files.find((f: any) => f.destination.endsWith('model.pt')).sha256);
+    expect(sim.requests.some((q) => q.method === 'POST' && q.path === '/api/v0/commands/rclone')).toBe(true);
+  });
+
+  it('names the connections when the id is unknown', async () => {
+    const r = await mcp.call('copy', { instance_id: id, direction: 'instance_to_s3', method: 'cloud', connection_id: 999, remote_path: '/workspace/run', s3_uri: 's3://results/x' });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/Cloud connection 999 is not on the account \(have: \d+ my-s3\)/);
+  });
+});

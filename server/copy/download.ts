@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
+import { HashTap } from './hash-tap.js';
 import { pipeline } from 'node:stream/promises';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 
@@ -43,29 +43,21 @@ export async function downloadToPartial(session: SshSession, remotePath: string,
   let exitCode: number | null = null;
   ch.on('exit', (code: number | null) => (exitCode = code));
   ch.end();
-  let received = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      received += chunk.length;
-      onBytes(chunk.length);
-      cb(null, chunk);
-    },
-  });
+  const tap = new HashTap(hash, onBytes);
   try {
     // (A FileHandle write stream with autoClose:false never closes, and pipeline waits for close.)
     await pipeline(ch, tap, createWriteStream(partial, { flags: 'a', mode: 0o600 }));
   } catch (e) {
-    throw new TransferInterrupted(`transfer of ${remotePath} was interrupted after ${offset + received} of ${remoteSize} bytes (${(e as Error).message})`);
+    throw new TransferInterrupted(`transfer of ${remotePath} was interrupted after ${offset + tap.bytes} of ${remoteSize} bytes (${(e as Error).message})`);
   } finally {
     const fh = await open(partial, 'r+');
     await fh.sync().finally(() => fh.close());
   }
   await new Promise((r) => setImmediate(r));
-  if (offset + received !== remoteSize || (exitCode !== null && exitCode !== 0)) {
-    throw new TransferInterrupted(`transfer of ${remotePath} stopped after ${offset + received} of ${remoteSize} bytes`);
+  if (offset + tap.bytes !== remoteSize || (exitCode !== null && exitCode !== 0)) {
+    throw new TransferInterrupted(`transfer of ${remotePath} stopped after ${offset + tap.bytes} of ${remoteSize} bytes`);
   }
-  return { bytes: received, resumedFrom: offset, sha256: hash.digest('hex'), partialPath: partial };
+  return { bytes: tap.bytes, resumedFrom: offset, sha256: hash.digest('hex'), partialPath: partial };
 }
 
 /** Makes a verified partial file final: rename over the destination, then fsync the directory. */

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
+import { HashTap } from './hash-tap.js';
 import { InputError } from '../errors.js';
 
 /** Where off-box artifacts go. Endpoint-specific options belong here, not in code. */
@@ -48,21 +49,12 @@ export function makeS3Client(c: S3Config): S3Client {
 
 /** Streams `source` into the bucket, hashing what was sent. */
 export async function putStream(client: S3Client, bucket: string, key: string, source: Readable, onBytes: (n: number) => void): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      onBytes(chunk.length);
-      cb(null, chunk);
-    },
-  });
+  const tap = new HashTap(createHash('sha256'), onBytes);
   const body = new PassThrough();
   source.pipe(tap).pipe(body);
   source.on('error', (e) => body.destroy(e));
   await new Upload({ client, params: { Bucket: bucket, Key: key, Body: body }, queueSize: 4, partSize: 8 * 1024 * 1024 }).done();
-  return { sha256: hash.digest('hex'), bytes };
+  return { sha256: tap.hash.digest('hex'), bytes: tap.bytes };
 }
 
 /** Reads the stored object back and hashes it: what the store holds, not what we meant to send. */

@@ -7,6 +7,7 @@ import { ConfirmationStore } from './safety/confirmations.js';
 import { AuditLog } from './state/audit-log.js';
 import { CopyLedger } from './state/ledger.js';
 import { inspectWorkspace } from './ssh/inspect-disk.js';
+import { loadProfiles } from './profiles/profile-config.js';
 import { VastHttp } from './vast/http.js';
 
 /** Wires the real adapters for a config. */
@@ -32,6 +33,7 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
     audit: new AuditLog(config.stateDir, secrets),
     confirmations: new ConfirmationStore(config.confirmationTtlSeconds),
     session: { lastOfferSearch: null },
+    profiles: loadProfiles(config.profilesPath).file,
   };
   deps.inspectDisk = (id) => inspectWorkspace(deps, id);
   return deps;

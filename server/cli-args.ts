@@ -8,6 +8,7 @@ export interface ServeArgs {
   sandbox: boolean;
   stateDir?: string;
   logLevel?: string;
+  configPath?: string;
 }
 
 export interface SimArgs {
@@ -22,7 +23,7 @@ export interface SimArgs {
 export type CliArgs = ServeArgs | SimArgs | { command: 'help' } | { command: 'version' };
 
 export const USAGE = `Usage:
-  vast-mcp [--api-url URL] [--state-dir DIR] [--log-level LEVEL]   serve MCP over stdio against Vast (VAST_URL, VAST_API_KEY)
+  vast-mcp [--api-url URL] [--state-dir DIR] [--log-level LEVEL] [--config PROFILES.yaml]   serve MCP over stdio against Vast (VAST_URL, VAST_API_KEY)
   vast-mcp --sandbox                                               serve MCP over stdio against an in-process simulator (no account, no money)
   vast-mcp sim [--port N] [--api-key KEY] [--seed S] [--offers N] [--time-scale X]   run the Vast-compatible simulator on 127.0.0.1
   vast-mcp --help | --version`;
@@ -64,7 +65,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
   }
   if (argv.length > 0 && !argv[0]!.startsWith('-')) throw new UsageError(`Unknown command ${JSON.stringify(argv[0])} (see vast-mcp --help)`);
   const v = parse(argv, {
-    'api-url': { type: 'string' }, sandbox: { type: 'boolean' }, 'state-dir': { type: 'string' }, 'log-level': { type: 'string' },
+    'api-url': { type: 'string' }, sandbox: { type: 'boolean' }, 'state-dir': { type: 'string' }, 'log-level': { type: 'string' }, config: { type: 'string' },
     help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
   });
   if (v.help) return { command: 'help' };
@@ -73,5 +74,5 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (apiUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(apiUrl)) throw new UsageError(`--api-url must be an http(s) URL, got ${JSON.stringify(apiUrl)}`);
   const logLevel = v['log-level'] as string | undefined;
   if (logLevel !== undefined && !['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new UsageError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent`);
-  return { command: 'serve', apiUrl, sandbox: Boolean(v.sandbox), stateDir: v['state-dir'] as string | undefined, logLevel };
+  return { command: 'serve', apiUrl, sandbox: Boolean(v.sandbox), stateDir: v['state-dir'] as string | undefined, logLevel, configPath: v.config as string | undefined };
 }

@@ -27,6 +27,8 @@ export interface ServerConfig {
   /** Local copies are confined to this directory. */
   copyRoot: string;
   s3: S3Config;
+  /** YAML file of GPU profiles and budgets (default: the shipped one). */
+  profilesPath: string | undefined;
 }
 
 export const DEFAULT_API_URL = 'https://console.vast.ai';
@@ -71,7 +73,7 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, 
 }
 
 /** Defaults < environment < flags. */
-export function loadConfig(flags: { apiUrl?: string; stateDir?: string; logLevel?: string }, env: NodeJS.ProcessEnv, home = homedir()): { config: ServerConfig; warnings: string[] } {
+export function loadConfig(flags: { apiUrl?: string; stateDir?: string; logLevel?: string; configPath?: string }, env: NodeJS.ProcessEnv, home = homedir()): { config: ServerConfig; warnings: string[] } {
   const warnings: string[] = [];
   const key = resolveApiKey(env, home);
   if (key.warning) warnings.push(key.warning);
@@ -98,6 +100,7 @@ export function loadConfig(flags: { apiUrl?: string; stateDir?: string; logLevel
       confirmationTtlSeconds: 600,
       copyRoot: env.VAST_MCP_COPY_ROOT ?? join(home, 'vast-mcp-files'),
       s3: s3ConfigFromEnv(env),
+      profilesPath: flags.configPath ?? env.VAST_MCP_CONFIG,
     },
     warnings,
   };

@@ -5,6 +5,7 @@ import type { SecretRegistry } from './secrets.js';
 import type { ConfirmationStore } from './safety/confirmations.js';
 import type { AuditLog } from './state/audit-log.js';
 import type { CopyLedger } from './state/ledger.js';
+import type { ProfilesFile } from './profiles/profile-config.js';
 
 /** What this server process remembers between calls of one session. */
 export interface SessionState {
@@ -27,6 +28,8 @@ export interface ServerDeps {
   audit: AuditLog;
   confirmations: ConfirmationStore;
   session: SessionState;
+  /** GPU profiles and budgets (validated at startup). */
+  profiles: ProfilesFile;
   /** Reads `du` of /workspace over SSH when the instance is reachable (absent: not inspected). */
   inspectDisk?: (instanceId: number) => Promise<string | null>;
 }

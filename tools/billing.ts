@@ -3,6 +3,8 @@ import { InputError } from '../server/errors.js';
 import { accruedByInstance } from '../server/vast/instance-view.js';
 import { instanceBurnPerHour, round2, round4 } from '../server/vast/pricing.js';
 import { defineTool } from './define-tool.js';
+import { budgetStatus } from '../server/profiles/budget.js';
+import { overdueInfo, profilesByInstance } from '../server/profiles/overdue.js';
 
 const DAY = 86400;
 
@@ -24,6 +26,11 @@ const output = z.object({
   invoices: z.array(z.object({ when: z.string(), type: z.string(), instance_id: z.number().nullable(), description: z.string().nullable(), amount: z.number() })),
   totals: z.object({ charges: z.number(), payments: z.number() }),
   truncated_invoices: z.number().describe('Invoice lines left out of the list (totals still include them)'),
+  budget: z.object({
+    since: z.string(), total_usd: z.number().nullable(), spent_usd: z.number(), remaining_usd: z.number().nullable(), burn_per_hour: z.number(), max_burn_per_hour: z.number().nullable(),
+    projects: z.record(z.string(), z.object({ total_usd: z.number().nullable(), spent_usd: z.number(), remaining_usd: z.number().nullable(), burn_per_hour: z.number(), max_burn_per_hour: z.number().nullable() })),
+  }).describe('Budgets from the profiles file: used/remaining and burn vs cap'),
+  overdue: z.array(z.object({ id: z.number(), profile: z.string().nullable(), max_hours: z.number().nullable(), age_hours: z.number() })),
 });
 
 const MAX_LINES = 200;
@@ -84,6 +91,13 @@ export const billingTool = defineTool({
       totals: { charges, payments },
       truncated_invoices: Math.max(0, lines.length - MAX_LINES),
     };
+    const budget = await budgetStatus(deps, deps.profiles, instances);
+    const byProfile = profilesByInstance(deps.audit);
+    const overdue = instances.flatMap((i) => {
+      const age = i.start_date ? Math.round(((now - i.start_date) / 3600) * 100) / 100 : null;
+      const o = overdueInfo(deps.profiles, byProfile.get(i.id), age);
+      return o.overdue && age !== null ? [{ id: i.id, profile: o.profile, max_hours: o.max_hours, age_hours: age }] : [];
+    });
     const stoppedDisks = perInstance.filter((p) => p.state !== 'running').length;
     const text =
       `Credit $${data.credit.toFixed(2)}. Burning $${burn.toFixed(4)}/h now (GPUs $${data.burn_per_hour.running_gpu.toFixed(4)}/h, disks $${data.burn_per_hour.disk.toFixed(4)}/h` +
@@ -91,6 +105,8 @@ export const billingTool = defineTool({
       `Next ${hours} h ≈ $${projected.toFixed(2)}${data.projection.hours_of_credit_left !== null ? `; credit lasts ≈ ${data.projection.hours_of_credit_left} h at this rate` : ''}.\n` +
       `${data.range.from} → ${data.range.to}: charges $${charges.toFixed(4)}, payments $${payments.toFixed(2)} (${lines.length} line(s)).` +
       (perInstance.length ? `\n${perInstance.map((p) => `#${p.id} ${p.label ?? ''} ${p.state ?? 'provisioning'}: $${p.burn_per_hour.toFixed(4)}/h, accrued $${p.accrued.toFixed(4)}`).join('\n')}` : '');
-    return { data, text };
+    const budgetText = `\nBudget since ${budget.since.slice(0, 10)}: spent $${budget.spent_usd.toFixed(2)}${budget.total_usd !== null ? ` of $${budget.total_usd.toFixed(2)} ($${budget.remaining_usd!.toFixed(2)} left)` : ''}; burn $${budget.burn_per_hour.toFixed(4)}/h${budget.max_burn_per_hour !== null ? ` vs cap $${budget.max_burn_per_hour.toFixed(2)}/h` : ''}.` +
+      (overdue.length ? `\nOverdue (past their profile's max duration): ${overdue.map((o) => `#${o.id} ${o.age_hours} h > ${o.max_hours} h (${o.profile})`).join(', ')}.` : '');
+    return { data: { ...data, budget, overdue }, text: text + budgetText };
   },
 });

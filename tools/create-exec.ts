@@ -25,9 +25,10 @@ function offerTaken(e: unknown): boolean {
 }
 
 /** Rents every chosen offer; an offer taken meanwhile is replaced once by a spare on another machine at no higher price. */
-export async function rentAll(ctx: ToolContext, plan: Plan, r: Resolved, labelGiven: string | undefined, env: Record<string, string>, onstart: string | null): Promise<Rented[]> {
+export async function rentAll(ctx: ToolContext, plan: Plan, r: Resolved, naming: { label?: string; project?: string; profile?: string }, env: Record<string, string>, onstart: string | null): Promise<Rented[]> {
   const { deps } = ctx;
-  const base = labelGiven ?? labelBase(await deps.vast.currentUser().catch(() => null));
+  const account = naming.label ?? labelBase(await deps.vast.currentUser().catch(() => null));
+  const base = naming.project ? `${account}-${naming.project}` : account;
   const out: Rented[] = [];
   const usedMachines = new Set(plan.chosen.map((o) => o.machine_id));
   const spares = [...plan.spares];
@@ -41,7 +42,7 @@ export async function rentAll(ctx: ToolContext, plan: Plan, r: Resolved, labelGi
       const body = createBody(offer, r, quote, { label, env, onstart });
       try {
         const rent = await rentReconciled(deps.vast, offer.id, body, deps.logger, deps.sleep);
-        deps.audit.record({ tool: 'create', action: 'rent', args: { offer_id: offer.id, ...body, env: Object.keys(env) }, result: 'ok', instance_id: rent.instanceId, detail: { reconciled: rent.reconciled, total_per_hour: quote.total_per_hour } });
+        deps.audit.record({ tool: 'create', action: 'rent', args: { offer_id: offer.id, ...body, env: Object.keys(env) }, result: 'ok', instance_id: rent.instanceId, detail: { reconciled: rent.reconciled, total_per_hour: quote.total_per_hour, profile: naming.profile ?? null, project: naming.project ?? null } });
         out.push({ instance_id: rent.instanceId, label, offer_id: offer.id, total_per_hour: quote.total_per_hour, reconciled: rent.reconciled, replaced_offer_id: replaced, state: null, diagnosis: null });
         break;
       } catch (e) {

@@ -14,6 +14,8 @@ export const CreateInputSchema = z
     min_direct_ports: z.number().int().min(0).max(65535).optional(),
     query: z.string().max(2000).optional().describe('Extra filters in the official query language'),
     conservative: z.boolean().optional().describe('Pick the second cheapest offer instead of the cheapest'),
+    profile: z.string().max(64).optional().describe('A GPU profile (profiles resource): its limits filter the offers and are enforced, its max_hours is the quoted duration'),
+    project: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'lowercase letters, digits and dashes').optional().describe('Project name: goes into the label and is checked against that project\'s budget'),
     image: z.string().min(1).max(1024).regex(/^[^\s]+$/, 'no spaces').optional().describe('Docker image (default pytorch/pytorch:latest)'),
     disk_gb: z.number().min(8).max(100000).optional().describe('Disk, GB (default 64). It cannot grow after creation.'),
     count: z.number().int().min(1).max(8).optional().describe('Number of instances (default 1), each on its own machine'),

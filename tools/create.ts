@@ -1,4 +1,7 @@
 import type { z } from 'zod';
+import { findProfile, withProfile } from '../server/profiles/apply-profile.js';
+import { budgetStatus, enforceLimits } from '../server/profiles/budget.js';
+import type { Instance } from '../server/vast/schemas.js';
 import { VastMcpError, InputError } from '../server/errors.js';
 import { assertNoSecrets, packOnstart } from '../server/safety/onstart.js';
 import { planOffers, quoteOffer, resolveRequest, unexpectedInstances, type Plan, type Resolved } from '../server/vast/create-plan.js';
@@ -49,7 +52,12 @@ export const createTool = defineTool({
     }
     if (args.onstart !== undefined) assertNoSecrets(args.onstart, (t) => deps.secrets.contains(t));
     const onstart = args.onstart !== undefined ? packOnstart(args.onstart) : null;
-    const filters = { query: args.query, gpu_name: args.gpu_name, num_gpus: args.num_gpus, min_gpu_ram_gb: args.min_gpu_ram_gb, max_dph: args.max_dph, min_reliability: args.min_reliability, geolocation: args.geolocation, min_direct_ports: args.min_direct_ports };
+    const profile = findProfile(deps.profiles, args.profile);
+    const filters = withProfile({ query: args.query, gpu_name: args.gpu_name, num_gpus: args.num_gpus, min_gpu_ram_gb: args.min_gpu_ram_gb, max_dph: args.max_dph, min_reliability: args.min_reliability, geolocation: args.geolocation, min_direct_ports: args.min_direct_ports }, profile);
+    const enforce = async (q: Quoted, instances?: Instance[]) => {
+      const budget = await budgetStatus(deps, deps.profiles, instances ?? (await deps.vast.listInstances()));
+      enforceLimits({ profileName: args.profile, profile, perInstance: q.plan.quote.map((x) => x.total_per_hour), totalPerHour: q.plan.total_per_hour, hours: profile?.max_hours ?? q.resolved.hours, budget, project: args.project });
+    };
     // The approval covers what is rented and how; waiting is not part of it.
     const bound = { request, key_source: deps.config.apiKeySource };
 
@@ -60,11 +68,13 @@ export const createTool = defineTool({
       if (decision.decision !== 'approved') throw new VastMcpError('Unexpected confirmation state; nothing was rented.', 'internal_state');
       quoted = decision.payload as Quoted;
       await assertPricesUnchanged(ctx, quoted);
+      await enforce(quoted);
       const dialog = createDialog(deps.config.apiKeySource, quoted.resolved, quoted.plan, [], []);
       base = { proposal: dialog.proposal, quote: quoted.plan.quote, total_per_hour: quoted.plan.total_per_hour, projected_total: quoted.plan.projected_total, hours: quoted.resolved.hours, unexpected_instances: [], notes: [] };
     } else {
-      const resolved = resolveRequest({ ...args, filters }, deps.config.bidMultiplier);
+      const resolved = resolveRequest({ ...args, hours: args.hours ?? profile?.max_hours, filters }, deps.config.bidMultiplier);
       const [instances, plan] = await Promise.all([deps.vast.listInstances(), planOffers(deps.vast, { ...args, filters }, resolved)]);
+      await enforce({ plan, resolved }, instances);
       const unexpected = unexpectedInstances(instances, args.expected_instance_ids);
       const notes: string[] = [];
       const last = deps.session.lastOfferSearch;
@@ -112,10 +122,11 @@ export const createTool = defineTool({
         // The user edited the form: rent what they chose, priced for their values.
         const r2 = { ...resolved, ...edited };
         quoted = { plan: await planOffers(deps.vast, { ...args, filters, count: r2.count }, r2), resolved: r2 };
+        await enforce(quoted);
       }
     }
 
-    const rented = await rentAll(ctx, quoted.plan, quoted.resolved, args.label, args.env ?? {}, onstart?.onstart ?? null);
+    const rented = await rentAll(ctx, quoted.plan, quoted.resolved, { label: args.label, project: args.project, profile: args.profile }, args.env ?? {}, onstart?.onstart ?? null);
     if (wait) await waitAll(ctx, rented, wait_timeout_seconds ?? deps.config.waitTimeoutSeconds);
     const lines = rented.map((r) => `#${r.instance_id} "${r.label}" from offer ${r.offer_id} at $${r.total_per_hour.toFixed(4)}/h${r.reconciled ? ' (answer was lost; found by label, not rented twice)' : ''}${r.replaced_offer_id ? ` (offer ${r.replaced_offer_id} was taken meanwhile; replaced by this one on another machine, within 10% of the confirmed price)` : ''}${r.state ? ` — ${r.state}` : ''}${r.diagnosis ? `. ${r.diagnosis}` : ''}`);
     return {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { buildOfferSearch, summarizeOffer } from '../server/vast/offer-search.js';
 import { defineTool } from './define-tool.js';
+import { findProfile, withProfile } from '../server/profiles/apply-profile.js';
 
 const ProjectionSchema = z.object({
   gpu_per_hour: z.number().describe('USD/hour for the GPUs'),
@@ -47,6 +48,7 @@ const input = z
     hours: z.number().positive().max(10000).optional().describe('Hours for the projected cost (default 24)'),
     sort: z.enum(['price', 'value', 'reliability', 'performance']).optional().describe('price = cheapest first (default); value = most DLPerf per $; reliability; performance = most DLPerf'),
     limit: z.number().int().min(1).max(50).optional().describe('How many offers to return (default 10, max 50)'),
+    profile: z.string().max(64).optional().describe('A GPU profile from the profiles resource (e.g. "dev-test"): its GPU, count, price cap and reliability become filters'),
   })
   .strict();
 
@@ -71,7 +73,9 @@ export const offersTool = defineTool({
   input,
   output,
   async run(args, { deps }) {
-    const search = buildOfferSearch(args);
+    const profile = findProfile(deps.profiles, args.profile);
+    const search = buildOfferSearch({ ...withProfile(args, profile), hours: args.hours ?? profile?.max_hours });
+    if (profile) search.defaultsApplied.unshift(`profile ${args.profile}: ${profile.num_gpus}x ${profile.gpu_name}, ≤ $${profile.max_dph}/h, reliability ≥ ${profile.min_reliability}, ${profile.max_hours} h max`);
     deps.session.lastOfferSearch = { interruptible: Boolean(args.interruptible) || /type=bid|interruptible/.test(args.query ?? '') };
     const offers = await deps.vast.searchOffers(search.body);
     const rows = offers.map((o) => summarizeOffer(o, search.diskGb, search.hours));

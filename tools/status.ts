@@ -3,6 +3,7 @@ import { VastMcpError } from '../server/errors.js';
 import { accruedByInstance, viewInstance } from '../server/vast/instance-view.js';
 import { round4 } from '../server/vast/pricing.js';
 import { defineTool } from './define-tool.js';
+import { overdueInfo, profilesByInstance } from '../server/profiles/overdue.js';
 
 const CostSchema = z.object({ total: z.number(), gpu: z.number(), disk: z.number(), bandwidth: z.number() }).describe('USD accrued so far');
 
@@ -24,6 +25,9 @@ export const InstanceViewSchema = z.object({
   accrued_cost: CostSchema.nullable(),
   ssh: z.object({ proxy: z.string().nullable(), direct: z.string().nullable() }),
   diagnosis: z.object({ code: z.string(), summary: z.string() }),
+  profile: z.string().nullable().describe('Profile it was rented under (by this server)'),
+  max_hours: z.number().nullable(),
+  overdue: z.boolean().describe('Older than its profile\'s max duration: consider copying results and destroying'),
 });
 
 const input = z
@@ -59,7 +63,13 @@ export const statusTool = defineTool({
     const now = deps.now();
     const since = Math.min(now - 86400, ...list.map((i) => i.start_date ?? now));
     const accrued = list.length ? await accruedByInstance(deps.vast, since, now + 60) : new Map();
-    const views = list.map((i) => viewInstance(i, now, accrued.get(i.id) ?? null));
+    const byProfile = profilesByInstance(deps.audit);
+    const views = list.map((i) => {
+      const v = viewInstance(i, now, accrued.get(i.id) ?? null);
+      const o = overdueInfo(deps.profiles, byProfile.get(i.id), v.age_hours);
+      if (o.overdue) v.diagnosis = { ...v.diagnosis, summary: `${v.diagnosis.summary} OVERDUE: running ${v.age_hours} h, past profile "${o.profile}"'s ${o.max_hours} h; copy results off and destroy when the user agrees.` };
+      return { ...v, ...o };
+    });
     const total = round4(views.reduce((s, v) => s + v.burn_per_hour.total, 0));
     const lines = views.map(
       (v) => `#${v.id} ${v.label ?? '(no label)'}: ${v.actual_status ?? 'provisioning'} (intended ${v.intended_status ?? '?'}), ${v.num_gpus ?? '?'}x ${v.gpu_name ?? '?'}, ` +

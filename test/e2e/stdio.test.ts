@@ -120,6 +120,23 @@ describe('process behaviour', () => {
     expect(s.stderr).toMatch(/--offers must be a whole number/);
   });
 
+  it('stops at start-up on a bad profiles file, naming the file, line and field', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'cfg-')), 'profiles.yaml');
+    writeFileSync(file, 'profiles:\n  dev:\n    gpu_name: RTX 4090\n    max_dph: lots\n    max_hours: 2\n');
+    const r = await runCli([], { VAST_MCP_CONFIG: file, VAST_API_KEY: KEY });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`${file}:4: profiles.dev.max_dph:`);
+  });
+
+  it('lists the references and prompts over stdio', async () => {
+    expect((await client.listResources()).resources.map((x) => x.name).sort()).toEqual(['api', 'gotchas', 'profiles']);
+    expect((await client.listPrompts()).prompts.map((x) => x.name)).toEqual(['rent-gpu', 'teardown', 'recover-preempted', 'cost-review']);
+  });
+
   it('serves a sandbox that says it is simulated', async () => {
     const transport = new StdioClientTransport({ command: process.execPath, args: [MAIN, '--sandbox'], env: cleanEnv({}), stderr: 'pipe' });
     const c = new Client({ name: 'sandbox', version: '1.0.0' });

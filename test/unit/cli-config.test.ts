@@ -7,7 +7,7 @@ import { loadConfig, resolveApiKey } from '../../server/config.js';
 
 describe('command line', () => {
   it('serves stdio by default and reads flags', () => {
-    expect(parseCliArgs([])).toEqual({ command: 'serve', apiUrl: undefined, sandbox: false, stateDir: undefined, logLevel: undefined });
+    expect(parseCliArgs([])).toEqual({ command: 'serve', apiUrl: undefined, sandbox: false, stateDir: undefined, logLevel: undefined, configPath: undefined });
     expect(parseCliArgs(['--api-url', 'http://127.0.0.1:9', '--sandbox'])).toMatchObject({ command: 'serve', apiUrl: 'http://127.0.0.1:9', sandbox: true });
   });
 

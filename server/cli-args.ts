@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseFaultSpec } from '../sim/faults.js';
 
 export class UsageError extends Error {}
 
@@ -18,6 +19,8 @@ export interface SimArgs {
   seed: string;
   offers?: number;
   timeScale: number;
+  faults?: string;
+  rateLimits: boolean;
 }
 
 export type CliArgs = ServeArgs | SimArgs | { command: 'help' } | { command: 'version' };
@@ -25,8 +28,19 @@ export type CliArgs = ServeArgs | SimArgs | { command: 'help' } | { command: 've
 export const USAGE = `Usage:
   vast-mcp [--api-url URL] [--state-dir DIR] [--log-level LEVEL] [--config PROFILES.yaml]   serve MCP over stdio against Vast (VAST_URL, VAST_API_KEY)
   vast-mcp --sandbox                                               serve MCP over stdio against an in-process simulator (no account, no money)
-  vast-mcp sim [--port N] [--api-key KEY] [--seed S] [--offers N] [--time-scale X]   run the Vast-compatible simulator on 127.0.0.1
+  vast-mcp sim [--port N] [--api-key KEY] [--seed S] [--offers N] [--time-scale X] [--faults 429:0.05,503:0.02,drop_create:0.01,latency:0.05] [--rate-limits]
+                                                                   run the Vast-compatible simulator on 127.0.0.1
   vast-mcp --help | --version`;
+
+function checkFaults(spec: string | undefined): string | undefined {
+  if (spec === undefined) return undefined;
+  try {
+    parseFaultSpec(spec);
+  } catch (e) {
+    throw new UsageError(`--faults: ${(e as Error).message}`);
+  }
+  return spec;
+}
 
 function wholeNumber(name: string, text: string | undefined, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
@@ -47,7 +61,7 @@ function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>)
 export function parseCliArgs(argv: string[]): CliArgs {
   if (argv[0] === 'sim') {
     const v = parse(argv.slice(1), {
-      port: { type: 'string' }, 'api-key': { type: 'string' }, seed: { type: 'string' }, offers: { type: 'string' }, 'time-scale': { type: 'string' },
+      port: { type: 'string' }, 'api-key': { type: 'string' }, seed: { type: 'string' }, offers: { type: 'string' }, 'time-scale': { type: 'string' }, faults: { type: 'string' }, 'rate-limits': { type: 'boolean' },
     });
     const timeScaleText = v['time-scale'] as string | undefined;
     const timeScale = timeScaleText === undefined ? 1 : Number(timeScaleText);
@@ -61,6 +75,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
       seed: (v.seed as string | undefined) ?? '1',
       offers: wholeNumber('offers', v.offers as string | undefined, 1, 100000),
       timeScale,
+      faults: checkFaults(v.faults as string | undefined),
+      rateLimits: Boolean(v['rate-limits']),
     };
   }
   if (argv.length > 0 && !argv[0]!.startsWith('-')) throw new UsageError(`Unknown command ${JSON.stringify(argv[0])} (see vast-mcp --help)`);

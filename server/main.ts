@@ -19,7 +19,7 @@ function fail(message: string, code: number): never {
 
 async function runSim(args: SimArgs): Promise<void> {
   const apiKey = args.apiKey ?? process.env.VAST_SIM_API_KEY ?? 'vast-sim-key';
-  const sim = await startSimulator({ port: args.port, apiKey, seed: args.seed, offers: args.offers, timeScale: args.timeScale });
+  const sim = await startSimulator({ port: args.port, apiKey, seed: args.seed, offers: args.offers, timeScale: args.timeScale, faults: args.faults, rateLimits: args.rateLimits });
   process.stdout.write(`listening on ${sim.url}\n`);
   const stop = () => void sim.close().then(() => process.exit(0));
   process.on('SIGINT', stop);

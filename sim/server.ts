@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FaultPlan } from './faults.js';
+import { FaultPlan, parseFaultSpec } from './faults.js';
 import { SimHttpError } from './http-error.js';
 import { Router, decodeQuery, errorBody, readBody, send, type SimRequest, type SimResponse } from './http-router.js';
 import type { RequestRecord } from './request-log.js';
@@ -33,7 +33,19 @@ export interface SimulatorOptions {
   dataDir?: string;
   /** The SSH proxy's throttle, bytes/second (the direct endpoint is not throttled). */
   proxyBytesPerSecond?: number;
+  /** Probabilistic faults, e.g. "429:0.05,503:0.02,drop_create:0.01" (seeded by `seed`). */
+  faults?: string;
+  /** Enforce the platform's minimum interval per endpoint and key (answers 429 like the real API). */
+  rateLimits?: boolean;
 }
+
+/** Minimum seconds between calls per endpoint and key, as documented for the platform. */
+const RATE_LIMITS: { method: string; re: RegExp; seconds: number }[] = [
+  { method: 'GET', re: /^\/api\/v0\/instances\/\d+$/, seconds: 2.0 },
+  { method: 'PUT', re: /^\/api\/v0\/asks\/\d+$/, seconds: 4.5 },
+  { method: 'GET', re: /^\/api\/v1\/instances$/, seconds: 1.0 },
+  { method: 'DELETE', re: /^\/api\/v0\/instances\/\d+$/, seconds: 3.0 },
+];
 
 export interface RunningSimulator {
   url: string;
@@ -42,6 +54,8 @@ export interface RunningSimulator {
   requests: RequestRecord[];
   faults: FaultPlan;
   ssh: SshManager | null;
+  /** How many requests the rate limiter refused. */
+  rateLimitHits(): number;
   close(): Promise<void>;
 }
 
@@ -71,7 +85,10 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   const host = opts.host ?? '127.0.0.1';
   const router = new Router();
   const requests: RequestRecord[] = [];
-  const faults = new FaultPlan();
+  const faults = new FaultPlan(opts.seed ?? 1);
+  for (const rule of opts.faults ? parseFaultSpec(opts.faults) : []) faults.add(rule);
+  const lastCall = new Map<string, number>();
+  let rateLimited = 0;
   let baseUrl = '';
   const ownDataDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'vast-sim-'));
@@ -107,6 +124,20 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       } else if (matched.route.auth && auth.key !== world.account.apiKey) {
         response = errorBody(401, 'auth_error', 'Invalid user key');
       } else {
+        const limit = opts.rateLimits && matched.route.auth ? RATE_LIMITS.find((l) => l.method === method && l.re.test(path)) : undefined;
+        if (limit) {
+          const key = `${method} ${limit.re.source}`;
+          const last = lastCall.get(key);
+          const nowMs = Date.now();
+          if (last !== undefined && nowMs - last < limit.seconds * 1000) {
+            rateLimited++;
+            record.status = 429;
+            res.writeHead(429, { 'Content-Type': 'text/plain' });
+            res.end('API requests too frequent');
+            return;
+          }
+          lastCall.set(key, nowMs);
+        }
         const fault = matched.route.auth ? faults.take(method, path) : null;
         if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
         if (fault?.kind === 'error') {
@@ -160,6 +191,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     requests,
     faults,
     ssh,
+    rateLimitHits: () => rateLimited,
     close: async () => {
       await ssh?.close();
       await new Promise<void>((resolve) => {

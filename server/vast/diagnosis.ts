@@ -2,7 +2,7 @@ import type { Instance } from './schemas.js';
 import { instanceBurnPerHour } from './pricing.js';
 
 export type DiagnosisCode =
-  | 'running' | 'provisioning' | 'loading' | 'loading_slow' | 'scheduling' | 'offline' | 'exited' | 'stopped_billing_disk' | 'rebooting' | 'unknown';
+  | 'running' | 'provisioning' | 'loading' | 'loading_slow' | 'scheduling' | 'outbid' | 'offline' | 'exited' | 'stopped_billing_disk' | 'rebooting' | 'unknown';
 
 export interface Diagnosis {
   code: DiagnosisCode;
@@ -29,6 +29,9 @@ export function diagnose(inst: Instance, nowEpoch: number, t: DiagnosisThreshold
   if (actual === 'rebooting') return { code: 'rebooting', summary: 'Rebooting; it should be running again shortly.' };
   if (intended === 'running' && (actual === 'stopped' || actual === 'created') && /schedul|waiting for the gpu/i.test(inst.status_msg ?? '')) {
     return { code: 'scheduling', summary: `Waiting for its GPU(s) on machine ${inst.machine_id ?? '?'}${msg}: a stopped instance is bound to its machine, and the GPUs were taken meanwhile. It may wait indefinitely while disk bills $${burn.disk.toFixed(4)}/h. Copy data off when it can start, or destroy it and rent a new offer.` };
+  }
+  if (intended === 'running' && actual === 'stopped' && (inst.is_bid || /outbid/i.test(inst.status_msg ?? ''))) {
+    return { code: 'outbid', summary: `Paused: this interruptible instance was outbid${msg}, without warning. Disk keeps billing $${burn.disk.toFixed(4)}/h. Raise the bid (bid tool), wait for prices to drop, or relaunch from the last checkpoint on an on-demand offer.` };
   }
   if (actual === 'stopped' || (actual === null && intended === 'stopped')) {
     return { code: 'stopped_billing_disk', summary: `Stopped, but still billing disk at $${burn.disk.toFixed(4)}/h ($${(burn.disk * 24).toFixed(2)}/day). Only destroy stops the meter, and destroy deletes the disk: copy results off first.` };

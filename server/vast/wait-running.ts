@@ -39,7 +39,7 @@ export async function waitUntilRunning(vast: VastClient, id: number, o: WaitOpti
     if (!inst) throw new VastMcpError(`Instance ${id} disappeared while waiting for it to start (destroyed, or deleted for lack of credit).`, 'instance_gone');
     const d = diagnose(inst, o.epochNow());
     if (d.code === 'running') return { outcome: 'running', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
-    if (d.code === 'exited' || d.code === 'offline') return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
+    if (d.code === 'exited' || d.code === 'offline' || d.code === 'outbid') return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
     if (d.code === 'scheduling') {
       schedulingSince ??= o.now();
       if (o.now() - schedulingSince >= o.stuckSchedulingMs) return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };

@@ -67,6 +67,45 @@ export function registerAdminRoutes(ctx: RouteContext, requests: RequestRecord[]
     if ('flip_byte_at' in b) ctx.ssh.faults.flipByteAt = b.flip_byte_at === null ? null : Number(b.flip_byte_at);
     return ok();
   }, opts);
+  // Instance-level faults: the platform misbehaving for one instance.
+  router.add('POST', '/_sim/instances/:id/fault', (req: SimRequest) => {
+    const inst = world.instances.get(Number(req.params.id));
+    if (!inst || inst.destroyedAt !== null) throw new SimHttpError(404, 'not_found', 'no such live instance');
+    const kind = bodyObject(req.body).kind;
+    world.accrue(inst, world.now());
+    switch (kind) {
+      case 'outbid':
+        inst.actual = 'stopped';
+        inst.holdsGpus = false;
+        inst.runningSince = null;
+        inst.statusMsg = 'Outbid: paused because a higher bid took the GPU';
+        world.events.emit('stopped', inst);
+        break;
+      case 'offline':
+        inst.actual = 'offline';
+        inst.runningSince = null;
+        inst.statusMsg = 'Host offline';
+        world.events.emit('stopped', inst);
+        break;
+      case 'exited':
+        inst.actual = 'exited';
+        inst.runningSince = null;
+        inst.statusMsg = 'Container exited with code 1';
+        world.events.emit('stopped', inst);
+        break;
+      case 'stuck_loading':
+        inst.actual = 'loading';
+        inst.phaseEndsAt = null;
+        inst.runningSince = null;
+        inst.statusMsg = `Pulling image ${inst.image}`;
+        world.events.emit('stopped', inst);
+        break;
+      default:
+        throw new SimHttpError(400, 'invalid_args', 'kind must be outbid, offline, exited or stuck_loading');
+    }
+    inst.phaseEndsAt = null;
+    return ok();
+  }, opts);
   router.add('DELETE', '/_sim/faults', () => {
     faults.clear();
     return ok();

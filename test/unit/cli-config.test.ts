@@ -12,7 +12,7 @@ describe('command line', () => {
   });
 
   it('parses the sim subcommand', () => {
-    expect(parseCliArgs(['sim', '--port', '0', '--seed', 'x', '--offers', '5000', '--time-scale', '60', '--api-key', 'abcdefgh12'])).toEqual({ command: 'sim', port: 0, seed: 'x', offers: 5000, timeScale: 60, apiKey: 'abcdefgh12' });
+    expect(parseCliArgs(['sim', '--port', '0', '--seed', 'x', '--offers', '5000', '--time-scale', '60', '--api-key', 'abcdefgh12'])).toEqual({ command: 'sim', port: 0, seed: 'x', offers: 5000, timeScale: 60, apiKey: 'abcdefgh12', faults: undefined, rateLimits: false });
   });
 
   it.each([
@@ -22,6 +22,8 @@ describe('command line', () => {
     [['sim', '--time-scale', '0'], /--time-scale must be a number above 0/],
     [['--api-url', 'console.vast.ai'], /--api-url must be an http\(s\) URL/],
     [['launch'], /Unknown command "launch"/],
+    [['sim', '--faults', '429:2'], /--faults: bad fault "429:2"/],
+    [['sim', '--faults', 'gremlins:0.1'], /unknown fault "gremlins"/],
   ])('%j is a usage error', (argv, message) => {
     expect(() => parseCliArgs(argv)).toThrow(UsageError);
     expect(() => parseCliArgs(argv)).toThrow(message);

@@ -33,6 +33,7 @@ describe('diagnosis', () => {
     [{ actual_status: 'stopped', intended_status: 'stopped' }, 'stopped_billing_disk'],
     [{ actual_status: 'stopped', intended_status: 'running', status_msg: 'Scheduling: waiting for the GPU(s)' }, 'scheduling'],
     [{ actual_status: 'offline', intended_status: 'running' }, 'offline'],
+    [{ actual_status: 'stopped', intended_status: 'running', is_bid: true, status_msg: 'Outbid: paused' }, 'outbid'],
     [{ actual_status: 'exited', intended_status: 'running' }, 'exited'],
     [{ actual_status: 'loading', intended_status: 'running' }, 'loading'],
     [{ actual_status: null, intended_status: 'running' }, 'provisioning'],

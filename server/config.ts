@@ -95,7 +95,7 @@ export function loadConfig(flags: { apiUrl?: string; stateDir?: string; logLevel
       defaultProjectionHours: 1,
       bidMultiplier: positiveNumber(env, 'VAST_MCP_BID_MULTIPLIER', 1.2, 1, 10),
       waitTimeoutSeconds: positiveNumber(env, 'VAST_MCP_WAIT_TIMEOUT_SECONDS', 600, 1, 86400),
-      pollMinMs: 2500,
+      pollMinMs: positiveNumber(env, 'VAST_MCP_POLL_MS', 2500, 10, 60_000),
       pollMaxMs: 15_000,
       confirmationTtlSeconds: 600,
       copyRoot: env.VAST_MCP_COPY_ROOT ?? join(home, 'vast-mcp-files'),

@@ -1,0 +1,20 @@
+/** The promises the campaign checks after every sequence; each count must stay 0. */
+export interface InvariantCounts {
+  double_rentals: number;
+  destroys_without_approval_and_copy: number;
+  key_appearances: number;
+  polls_past_deadline: number;
+  partial_files_as_complete: number;
+  unhandled_crashes: number;
+}
+
+export function emptyCounts(): InvariantCounts {
+  return { double_rentals: 0, destroys_without_approval_and_copy: 0, key_appearances: 0, polls_past_deadline: 0, partial_files_as_complete: 0, unhandled_crashes: 0 };
+}
+
+export function countOccurrences(haystack: string, needle: string): number {
+  if (!needle) return 0;
+  let n = 0;
+  for (let i = haystack.indexOf(needle); i >= 0; i = haystack.indexOf(needle, i + needle.length)) n++;
+  return n;
+}

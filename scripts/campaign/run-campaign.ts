@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { createRng } from '../../sim/rng.js';
+import { startSimulator } from '../../sim/server.js';
+import { CopyLedger } from '../../server/state/ledger.js';
+import { countOccurrences, emptyCounts, type InvariantCounts } from './invariants.js';
+import { runSequence, type SequenceContext } from './sequence.js';
+
+export const DEFAULT_FAULTS = '429:0.03,500:0.01,502:0.02,503:0.02,504:0.01,drop_create:0.15,latency:0.02';
+
+export interface CampaignOptions {
+  sequences: number;
+  seed: string;
+  faults?: string;
+  rateLimits?: boolean;
+  /** Path of the built server entry (dist/server/main.js). */
+  serverMain?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface CampaignSummary {
+  seed: string;
+  sequences: number;
+  calls: number;
+  seconds: number;
+  faults: Record<string, number>;
+  invariants: InvariantCounts;
+  ok: boolean;
+  notes: string[];
+}
+
+const KEY = 'CAMPAIGN-KEY-7f3e9a1c-secret-0042';
+
+export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> {
+  const started = Date.now();
+  const sim = await startSimulator({ apiKey: KEY, seed: o.seed, offers: 1500, timeScale: 600, faults: o.faults ?? DEFAULT_FAULTS, rateLimits: o.rateLimits, startingCredit: 1_000_000 });
+  const base = mkdtempSync(join(tmpdir(), 'vast-mcp-campaign-'));
+  const stateDir = join(base, 'state');
+  const copyRoot = join(base, 'copies');
+  const profiles = join(base, 'profiles.yaml');
+  writeFileSync(profiles, 'profiles: {}\nbudgets: {}\n');
+  const main = o.serverMain ?? fileURLToPath(new URL('../../server/main.js', import.meta.url));
+  let stderr = '';
+  const counts = emptyCounts();
+  const notes: string[] = [];
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [main],
+    env: { PATH: process.env.PATH ?? '', HOME: base, VAST_URL: sim.url, VAST_API_KEY: KEY, VAST_MCP_STATE_DIR: stateDir, VAST_MCP_COPY_ROOT: copyRoot, VAST_MCP_CONFIG: profiles, VAST_MCP_POLL_MS: '100', VAST_MCP_LOG_LEVEL: 'info' },
+    stderr: 'pipe',
+  });
+  transport.stderr?.on('data', (c) => (stderr += String(c)));
+  const client = new Client({ name: 'campaign', version: '1' });
+  let closing = false;
+  client.onerror = (e) => {
+    counts.unhandled_crashes++;
+    notes.push(`protocol error: ${e.message}`);
+  };
+  transport.onclose = () => {
+    if (!closing) {
+      counts.unhandled_crashes++;
+      notes.push('the server process exited during the campaign');
+    }
+  };
+  await client.connect(transport);
+  const ctx: SequenceContext = { client, sim, rng: createRng(`campaign:${o.seed}`), copyRoot, calls: [], approvals: new Map(), created: [], faults: {}, copies: [] };
+  try {
+    for (let i = 0; i < o.sequences; i++) {
+      try {
+        await runSequence(ctx, i);
+      } catch (e) {
+        counts.unhandled_crashes++;
+        notes.push(`sequence ${i}: ${(e as Error).message}`);
+      }
+      o.onProgress?.(i + 1, o.sequences);
+    }
+  } finally {
+    closing = true;
+    await client.close().catch(() => undefined);
+  }
+
+  // Ground truth from the simulator.
+  const labels = new Map<string, number>();
+  for (const inst of sim.world.instances.values()) if (inst.label) labels.set(inst.label, (labels.get(inst.label) ?? 0) + 1);
+  counts.double_rentals = [...labels.values()].reduce((s, n) => s + Math.max(0, n - 1), 0);
+  const ledger = new CopyLedger(stateDir);
+  for (const inst of sim.world.instances.values()) {
+    if (inst.destroyedAt === null) continue;
+    const approval = ctx.approvals.get(inst.id);
+    const copied = ledger.verifiedCopiesFor(inst.id).length > 0;
+    if (!approval || !(approval.discard || copied)) {
+      counts.destroys_without_approval_and_copy++;
+      notes.push(`instance ${inst.id} was destroyed without ${approval ? 'a verified copy or discard' : 'approval'}`);
+    }
+  }
+  for (const c of ctx.calls) {
+    const limit = c.tool === 'create' ? 90_000 : c.tool === 'copy' ? 120_000 : 60_000;
+    if (c.ms > limit) {
+      counts.polls_past_deadline++;
+      notes.push(`${c.tool} took ${c.ms} ms`);
+    }
+    if (/Internal error \(id /.test(c.text)) {
+      counts.unhandled_crashes++;
+      notes.push(`${c.tool}: ${c.text.slice(0, 200)}`);
+    }
+  }
+  for (const copy of ctx.copies) {
+    const actual = existsSync(copy.path) ? createHash('sha256').update(readFileSync(copy.path)).digest('hex') : 'missing';
+    if (actual !== copy.reported || actual !== copy.source) {
+      counts.partial_files_as_complete++;
+      notes.push(`${copy.path}: file ${actual.slice(0, 12)}, reported ${copy.reported.slice(0, 12)}, source ${copy.source.slice(0, 12)}`);
+    }
+  }
+  const audit = existsSync(join(stateDir, 'audit.jsonl')) ? readFileSync(join(stateDir, 'audit.jsonl'), 'utf8') : '';
+  const onstarts = [...sim.world.instances.values()].map((i) => `${i.onstart ?? ''}${JSON.stringify(i.env)}`).join('\n');
+  const emitted = [ctx.calls.map((c) => c.text).join('\n'), stderr, audit, existsSync(ledger.path) ? readFileSync(ledger.path, 'utf8') : '', onstarts].join('\n');
+  counts.key_appearances = countOccurrences(emitted, KEY);
+
+  const faults: Record<string, number> = { ...ctx.faults };
+  for (const f of sim.faults.fired) {
+    const kind = f.kind === 'error' ? `http_${f.status}` : f.kind === 'delay' ? 'latency' : f.kind === 'drop_response' ? 'dropped_response' : f.kind;
+    faults[kind] = (faults[kind] ?? 0) + 1;
+  }
+  if (sim.rateLimitHits()) faults.rate_limited = sim.rateLimitHits();
+  await sim.close();
+  const ok = Object.values(counts).every((n) => n === 0);
+  return { seed: o.seed, sequences: o.sequences, calls: ctx.calls.length, seconds: Math.round((Date.now() - started) / 100) / 10, faults, invariants: counts, ok, notes: notes.slice(0, 50) };
+}

@@ -29,6 +29,8 @@ export interface CampaignSummary {
   calls: number;
   seconds: number;
   faults: Record<string, number>;
+  /** Mean and max milliseconds per tool, to see where the time goes. */
+  timings: Record<string, { calls: number; mean_ms: number; max_ms: number }>;
   invariants: InvariantCounts;
   ok: boolean;
   notes: string[];
@@ -129,5 +131,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
   if (sim.rateLimitHits()) faults.rate_limited = sim.rateLimitHits();
   await sim.close();
   const ok = Object.values(counts).every((n) => n === 0);
-  return { seed: o.seed, sequences: o.sequences, calls: ctx.calls.length, seconds: Math.round((Date.now() - started) / 100) / 10, faults, invariants: counts, ok, notes: notes.slice(0, 50) };
+  const timings: CampaignSummary['timings'] = {};
+  for (const c of ctx.calls) {
+    const t = (timings[c.tool] ??= { calls: 0, mean_ms: 0, max_ms: 0 });
+    t.mean_ms = Math.round((t.mean_ms * t.calls + c.ms) / (t.calls + 1));
+    t.calls++;
+    t.max_ms = Math.max(t.max_ms, c.ms);
+  }
+  return { seed: o.seed, sequences: o.sequences, calls: ctx.calls.length, seconds: Math.round((Date.now() - started) / 100) / 10, faults, timings, invariants: counts, ok, notes: notes.slice(0, 50) };
 }

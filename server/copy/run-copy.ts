@@ -116,6 +116,8 @@ function writeManifest(path: string, files: FileReport[]): void {
 
 export async function runCopy(deps: ServerDeps, req: CopyRequest, progress: Progress): Promise<CopyReport> {
   checkRemotePath(req.remotePath);
+  // Refuse a local path outside the copy root before touching the network.
+  if (req.localPath !== undefined) insideRoot(deps.config.copyRoot, req.localPath, 'local_path');
   const conn = new Connection(deps, req);
   const started = deps.monotonicMs();
   const files: FileReport[] = [];

@@ -16,7 +16,7 @@ function table(s: CampaignSummary): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { sequences: { type: 'string' }, seed: { type: 'string' }, faults: { type: 'string' }, 'rate-limits': { type: 'boolean' }, out: { type: 'string' } } });
-  const sequences = Number(values.sequences ?? 200);
+  const sequences = Number(values.sequences ?? 150);
   if (!Number.isInteger(sequences) || sequences < 1) throw new Error('--sequences must be a positive whole number');
   const seed = values.seed ?? String(Date.now() % 1_000_000);
   const out = values.out ?? 'reports/campaign.json';

@@ -40,7 +40,7 @@ const KEY = 'CAMPAIGN-KEY-7f3e9a1c-secret-0042';
 
 export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> {
   const started = Date.now();
-  const sim = await startSimulator({ apiKey: KEY, seed: o.seed, offers: 1500, timeScale: 600, faults: o.faults ?? DEFAULT_FAULTS, rateLimits: o.rateLimits, startingCredit: 1_000_000 });
+  const sim = await startSimulator({ apiKey: KEY, seed: o.seed, offers: 1500, timeScale: 3000, faults: o.faults ?? DEFAULT_FAULTS, rateLimits: o.rateLimits, startingCredit: 1_000_000 });
   const base = mkdtempSync(join(tmpdir(), 'vast-mcp-campaign-'));
   const stateDir = join(base, 'state');
   const copyRoot = join(base, 'copies');

@@ -61,7 +61,7 @@ async function copyThroughput(simUrl: string, sim: Awaited<ReturnType<typeof sta
   const id = created.instances[0].instance_id as number;
   await s.call('ssh', { instance_id: id, command: `head -c ${GIB} /dev/urandom > /workspace/big.bin`, timeout_seconds: 300 });
   const inst = sim.world.instances.get(id)!;
-  const key = ensureKeyPair(s.stateDir);
+  const key = await ensureKeyPair(s.stateDir);
   const sshOpts = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-i', key.path];
   const runs = 3;
   const ours: number[] = [];

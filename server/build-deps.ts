@@ -16,7 +16,7 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
   secrets.add(config.s3.secretAccessKey);
   secrets.add(config.s3.sessionToken);
   const http = new VastHttp(
-    { baseUrl: config.apiUrl, apiKey: config.apiKey, connectTimeoutMs: config.timeouts.connectMs, headersTimeoutMs: config.timeouts.headersMs, bodyTimeoutMs: config.timeouts.bodyMs },
+    { baseUrl: config.apiUrl, apiKey: config.apiKey, connectTimeoutMs: config.timeouts.connectMs, headersTimeoutMs: config.timeouts.headersMs, bodyTimeoutMs: config.timeouts.bodyMs, pacer: config.pacing ? undefined : null },
     logger.child({ component: 'vast-http' }),
     secrets,
   );

@@ -29,6 +29,8 @@ export interface ServerConfig {
   s3: S3Config;
   /** YAML file of GPU profiles and budgets (default: the shipped one). */
   profilesPath: string | undefined;
+  /** Space API calls per endpoint to stay under the platform's rate limits (VAST_MCP_PACING=off to disable). */
+  pacing: boolean;
 }
 
 export const DEFAULT_API_URL = 'https://console.vast.ai';
@@ -101,6 +103,7 @@ export function loadConfig(flags: { apiUrl?: string; stateDir?: string; logLevel
       copyRoot: env.VAST_MCP_COPY_ROOT ?? join(home, 'vast-mcp-files'),
       s3: s3ConfigFromEnv(env),
       profilesPath: flags.configPath ?? env.VAST_MCP_CONFIG,
+      pacing: !/^(off|0|false|no)$/i.test(env.VAST_MCP_PACING ?? ''),
     },
     warnings,
   };

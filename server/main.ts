@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { startSimulator } from '../sim/server.js';
 import { buildDeps } from './build-deps.js';
 import { parseCliArgs, UsageError, USAGE, type ServeArgs, type SimArgs } from './cli-args.js';
 import { loadConfig } from './config.js';
@@ -19,6 +18,7 @@ function fail(message: string, code: number): never {
 
 async function runSim(args: SimArgs): Promise<void> {
   const apiKey = args.apiKey ?? process.env.VAST_SIM_API_KEY ?? 'vast-sim-key';
+  const { startSimulator } = await import('../sim/server.js');
   const sim = await startSimulator({ port: args.port, apiKey, seed: args.seed, offers: args.offers, timeScale: args.timeScale, faults: args.faults, rateLimits: args.rateLimits });
   process.stdout.write(`listening on ${sim.url}\n`);
   const stop = () => void sim.close().then(() => process.exit(0));
@@ -37,6 +37,7 @@ async function runServe(args: ServeArgs): Promise<void> {
   let closeSim: (() => Promise<void>) | null = null;
   if (args.sandbox) {
     const key = `sandbox-${randomBytes(16).toString('hex')}`;
+    const { startSimulator } = await import('../sim/server.js');
     const sim = await startSimulator({ port: 0, apiKey: key, seed: process.env.VAST_SIM_SEED ?? '1', timeScale: 30 });
     config.apiUrl = sim.url;
     config.apiKey = key;

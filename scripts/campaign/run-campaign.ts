@@ -53,7 +53,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [main],
-    env: { PATH: process.env.PATH ?? '', HOME: base, VAST_URL: sim.url, VAST_API_KEY: KEY, VAST_MCP_STATE_DIR: stateDir, VAST_MCP_COPY_ROOT: copyRoot, VAST_MCP_CONFIG: profiles, VAST_MCP_POLL_MS: '100', VAST_MCP_LOG_LEVEL: 'info' },
+    env: { PATH: process.env.PATH ?? '', HOME: base, VAST_URL: sim.url, VAST_API_KEY: KEY, VAST_MCP_STATE_DIR: stateDir, VAST_MCP_COPY_ROOT: copyRoot, VAST_MCP_CONFIG: profiles, VAST_MCP_POLL_MS: '100', VAST_MCP_LOG_LEVEL: 'info', VAST_MCP_PACING: o.rateLimits ? 'on' : 'off' },
     stderr: 'pipe',
   });
   transport.stderr?.on('data', (c) => (stderr += String(c)));

@@ -29,7 +29,7 @@ export async function cloudCopy(deps: ServerDeps, session: SshSession, instanceI
     if (deps.monotonicMs() > deadline) throw new VastMcpError(`The platform's cloud copy did not finish within ${deps.config.waitTimeoutSeconds} s (status: ${msg || 'none'}). Nothing was recorded; check status and copy again.`, 'copy_timeout');
     await deps.sleep(deps.config.pollMinMs);
   }
-  const client = makeS3Client(deps.config.s3);
+  const client = await makeS3Client(deps.config.s3);
   const out: FileReport[] = [];
   try {
     for (const f of listing.files) {

@@ -38,7 +38,9 @@ export async function listRemote(session: SshSession, remotePath: string): Promi
 
 /** sha256 of a file, computed on the instance. */
 export async function remoteSha256(session: SshSession, path: string, timeoutMs = 3_600_000): Promise<string> {
-  const r = await session.exec(`sha256sum -- ${shellQuote(path)}`, timeoutMs, 4096);
+  // openssl uses the CPU's SHA instructions (several times faster than coreutils' sha256sum); fall back when absent.
+  const q = shellQuote(path);
+  const r = await session.exec(`if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r ${q}; else sha256sum -- ${q}; fi`, timeoutMs, 4096);
   // No exit status: the connection dropped mid-command, which a reconnect can fix.
   if (r.code === null && !r.timedOut) throw new TransferInterrupted(`checksumming ${path} was interrupted`);
   const hex = /^([0-9a-f]{64})\s/.exec(r.stdout.toString('utf8'))?.[1];

@@ -192,7 +192,7 @@ export async function runCopy(deps: ServerDeps, req: CopyRequest, progress: Prog
       } else {
         if (!req.s3Uri) throw new VastMcpError('s3_uri is required for instance_to_s3.', 'invalid_input');
         const { bucket, prefix } = parseS3Uri(req.s3Uri);
-        const client = makeS3Client(deps.config.s3);
+        const client = await makeS3Client(deps.config.s3);
         try {
           for (const f of listing.files) {
             const name = listing.kind === 'file' ? basename(f.path) : f.rel;

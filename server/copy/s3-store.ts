@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { PassThrough, type Readable } from 'node:stream';
 import { HashTap } from './hash-tap.js';
 import { InputError } from '../errors.js';
@@ -35,7 +34,9 @@ export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
   return { bucket: m[1]!, prefix: (m[2] ?? '').replace(/^\/+|\/+$/g, '') };
 }
 
-export function makeS3Client(c: S3Config): S3Client {
+/** The AWS SDK is loaded on first use only: it is large, and most sessions never touch S3. */
+export async function makeS3Client(c: S3Config): Promise<S3Client> {
+  const { S3Client } = await import('@aws-sdk/client-s3');
   const checksum = c.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
   return new S3Client({
     region: c.region,
@@ -53,12 +54,14 @@ export async function putStream(client: S3Client, bucket: string, key: string, s
   const body = new PassThrough();
   source.pipe(tap).pipe(body);
   source.on('error', (e) => body.destroy(e));
+  const { Upload } = await import('@aws-sdk/lib-storage');
   await new Upload({ client, params: { Bucket: bucket, Key: key, Body: body }, queueSize: 4, partSize: 8 * 1024 * 1024 }).done();
   return { sha256: tap.hash.digest('hex'), bytes: tap.bytes };
 }
 
 /** Reads the stored object back and hashes it: what the store holds, not what we meant to send. */
 export async function readBackSha256(client: S3Client, bucket: string, key: string): Promise<{ sha256: string; size: number }> {
+  const { GetObjectCommand, HeadObjectCommand } = await import('@aws-sdk/client-s3');
   const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
   const obj = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const hash = createHash('sha256');

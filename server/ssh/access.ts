@@ -29,7 +29,7 @@ function parseUrl(url: string, kind: Endpoint['kind']): Endpoint {
 
 /** Our key on the account (so new instances get it) and on this instance (existing ones do not). */
 async function ensureKey(deps: ServerDeps, inst: Instance, attach: boolean): Promise<{ publicKey: string; privateKey: string; attachedNow: boolean; onInstance: boolean }> {
-  const pair = ensureKeyPair(deps.config.stateDir);
+  const pair = await ensureKeyPair(deps.config.stateDir);
   const account = await deps.vast.accountSshKeys();
   if (!account.some((k) => samePublicKey(k, pair.publicKey))) {
     await deps.vast.addAccountSshKey(pair.publicKey);

@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 
 export interface KeyPair {
   privateKey: string;
@@ -12,11 +11,12 @@ export interface KeyPair {
  * The server's own SSH identity: an ed25519 key pair in the state directory (private key 0600),
  * generated on first use.
  */
-export function ensureKeyPair(stateDir: string): KeyPair {
+export async function ensureKeyPair(stateDir: string): Promise<KeyPair> {
   const dir = join(stateDir, 'ssh');
   const path = join(dir, 'id_ed25519');
   if (!existsSync(path)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const { default: ssh2 } = await import('ssh2');
     const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'vast-mcp' });
     writeFileSync(path, pair.private, { mode: 0o600 });
     writeFileSync(`${path}.pub`, `${pair.public.trim()}\n`, { mode: 0o644 });

@@ -1,4 +1,4 @@
-import ssh2 from 'ssh2';
+import type ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 
 export interface Endpoint {
@@ -38,9 +38,11 @@ function classify(e: Error & { level?: string; code?: string }): SshError {
 export class SshSession {
   private constructor(private readonly client: InstanceType<typeof ssh2.Client>) {}
 
-  static connect(endpoint: Endpoint, privateKey: string, readyTimeoutMs = 15_000): Promise<SshSession> {
+  static async connect(endpoint: Endpoint, privateKey: string, readyTimeoutMs = 15_000): Promise<SshSession> {
+    // ssh2 is loaded on first use, to keep start-up fast.
+    const { default: lib } = await import('ssh2');
     return new Promise((resolve, reject) => {
-      const client = new ssh2.Client();
+      const client = new lib.Client();
       client.once('ready', () => resolve(new SshSession(client)));
       client.once('error', (e) => reject(classify(e)));
       client.connect({

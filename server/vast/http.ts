@@ -4,6 +4,7 @@ import { VastApiError, type ApiErrorKind } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SecretRegistry } from '../secrets.js';
 import { backoffDelay, shouldRetry, DEFAULT_RETRY, type RetryPolicy } from './retry-policy.js';
+import { Pacer } from './pacing.js';
 
 export interface HttpConfig {
   baseUrl: string;
@@ -14,6 +15,8 @@ export interface HttpConfig {
   retry?: RetryPolicy;
   dispatcher?: Dispatcher;
   sleep?: (ms: number) => Promise<void>;
+  /** Space calls per endpoint as the platform requires (default on). */
+  pacer?: Pacer | null;
 }
 
 export interface CallSpec<S extends z.ZodType> {
@@ -59,6 +62,7 @@ export class VastHttp {
   private readonly retry: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
   private clockOffsetSeconds = 0;
+  private readonly pacer: Pacer | null;
 
   constructor(
     private readonly config: HttpConfig,
@@ -68,6 +72,7 @@ export class VastHttp {
     this.dispatcher = config.dispatcher ?? new Agent({ connect: { timeout: config.connectTimeoutMs }, headersTimeout: config.headersTimeoutMs, bodyTimeout: config.bodyTimeoutMs });
     this.retry = config.retry ?? DEFAULT_RETRY;
     this.sleep = config.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.pacer = config.pacer === undefined ? new Pacer() : config.pacer;
     secrets.add(config.apiKey);
   }
 
@@ -119,6 +124,7 @@ export class VastHttp {
       body = JSON.stringify(spec.body ?? {});
       headers['content-type'] = 'application/json';
     }
+    if (!spec.absoluteUrl) await this.pacer?.wait(spec.method, spec.path);
     const started = Date.now();
     let status: number;
     let text: string;

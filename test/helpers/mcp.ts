@@ -35,6 +35,7 @@ export async function connectInMemory(
   const secrets = new SecretRegistry();
   const { config } = loadConfig({ apiUrl: sim.url, logLevel: 'debug', stateDir: mkdtempSync(join(tmpdir(), 'vast-mcp-state-')) }, {}, '/nonexistent-home');
   config.pollMinMs = 20;
+  config.pacing = false;
   config.pollMaxMs = 100;
   config.apiKey = opts.key === undefined ? TEST_KEY : opts.key;
   config.apiKeySource = config.apiKey ? 'env' : 'none';

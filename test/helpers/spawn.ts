@@ -8,7 +8,7 @@ export const MAIN = fileURLToPath(new URL('../../dist/server/main.js', import.me
 
 /** A clean environment for a spawned server: a throwaway HOME so no real key file is read. */
 export function cleanEnv(extra: Record<string, string>): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: mkdtempSync(join(tmpdir(), 'vast-mcp-e2e-home-')), ...extra };
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: mkdtempSync(join(tmpdir(), 'vast-mcp-e2e-home-')), VAST_MCP_PACING: 'off', ...extra };
 }
 
 /** Spawns `vast-mcp sim` and waits for its `listening on URL` line. */

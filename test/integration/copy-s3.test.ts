@@ -17,7 +17,7 @@ let mcp: Connected;
 let id: number;
 
 async function objectSha(key: string): Promise<string> {
-  const client = makeS3Client(s3.config);
+  const client = await makeS3Client(s3.config);
   const obj = await client.send(new GetObjectCommand({ Bucket: 'results', Key: key }));
   const h = createHash('sha256');
   for await (const c of obj.Body as Readable) h.update(c as Buffer);

@@ -30,3 +30,18 @@ describe('retry policy', () => {
     expect(backoffDelay(8, p, () => 0)).toBe(500);
   });
 });
+
+describe('pacing', () => {
+  it('spaces calls to a limited endpoint and leaves others alone', async () => {
+    const { Pacer } = await import('../../server/vast/pacing.js');
+    let now = 0;
+    const slept: number[] = [];
+    const p = new Pacer(undefined, () => now, async (ms) => { slept.push(ms); now += ms; });
+    await p.wait('GET', '/api/v0/instances/5/');
+    await p.wait('GET', '/api/v0/instances/5/');
+    await p.wait('GET', '/api/v0/users/current');
+    await p.wait('PUT', '/api/v0/asks/9/');
+    await p.wait('PUT', '/api/v0/asks/9/');
+    expect(slept).toEqual([2050, 4550]);
+  });
+});

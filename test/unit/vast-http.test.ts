@@ -12,7 +12,7 @@ async function withClient(queue: Scripted[], fn: (client: VastClient, http: Vast
   const srv = await scriptedServer(queue);
   const sleeps: number[] = [];
   const http = new VastHttp(
-    { baseUrl: srv.url, apiKey: key, connectTimeoutMs: 2000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, retry: { attempts: 4, baseDelayMs: 10, maxDelayMs: 50 }, sleep: async (ms) => void sleeps.push(ms) },
+    { baseUrl: srv.url, apiKey: key, connectTimeoutMs: 2000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, retry: { attempts: 4, baseDelayMs: 10, maxDelayMs: 50 }, sleep: async (ms) => void sleeps.push(ms), pacer: null },
     pino({ level: 'silent' }),
     new SecretRegistry(),
   );

@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSimulator } from '../sim/server.js';
@@ -86,12 +87,17 @@ async function copyThroughput(simUrl: string, sim: Awaited<ReturnType<typeof sta
       rsync.push(rr.ms);
       rmSync(out, { force: true });
     }
-    // The same transfer through the same SSH library, without any hashing.
-    const session = await SshSession.connect({ host: '127.0.0.1', port: inst.directSshPort!, kind: 'direct' }, key.privateKey);
+    // The same transfer and safe write (fsync, rename) through the same SSH library, without any hashing.
     t = performance.now();
+    const session = await SshSession.connect({ host: '127.0.0.1', port: inst.directSshPort!, kind: 'direct' }, key.privateKey);
     const ch = await session.channel('cat -- /workspace/big.bin');
     ch.end();
-    await pipeline(ch, createWriteStream(join(s.copyRoot, `raw-${i}.bin`)));
+    const rawPartial = join(s.copyRoot, `.raw-${i}.bin.partial`);
+    await pipeline(ch, createWriteStream(rawPartial));
+    const fh = await open(rawPartial, 'r+');
+    await fh.sync();
+    await fh.close();
+    renameSync(rawPartial, join(s.copyRoot, `raw-${i}.bin`));
     noVerify.push(performance.now() - t);
     session.end();
     rmSync(join(s.copyRoot, `raw-${i}.bin`), { force: true });
@@ -152,6 +158,8 @@ async function polling(): Promise<void> {
   await sim.close();
 }
 
+const only = process.env.BENCH_ONLY;
+
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   if (!existsSync(MAIN)) throw new Error('build first: npm run build');
@@ -159,13 +167,13 @@ async function main(): Promise<void> {
   const vastPy = process.env.VAST_PY && existsSync(process.env.VAST_PY) && has('python3') ? process.env.VAST_PY : null;
   const sim = await startSimulator({ apiKey: KEY, seed: 'bench', offers: 10_000, timeScale: 1000 });
   try {
-    await searchLatency(sim.url, vastPy);
-    await copyThroughput(sim.url, sim);
-    await startup(sim.url);
+    if (!only || only === 'search') await searchLatency(sim.url, vastPy);
+    if (!only || only === 'copy') await copyThroughput(sim.url, sim);
+    if (!only || only === 'startup') await startup(sim.url);
   } finally {
     await sim.close();
   }
-  await polling();
+  if (!only || only === 'polling') await polling();
   const seconds = (performance.now() - started) / 1000;
   log(`\n${formatTable(rows)}\n\nbench took ${seconds.toFixed(0)} s on ${process.platform}/${process.arch}, node ${process.version}`);
   mkdirSync('bench', { recursive: true });

@@ -1,4 +1,4 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { VastApiError, type ApiErrorKind } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -58,7 +58,8 @@ function describeZodIssue(error: z.ZodError): string {
 }
 
 export class VastHttp {
-  private readonly dispatcher: Dispatcher;
+  private dispatcher: Dispatcher | null;
+  private undici: typeof import('undici') | null = null;
   private readonly retry: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
   private clockOffsetSeconds = 0;
@@ -69,7 +70,7 @@ export class VastHttp {
     private readonly logger: Logger,
     private readonly secrets: SecretRegistry,
   ) {
-    this.dispatcher = config.dispatcher ?? new Agent({ connect: { timeout: config.connectTimeoutMs }, headersTimeout: config.headersTimeoutMs, bodyTimeout: config.bodyTimeoutMs });
+    this.dispatcher = config.dispatcher ?? null;
     this.retry = config.retry ?? DEFAULT_RETRY;
     this.sleep = config.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.pacer = config.pacer === undefined ? new Pacer() : config.pacer;
@@ -129,7 +130,10 @@ export class VastHttp {
     let status: number;
     let text: string;
     try {
-      const res = await request(url, { method: spec.method, headers, body, dispatcher: this.dispatcher });
+      // undici is loaded on the first request, so start-up (and tools/list) does not pay for it.
+      this.undici ??= await import('undici');
+      this.dispatcher ??= new this.undici.Agent({ connect: { timeout: this.config.connectTimeoutMs }, headersTimeout: this.config.headersTimeoutMs, bodyTimeout: this.config.bodyTimeoutMs });
+      const res = await this.undici.request(url, { method: spec.method, headers, body, dispatcher: this.dispatcher });
       status = res.statusCode;
       this.noteServerDate(res.headers.date);
       text = await res.body.text();

@@ -3,7 +3,15 @@ import { SimHttpError } from '../http-error.js';
 import { ok, type SimRequest } from '../http-router.js';
 import type { FaultPlan, FaultRule } from '../faults.js';
 import type { RequestRecord } from '../request-log.js';
+import type { ActualStatus } from '../types.js';
 import { bodyObject, type RouteContext } from './context.js';
+
+const INSTANCE_FAULTS: Record<string, { actual: ActualStatus; msg: (image: string) => string; releasesGpus?: boolean }> = {
+  outbid: { actual: 'stopped', msg: () => 'Outbid: paused because a higher bid took the GPU', releasesGpus: true },
+  offline: { actual: 'offline', msg: () => 'Host offline' },
+  exited: { actual: 'exited', msg: () => 'Container exited with code 1' },
+  stuck_loading: { actual: 'loading', msg: (image) => `Pulling image ${image}` },
+};
 
 /** `/_sim/…`: not part of the Vast API; lets tests move the clock, inspect ground truth and inject faults. */
 export function registerAdminRoutes(ctx: RouteContext, requests: RequestRecord[], faults: FaultPlan): void {
@@ -71,38 +79,16 @@ export function registerAdminRoutes(ctx: RouteContext, requests: RequestRecord[]
   router.add('POST', '/_sim/instances/:id/fault', (req: SimRequest) => {
     const inst = world.instances.get(Number(req.params.id));
     if (!inst || inst.destroyedAt !== null) throw new SimHttpError(404, 'not_found', 'no such live instance');
-    const kind = bodyObject(req.body).kind;
+    const kind = String(bodyObject(req.body).kind);
+    const fault = INSTANCE_FAULTS[kind];
+    if (!fault) throw new SimHttpError(400, 'invalid_args', `kind must be one of ${Object.keys(INSTANCE_FAULTS).join(', ')}`);
     world.accrue(inst, world.now());
-    switch (kind) {
-      case 'outbid':
-        inst.actual = 'stopped';
-        inst.holdsGpus = false;
-        inst.runningSince = null;
-        inst.statusMsg = 'Outbid: paused because a higher bid took the GPU';
-        world.events.emit('stopped', inst);
-        break;
-      case 'offline':
-        inst.actual = 'offline';
-        inst.runningSince = null;
-        inst.statusMsg = 'Host offline';
-        world.events.emit('stopped', inst);
-        break;
-      case 'exited':
-        inst.actual = 'exited';
-        inst.runningSince = null;
-        inst.statusMsg = 'Container exited with code 1';
-        world.events.emit('stopped', inst);
-        break;
-      case 'stuck_loading':
-        inst.actual = 'loading';
-        inst.phaseEndsAt = null;
-        inst.runningSince = null;
-        inst.statusMsg = `Pulling image ${inst.image}`;
-        world.events.emit('stopped', inst);
-        break;
-      default:
-        throw new SimHttpError(400, 'invalid_args', 'kind must be outbid, offline, exited or stuck_loading');
-    }
+    inst.actual = fault.actual;
+    inst.runningSince = null;
+    inst.statusMsg = fault.msg(inst.image);
+    if (fault.releasesGpus) inst.holdsGpus = false;
+    // SSH and running commands end, as they would on the host.
+    world.events.emit('stopped', inst);
     inst.phaseEndsAt = null;
     return ok();
   }, opts);

@@ -1,25 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { statSync } from 'node:fs';
 import type { RunningSimulator } from '../../sim/server.js';
 import { ConfirmationStore } from '../../server/safety/confirmations.js';
-import { connectInMemory, textOf, type Connected } from '../helpers/mcp.js';
+import { connectInMemory, textOf } from '../helpers/mcp.js';
+import { simPerTest } from '../helpers/per-test.js';
 import { rentOne, simFetch, startTestSim, TEST_KEY } from '../helpers/sim.js';
 
+const env = simPerTest();
 let sim: RunningSimulator;
-const open: Connected[] = [];
-
-async function connect(opts: Parameters<typeof connectInMemory>[1] = {}): Promise<Connected> {
-  const c = await connectInMemory(sim, opts);
-  open.push(c);
-  return c;
-}
-
-beforeEach(async () => {
-  sim = await startTestSim();
-});
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close();
-  await sim.close();
+const connect = env.connect;
+beforeEach(() => {
+  sim = env.sim();
 });
 
 const live = () => sim.world.liveInstances();
@@ -214,16 +205,20 @@ describe('create safeguards', () => {
   });
 
   it('waits until running with progress notifications and a deadline', async () => {
-    await sim.close();
-    sim = await startTestSim({ timeScale: 400 });
-    const mcp = await connect();
-    const p = (await mcp.call('create', ARGS)).structuredContent as any;
-    const progress: string[] = [];
-    const r = await mcp.call('create', { ...ARGS, wait: true, confirmation_token: p.confirmation_token }, (n) => progress.push(n.message ?? ''));
-    const c = r.structuredContent as any;
-    expect(c.instances[0].state).toBe('running');
-    expect(progress.length).toBeGreaterThan(0);
-    expect(progress.join('\n')).toMatch(new RegExp(`#${c.instances[0].instance_id}`));
+    const fast = await startTestSim({ timeScale: 400 });
+    const mcp = await connectInMemory(fast);
+    try {
+      const p = (await mcp.call('create', ARGS)).structuredContent as any;
+      const progress: string[] = [];
+      const r = await mcp.call('create', { ...ARGS, wait: true, confirmation_token: p.confirmation_token }, (n) => progress.push(n.message ?? ''));
+      const c = r.structuredContent as any;
+      expect(c.instances[0].state).toBe('running');
+      expect(progress.length).toBeGreaterThan(0);
+      expect(progress.join('\n')).toMatch(new RegExp(`#${c.instances[0].instance_id}`));
+    } finally {
+      await mcp.close();
+      await fast.close();
+    }
   });
 
   it('stops waiting at the deadline and says so', async () => {

@@ -1,29 +1,21 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../../sim/server.js';
-import { connectInMemory, textOf, type Connected } from '../helpers/mcp.js';
-import { rentOne, startTestSim } from '../helpers/sim.js';
+import { textOf } from '../helpers/mcp.js';
+import { simPerTest } from '../helpers/per-test.js';
+import { rentOne } from '../helpers/sim.js';
 
+const env = simPerTest();
 let sim: RunningSimulator;
 let id: number;
-const open: Connected[] = [];
-
-async function connect(opts: Parameters<typeof connectInMemory>[1] = {}): Promise<Connected> {
-  const c = await connectInMemory(sim, opts);
-  open.push(c);
-  return c;
-}
+const connect = env.connect;
 
 const SHA = 'a'.repeat(64);
 const alive = () => sim.world.instances.get(id)!.destroyedAt === null;
 
 beforeEach(async () => {
-  sim = await startTestSim();
+  sim = env.sim();
   id = await rentOne(sim);
   sim.world.clock.advance(600);
-});
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close();
-  await sim.close();
 });
 
 describe('destroy gate without elicitation', () => {

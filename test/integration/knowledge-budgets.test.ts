@@ -1,24 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../../sim/server.js';
 import { parseProfiles } from '../../server/profiles/profile-config.js';
 import { ConfigError } from '../../server/errors.js';
-import { connectInMemory, textOf, type Connected } from '../helpers/mcp.js';
-import { rentOne, startTestSim } from '../helpers/sim.js';
+import { textOf } from '../helpers/mcp.js';
+import { simPerTest } from '../helpers/per-test.js';
+import { rentOne } from '../helpers/sim.js';
 
+const env = simPerTest();
 let sim: RunningSimulator;
-const open: Connected[] = [];
-async function connect(yaml?: string): Promise<Connected> {
-  const c = await connectInMemory(sim, yaml ? { deps: { profiles: parseProfiles(yaml, 'test.yaml') } } : {});
-  open.push(c);
-  return c;
-}
-
-beforeEach(async () => {
-  sim = await startTestSim();
-});
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close();
-  await sim.close();
+const connect = (yaml?: string) => env.connect(yaml ? { deps: { profiles: parseProfiles(yaml, 'test.yaml') } } : {});
+beforeEach(() => {
+  sim = env.sim();
 });
 
 const PROFILES = `profiles:

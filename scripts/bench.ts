@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { startSimulator } from '../sim/server.js';
 import { ensureKeyPair } from '../server/ssh/keys.js';
 import { SshSession } from '../server/ssh/ssh-session.js';
+import { SyncingWriter } from '../server/copy/syncing-writer.js';
 import { ensureTool, has, MAIN, peakRssMb, serve, timeCommand } from './bench/harness.js';
 import { formatTable, median, quantile, type Row } from './bench/stats.js';
-import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 
 const KEY = 'BENCH-KEY-0123456789abcdef';
@@ -93,9 +93,8 @@ async function copyThroughput(simUrl: string, sim: Awaited<ReturnType<typeof sta
     const ch = await session.channel('cat -- /workspace/big.bin');
     ch.end();
     const rawPartial = join(s.copyRoot, `.raw-${i}.bin.partial`);
-    await pipeline(ch, createWriteStream(rawPartial));
-    const fh = await open(rawPartial, 'r+');
-    await fh.sync();
+    const fh = await open(rawPartial, 'a');
+    await pipeline(ch, new SyncingWriter(fh));
     await fh.close();
     renameSync(rawPartial, join(s.copyRoot, `raw-${i}.bin`));
     noVerify.push(performance.now() - t);

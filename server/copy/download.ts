@@ -1,8 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { HashTap } from './hash-tap.js';
+import { SyncingWriter } from './syncing-writer.js';
 import { pipeline } from 'node:stream/promises';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 
@@ -44,14 +45,14 @@ export async function downloadToPartial(session: SshSession, remotePath: string,
   ch.on('exit', (code: number | null) => (exitCode = code));
   ch.end();
   const tap = new HashTap(hash, onBytes);
+  const fh = await open(partial, 'a', 0o600);
   try {
-    // (A FileHandle write stream with autoClose:false never closes, and pipeline waits for close.)
-    await pipeline(ch, tap, createWriteStream(partial, { flags: 'a', mode: 0o600 }));
+    await pipeline(ch, tap, new SyncingWriter(fh));
   } catch (e) {
+    await fh.sync().catch(() => undefined);
     throw new TransferInterrupted(`transfer of ${remotePath} was interrupted after ${offset + tap.bytes} of ${remoteSize} bytes (${(e as Error).message})`);
   } finally {
-    const fh = await open(partial, 'r+');
-    await fh.sync().finally(() => fh.close());
+    await fh.close();
   }
   await new Promise((r) => setImmediate(r));
   if (offset + tap.bytes !== remoteSize || (exitCode !== null && exitCode !== 0)) {

@@ -10,6 +10,9 @@ export const ENDPOINT_INTERVALS_MS: { method: string; re: RegExp; ms: number }[]
   { method: 'DELETE', re: /^\/api\/v0\/instances\/\d+\/?$/, ms: 3000 },
 ];
 
+/** Slack for network and event-loop delays between our send and the platform's clock. */
+const MARGIN_MS = 250;
+
 export class Pacer {
   private readonly next = new Map<string, number>();
 
@@ -27,7 +30,7 @@ export class Pacer {
     const now = this.now();
     const at = Math.max(now, this.next.get(key) ?? 0);
     // Book the slot before sleeping, so concurrent callers queue behind each other.
-    this.next.set(key, at + rule.ms + 50);
+    this.next.set(key, at + rule.ms + MARGIN_MS);
     if (at > now) await this.sleep(at - now);
   }
 }

@@ -42,6 +42,6 @@ describe('pacing', () => {
     await p.wait('GET', '/api/v0/users/current');
     await p.wait('PUT', '/api/v0/asks/9/');
     await p.wait('PUT', '/api/v0/asks/9/');
-    expect(slept).toEqual([2050, 4550]);
+    expect(slept).toEqual([2250, 4750]);
   });
 });

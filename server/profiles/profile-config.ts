@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from '../package-root.js';
-import { LineCounter, parseDocument } from 'yaml';
+import type * as Yaml from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 
@@ -36,7 +37,13 @@ export function defaultProfilesPath(): string {
 }
 
 /** Parses and validates the profiles file; a bad file is a ConfigError naming the line and field. */
+/** yaml is loaded only when a YAML file is actually parsed (the shipped defaults are precompiled to JSON). */
+function yaml(): typeof Yaml {
+  return createRequire(import.meta.url)('yaml') as typeof Yaml;
+}
+
 export function parseProfiles(text: string, source: string): ProfilesFile {
+  const { LineCounter, parseDocument } = yaml();
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length) {
@@ -63,7 +70,18 @@ export function parseProfiles(text: string, source: string): ProfilesFile {
   return parsed.data;
 }
 
+/** The shipped defaults, converted to JSON at build time (scripts/post-build.mjs) for a faster start. */
+function precompiledDefaults(): ProfilesFile | null {
+  const json = join(packageRoot(), 'dist', 'config', 'default-profiles.json');
+  if (!existsSync(json)) return null;
+  return ProfilesFileSchema.parse(JSON.parse(readFileSync(json, 'utf8')));
+}
+
 export function loadProfiles(path: string | undefined): { file: ProfilesFile; path: string } {
+  if (path === undefined) {
+    const pre = precompiledDefaults();
+    if (pre) return { file: pre, path: defaultProfilesPath() };
+  }
   const p = path ?? defaultProfilesPath();
   let text: string;
   try {

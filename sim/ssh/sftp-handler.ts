@@ -116,14 +116,6 @@ export function serveSftp(sftp: SFTPWrapper, toHost: (remote: string) => string 
       attempt(reqid, () => sftp.attrs(reqid, attrsOf(ev === 'STAT' ? statSync(p) : lstatSync(p))));
     });
   }
-  sftp.on('SETSTAT', (reqid, path) => {
-    const p = guard(reqid, path);
-    if (p === null) return;
-    attempt(reqid, () => {
-      statSync(p);
-      sftp.status(reqid, STATUS_CODE.OK);
-    });
-  });
   sftp.on('OPENDIR', (reqid, path) => {
     const p = guard(reqid, path);
     if (p === null) return;
@@ -154,30 +146,18 @@ export function serveSftp(sftp: SFTPWrapper, toHost: (remote: string) => string 
     const norm = `/${abs.split('/').filter((x) => x && x !== '.').reduce<string[]>((acc, x) => (x === '..' ? acc.slice(0, -1) : [...acc, x]), []).join('/')}`;
     sftp.name(reqid, [{ filename: norm, longname: norm, attrs: {} as never }]);
   });
-  sftp.on('MKDIR', (reqid, path) => {
-    const p = guard(reqid, path);
-    if (p === null) return;
-    attempt(reqid, () => {
-      mkdirSync(p);
-      sftp.status(reqid, STATUS_CODE.OK);
+  // Requests that act on one path and answer OK.
+  const simple: [string, (p: string) => void][] = [['MKDIR', (p) => mkdirSync(p)], ['RMDIR', (p) => rmdirSync(p)], ['REMOVE', (p) => unlinkSync(p)], ['SETSTAT', (p) => void statSync(p)]];
+  for (const [event, act] of simple) {
+    sftp.on(event as 'MKDIR', (reqid: number, path: string) => {
+      const p = guard(reqid, path);
+      if (p === null) return;
+      attempt(reqid, () => {
+        act(p);
+        sftp.status(reqid, STATUS_CODE.OK);
+      });
     });
-  });
-  sftp.on('RMDIR', (reqid, path) => {
-    const p = guard(reqid, path);
-    if (p === null) return;
-    attempt(reqid, () => {
-      rmdirSync(p);
-      sftp.status(reqid, STATUS_CODE.OK);
-    });
-  });
-  sftp.on('REMOVE', (reqid, path) => {
-    const p = guard(reqid, path);
-    if (p === null) return;
-    attempt(reqid, () => {
-      unlinkSync(p);
-      sftp.status(reqid, STATUS_CODE.OK);
-    });
-  });
+  }
   sftp.on('RENAME', (reqid, from, to) => {
     const a = guard(reqid, from);
     if (a === null) return;

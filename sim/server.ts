@@ -167,7 +167,10 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       }
     } catch (e) {
       if (e instanceof SimHttpError) response = errorBody(e.status, e.code, e.message);
-      else response = errorBody(500, 'server_error', 'Internal simulator error');
+      else {
+        if (process.env.VAST_SIM_DEBUG) process.stderr.write(`sim error: ${(e as Error).stack}\n`);
+        response = errorBody(500, 'server_error', 'Internal simulator error');
+      }
     }
     record.status = response.status;
     send(res, response, world.now());

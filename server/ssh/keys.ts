@@ -16,8 +16,8 @@ export async function ensureKeyPair(stateDir: string): Promise<KeyPair> {
   const path = join(dir, 'id_ed25519');
   if (!existsSync(path)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const { default: ssh2 } = await import('ssh2');
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'vast-mcp' });
+    const { generateEd25519 } = await import('./keygen.js');
+    const pair = generateEd25519('vast-mcp');
     writeFileSync(path, pair.private, { mode: 0o600 });
     writeFileSync(`${path}.pub`, `${pair.public.trim()}\n`, { mode: 0o644 });
   }

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import ssh2 from 'ssh2';
+import { generateEd25519 } from '../../server/ssh/keygen.js';
 import type { SimInstance } from '../types.js';
 import type { SimWorld } from '../world.js';
 import { InstanceSsh, type SshHooks } from './instance-ssh.js';
@@ -21,7 +21,7 @@ export class SshManager {
     private readonly proxyBytesPerSecond = DEFAULT_PROXY_BYTES_PER_SECOND,
   ) {
     this.sandbox = new InstanceSandbox(dataDir);
-    this.hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+    this.hostKey = generateEd25519().private;
     world.events.on('running', (inst: SimInstance) => this.runOnstart(inst));
     world.events.on('stopped', (inst: SimInstance) => this.halt(inst));
     world.events.on('destroyed', (inst: SimInstance) => void this.remove(inst));

@@ -6,6 +6,7 @@ import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../../sim/server.js';
 import { rentOne, simFetch, startTestSim } from '../helpers/sim.js';
+import { generateEd25519 } from '../../server/ssh/keygen.js';
 
 let sim: RunningSimulator;
 let id: number;
@@ -14,7 +15,7 @@ let privateKey: string;
 
 beforeAll(async () => {
   sim = await startTestSim();
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'sftp-test' });
+  const pair = generateEd25519('sftp-test');
   privateKey = pair.private;
   keyFile = join(mkdtempSync(join(tmpdir(), 'sftp-key-')), 'id');
   writeFileSync(keyFile, privateKey, { mode: 0o600 });

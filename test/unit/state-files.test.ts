@@ -114,3 +114,14 @@ describe('labels', () => {
     expect(uniqueLabel('ada', 'abc123')).toBe('ada-abc123');
   });
 });
+
+describe('ssh key generation', () => {
+  it('only hands out key pairs that ssh2 can parse back (its generator sometimes does not)', async () => {
+    const { generateEd25519 } = await import('../../server/ssh/keygen.js');
+    const ssh2 = (await import('ssh2')).default;
+    for (let i = 0; i < 1500; i++) {
+      const pair = generateEd25519();
+      expect(ssh2.utils.parseKey(pair.private)).not.toBeInstanceOf(Error);
+    }
+  });
+});

@@ -146,6 +146,15 @@ describe('create safeguards', () => {
     expect(c.instances[0].total_per_hour).toBeLessThanOrEqual(p.quote[0].total_per_hour * 1.1 + 1e-9);
   });
 
+  it('picks the second cheapest offer on another machine when asked to be conservative', async () => {
+    const mcp = await connect();
+    const cheapest = (await mcp.call('create', ARGS)).structuredContent as any;
+    const conservative = (await mcp.call('create', { ...ARGS, conservative: true })).structuredContent as any;
+    expect(conservative.quote[0].offer_id).not.toBe(cheapest.quote[0].offer_id);
+    expect(conservative.quote[0].machine_id).not.toBe(cheapest.quote[0].machine_id);
+    expect(conservative.quote[0].total_per_hour).toBeGreaterThanOrEqual(cheapest.quote[0].total_per_hour);
+  });
+
   it('never rents twice when the create response is dropped', async () => {
     const mcp = await connect();
     const p = (await mcp.call('create', ARGS)).structuredContent as any;

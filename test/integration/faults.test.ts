@@ -54,7 +54,7 @@ describe('simulator faults', () => {
     ['outbid', 'outbid', /outbid/],
     ['offline', 'offline', /host is offline/],
     ['exited', 'exited', /container exited/],
-  ])('an instance fault %s is diagnosed and ends a wait early', async (kind, code, summary) => {
+  ])('an instance fault %s is diagnosed and closes SSH', async (kind, code, summary) => {
     sim = await startTestSim();
     const id = await rentOne(sim, { price: 5 });
     sim.world.clock.advance(600);

@@ -169,7 +169,12 @@ describe('copy', () => {
     expect(textOf(r)).toMatch(message);
   });
 
-  it('goes through the throttled proxy when asked, and it is slower', async () => {
+  it('goes through the throttled proxy when asked, and it is slower, with progress notifications', async () => {
+    const progress: { progress: number; total?: number }[] = [];
+    const res = await mcp.call('copy', { instance_id: a, direction: 'instance_to_local', remote_path: '/workspace/ckpt.pt', local_path: 'proxy2/ckpt.pt', prefer_proxy: true }, (p) => progress.push(p));
+    expect(res.isError).toBeFalsy();
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)!.total).toBe(3_000_000);
     const r = await copy({ instance_id: a, direction: 'instance_to_local', remote_path: '/workspace/ckpt.pt', local_path: 'proxy/ckpt.pt', prefer_proxy: true });
     expect(r.endpoint).toBe('proxy');
     expect(r.mb_per_s).toBeLessThan(6);

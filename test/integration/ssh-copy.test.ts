@@ -93,6 +93,21 @@ describe('ssh', () => {
     expect(ok.warnings.join(' ')).toMatch(/attached now/);
   });
 
+  it('runs onstart at start and shows its output in the logs', async () => {
+    const c = await rentOne(sim, { onstart: 'echo onstart-marker-7; echo started > /workspace/onstart.flag' });
+    sim.world.clock.advance(600);
+    sim.world.tick();
+    let log = '';
+    for (let i = 0; i < 50 && !log.includes('onstart exited with code 0'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      log = sim.world.instances.get(c)!.logLines.join('\n');
+    }
+    const logs = data(await mcp.call('logs', { instance_id: c }));
+    expect(logs.log).toMatch(/onstart-marker-7/);
+    expect(logs.log).toMatch(/onstart exited with code 0/);
+    expect(existsSync(join(sim.ssh!.sandbox.rootOf(c), 'workspace/onstart.flag'))).toBe(true);
+  });
+
   it('shows exec output in the instance logs', async () => {
     await sh(a, 'echo marker-in-logs-42');
     const logs = data(await mcp.call('logs', { instance_id: a }));

@@ -5,7 +5,7 @@ import type { Instance } from '../server/vast/schemas.js';
 import { VastMcpError, InputError } from '../server/errors.js';
 import { assertNoSecrets, packOnstart } from '../server/safety/onstart.js';
 import { planOffers, quoteOffer, resolveRequest, unexpectedInstances, type Plan, type Resolved } from '../server/vast/create-plan.js';
-import { confirmWithUser } from './confirm.js';
+import { confirmWithUser, redeemToken } from './confirm.js';
 import { rentAll, waitAll } from './create-exec.js';
 import { createDialog } from './create-dialog.js';
 import { CreateInputSchema, CreateOutputSchema } from './create-schemas.js';
@@ -64,9 +64,7 @@ export const createTool = defineTool({
     let quoted: Quoted;
     let base: Base;
     if (confirmation_token !== undefined) {
-      const decision = await confirmWithUser(ctx, { kind: 'create', bound, token: confirmation_token, message: '', yesField: 'confirm', yesTitle: '' });
-      if (decision.decision !== 'approved') throw new VastMcpError('Unexpected confirmation state; nothing was rented.', 'internal_state');
-      quoted = decision.payload as Quoted;
+      quoted = redeemToken(ctx, 'create', bound, confirmation_token) as Quoted;
       await assertPricesUnchanged(ctx, quoted);
       await enforce(quoted);
       const dialog = createDialog(deps.config.apiKeySource, quoted.resolved, quoted.plan, [], []);

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { VastMcpError } from '../server/errors.js';
 import type { ServerDeps } from '../server/deps.js';
 import { diagnose } from '../server/vast/diagnosis.js';
 import { instanceBurnPerHour } from '../server/vast/pricing.js';
@@ -20,10 +19,8 @@ export const LifecycleOutputSchema = z.object({
 });
 export type LifecycleOutput = z.infer<typeof LifecycleOutputSchema>;
 
-export async function requireInstance(deps: ServerDeps, id: number): Promise<Instance> {
-  const inst = await deps.vast.getInstance(id);
-  if (!inst) throw new VastMcpError(`Instance ${id} does not exist or was destroyed. Call status to list your instances.`, 'not_found');
-  return inst;
+export function requireInstance(deps: ServerDeps, id: number): Promise<Instance> {
+  return deps.vast.requireInstance(id);
 }
 
 export function lifecycleResult(deps: ServerDeps, inst: Instance, status: LifecycleOutput['status'], note: string, extra: Partial<LifecycleOutput> = {}): { data: LifecycleOutput; text: string } {

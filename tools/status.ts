@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { VastMcpError } from '../server/errors.js';
 import { accruedByInstance, viewInstance } from '../server/vast/instance-view.js';
 import { round4 } from '../server/vast/pricing.js';
 import { defineTool } from './define-tool.js';
@@ -54,9 +53,7 @@ export const statusTool = defineTool({
   async run({ instance_id }, { deps }) {
     let list;
     if (instance_id !== undefined) {
-      const one = await deps.vast.getInstance(instance_id);
-      if (!one) throw new VastMcpError(`Instance ${instance_id} does not exist or was destroyed. Call status without instance_id to list your instances.`, 'not_found');
-      list = [one];
+      list = [await deps.vast.requireInstance(instance_id)];
     } else {
       list = await deps.vast.listInstances();
     }

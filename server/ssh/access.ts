@@ -49,8 +49,7 @@ async function ensureKey(deps: ServerDeps, inst: Instance, attach: boolean): Pro
  * retries for up to `readinessMs` (sshd may not be up right after `running`), then a diagnosis.
  */
 export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts: AccessOptions): Promise<Access> {
-  const inst = await deps.vast.getInstance(instanceId);
-  if (!inst) throw new VastMcpError(`Instance ${instanceId} does not exist or was destroyed.`, 'not_found');
+  const inst = await deps.vast.requireInstance(instanceId);
   if (inst.actual_status !== 'running') {
     throw new VastMcpError(`Instance ${instanceId} is not running (${diagnose(inst, deps.now()).summary}) SSH is available only while it runs.`, 'ssh_unavailable');
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { VastApiError } from '../errors.js';
+import { VastApiError, VastMcpError } from '../errors.js';
 import type { VastHttp } from './http.js';
 import {
   ChargesResponseSchema, GpuNamesSchema, InstanceResponseSchema, InstancesPageSchema, InvoicesResponseSchema, OffersResponseSchema,
@@ -77,6 +77,13 @@ export class VastClient {
   async getInstance(id: number): Promise<Instance | null> {
     const r = await this.http.call({ method: 'GET', path: `/api/v0/instances/${id}/`, query: { owner: 'me' }, schema: InstanceResponseSchema, idempotent: true });
     return r.instances;
+  }
+
+  /** One instance, or a clear error when it does not exist (never a silent null). */
+  async requireInstance(id: number): Promise<Instance> {
+    const inst = await this.getInstance(id);
+    if (!inst) throw new VastMcpError(`Instance ${id} does not exist or was destroyed. Call status to list your instances.`, 'not_found');
+    return inst;
   }
 
   async currentUser(): Promise<User> {

@@ -18,16 +18,29 @@ const COLUMN_ALIAS: Record<string, string> = { driver_version: 'driver_vers', cu
 export const DEFAULT_LIMIT = 64;
 export const MAX_LIMIT = 5000;
 
+/** Keys that reach Object.prototype through a plain lookup: refused, as a JSON body can carry them. */
+function refusePrototypeKey(name: string): void {
+  if (name === '__proto__' || name === 'prototype' || name in Object.prototype) throw new QueryError(`Invalid field name ${JSON.stringify(name)}`);
+}
+
+/** The row's own column only, never an inherited member. */
+function column(row: OfferRow, field: string): unknown {
+  const name = Object.hasOwn(COLUMN_ALIAS, field) ? COLUMN_ALIAS[field]! : field;
+  return Object.hasOwn(row, name) ? (row as unknown as Record<string, unknown>)[name] : undefined;
+}
+
 export function parseSearchBody(body: unknown): ParsedSearch {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new QueryError('Invalid json body');
   const q = body as Record<string, unknown>;
   const filters: ParsedSearch['filters'] = [];
   for (const [field, spec] of Object.entries(q)) {
+    refusePrototypeKey(field);
     if (TOP_LEVEL.has(field)) continue;
     if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
       throw new QueryError(`Invalid filter for ${field}: expected an object like {"eq": value}`);
     }
     for (const [op, value] of Object.entries(spec as Record<string, unknown>)) {
+      refusePrototypeKey(op);
       if (!OPS.has(op)) throw new QueryError(`Unknown operator ${op} for field ${field}`);
       filters.push({ field, op: op === 'nin' ? 'notin' : op, value });
     }
@@ -46,6 +59,7 @@ function parseOrder(order: unknown): ParsedSearch['order'] {
   if (!Array.isArray(order)) throw new QueryError('order must be a list of [field, "asc"|"desc"] pairs');
   return order.map((entry) => {
     if (!Array.isArray(entry) || typeof entry[0] !== 'string') throw new QueryError('order must be a list of [field, "asc"|"desc"] pairs');
+    refusePrototypeKey(entry[0]);
     return [entry[0], entry[1] === 'desc' ? 'desc' : 'asc'];
   });
 }
@@ -89,8 +103,7 @@ function compare(a: unknown, b: unknown): number {
 }
 
 function valueFor(row: OfferRow, field: string, wanted: unknown): unknown {
-  const column = COLUMN_ALIAS[field] ?? field;
-  const v = row[column];
+  const v = column(row, field);
   // geolocation is stored as "City, CC"; queries use the two-letter country code.
   if (field === 'geolocation' && typeof v === 'string') {
     const cc = v.split(',').pop()?.trim() ?? v;
@@ -102,8 +115,8 @@ function valueFor(row: OfferRow, field: string, wanted: unknown): unknown {
 }
 
 function matches(row: OfferRow, f: ParsedSearch['filters'][number]): boolean {
-  const column = COLUMN_ALIAS[f.field] ?? f.field;
-  if (!(column in row)) return true; // unknown fields are ignored, as the API does
+  const name = Object.hasOwn(COLUMN_ALIAS, f.field) ? COLUMN_ALIAS[f.field]! : f.field;
+  if (!Object.hasOwn(row, name)) return true; // unknown fields are ignored, as the API does
   const actual = valueFor(row, f.field, f.value);
   if (f.op === 'in' || f.op === 'notin') {
     const list = Array.isArray(f.value) ? f.value : [f.value];
@@ -132,9 +145,8 @@ export function filterAndSort(rows: OfferRow[], search: ParsedSearch): OfferRow[
   const kept = rows.filter((row) => search.filters.every((f) => matches(row, f)));
   kept.sort((a, b) => {
     for (const [field, dir] of search.order) {
-      const column = COLUMN_ALIAS[field] ?? field;
-      const x = a[column];
-      const y = b[column];
+      const x = column(a, field);
+      const y = column(b, field);
       if (x === y) continue;
       if (x === null || x === undefined) return 1;
       if (y === null || y === undefined) return -1;

@@ -32,6 +32,20 @@ const OPERATORS: Record<string, string> = {
   eq: 'eq', neq: 'neq', noteq: 'neq', 'not eq': 'neq', notin: 'notin', 'not in': 'notin', nin: 'notin', in: 'in',
 };
 
+/** Names that reach Object.prototype through a plain lookup (`__proto__`, `constructor`, `toString`…). */
+export function isPrototypeKey(name: string): boolean {
+  return name === '__proto__' || name === 'prototype' || name in Object.prototype;
+}
+
+/** An own property only: a lookup table never answers with something inherited. */
+function own<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+function refusePrototypeKey(name: string, where: string): void {
+  if (isPrototypeKey(name)) throw new InputError(`${JSON.stringify(name)} is not a field of an offer (${where}); use fields such as gpu_name, num_gpus, dph_total.`);
+}
+
 const TERM = /([a-zA-Z0-9_]+)( *[=><!]+| +(?:[lg]te?|nin|neq|eq|not ?eq|not ?in|in) )?( *)(\[[^\]]+\]|"[^"]+"|[^ ]+)?( *)/g;
 
 /** `535.86.05` → 535086005: each part zero-padded to three digits. */
@@ -74,15 +88,17 @@ export function parseQuery(text: string, base: QueryObject = {}): ParseResult {
   }
   for (const m of terms) {
     let field = m[1]!;
+    refusePrototypeKey(field, 'in the query');
     const rawOp = (m[2] ?? '').trim();
     let raw = trimChars(m[4] ?? '', ',[]');
-    const op = OPERATORS[rawOp];
+    const op = own(OPERATORS, rawOp);
     // The CLI creates the entry under the typed name, then moves it to the alias target.
-    const spec: Record<string, QueryValue> = query[field] ?? {};
+    const spec: Record<string, QueryValue> = own(query, field) ?? {};
     query[field] = spec;
-    if (field in OFFER_ALIASES) {
+    const alias = own(OFFER_ALIASES, field);
+    if (alias !== undefined) {
       delete query[field];
-      field = OFFER_ALIASES[field]!;
+      field = alias;
     }
     let value: QueryValue = raw;
     if (field === 'driver_version' && raw.includes('.')) value = packVersion(raw);
@@ -104,7 +120,7 @@ export function parseQuery(text: string, base: QueryObject = {}): ParseResult {
     } else if (Array.isArray(value)) {
       value = value.map((x) => trimChars(x.replace(/_/g, ' '), '"'));
     }
-    const mult = OFFER_MULTIPLIERS[field];
+    const mult = own(OFFER_MULTIPLIERS, field);
     if (mult !== undefined) {
       const n = typeof value === 'number' ? value : Number(value);
       if (Array.isArray(value) || !Number.isFinite(n)) throw new InputError(`${field} needs a single number (in GB${field === 'duration' ? ' — days for duration' : ''}), got ${JSON.stringify(value)}.`);
@@ -112,7 +128,7 @@ export function parseQuery(text: string, base: QueryObject = {}): ParseResult {
     } else {
       spec[op] = typeof value === 'string' ? convertScalar(value) : value;
     }
-    query[field] = { ...(query[field] ?? {}), ...spec };
+    query[field] = { ...(own(query, field) ?? {}), ...spec };
   }
   return { query, warnings };
 }
@@ -133,7 +149,8 @@ export function parseOrder(order: string): [string, 'asc' | 'desc'][] {
       dir = 'asc';
       field = trimChars(name, '+');
     }
-    out.push([OFFER_ALIASES[field] ?? field, dir]);
+    refusePrototypeKey(field, 'in the order');
+    out.push([own(OFFER_ALIASES, field) ?? field, dir]);
   }
   return out;
 }

@@ -19,6 +19,9 @@ afterAll(async () => {
 });
 
 const WEIRD_STRINGS = ['', ' ', '\u0000', '../../../../etc/passwd', '$(rm -rf /)', '`reboot`', '; cat /etc/shadow', '\u202Eevil', '😀'.repeat(50), 'a'.repeat(300_000), '\n\n', '%s%n%x', '{"a":1}', 'null'];
+const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'];
+const PROTO_QUERIES = PROTO_KEYS.flatMap((k) => [`${k}=1`, `num_gpus>=1 ${k} in [a,b]`]);
+const WEIRD_STRINGS_ALL = () => [...WEIRD_STRINGS, ...PROTO_QUERIES];
 const WEIRD_NUMBERS = [-1, 0, -0.5, 1e308, -1e308, 2 ** 53 + 1, 3.14159, Number.MAX_SAFE_INTEGER];
 
 /** Values of the wrong type for a JSON-schema property. */
@@ -62,12 +65,15 @@ describe('fuzzing every tool', () => {
         cases.push({ args, field: r });
       }
       cases.push({ args: { ...baseFor(tool), surprise_key: 1 }, field: 'surprise_key' });
+      // Prototype keys as argument names (JSON.parse makes "__proto__" an own key, as a wire message would).
+      // The SDK's request parsing already drops an own "__proto__" (harmless: checked below that nothing is polluted).
+      for (const key of PROTO_KEYS) cases.push({ args: { ...baseFor(tool), ...JSON.parse(`{"${key}":{"eq":1}}`) }, field: key === '__proto__' ? null : key });
       // Random mixes of odd but well-typed values: may be valid; must not crash.
       for (let i = 0; i < 120; i++) {
         const args = baseFor(tool);
         for (const [name, prop] of props) {
           if (!rng.chance(0.4)) continue;
-          if (prop.type === 'string') args[name] = rng.pick(WEIRD_STRINGS);
+          if (prop.type === 'string') args[name] = rng.pick(WEIRD_STRINGS_ALL());
           else if (prop.type === 'number' || prop.type === 'integer') args[name] = rng.pick(WEIRD_NUMBERS);
           else if (prop.type === 'boolean') args[name] = rng.chance(0.5);
           else if (prop.type === 'array') args[name] = [rng.pick(WEIRD_STRINGS)];
@@ -87,9 +93,19 @@ describe('fuzzing every tool', () => {
       }
     }
     expect(calls).toBeGreaterThan(2000);
+    expect(Object.keys(Object.prototype)).toEqual([]);
     // Nothing was rented or destroyed by all that.
     expect(sim.world.instances.size).toBe(0);
   }, 300_000);
+
+  it.each(PROTO_QUERIES)('offers refuses the query %s clearly and keeps answering', async (query) => {
+    const r = await mcp.call('offers', { query });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/is not a field of an offer/);
+    expect(Object.keys(Object.prototype)).toEqual([]);
+    const ok = await mcp.call('offers', { query: 'num_gpus>=1', limit: 1 });
+    expect(ok.isError).toBeFalsy();
+  });
 
   it.each(['../outside', '/etc/cron.d/x', '../../root/.ssh/authorized_keys', 'a/../../b'])('copy refuses local path %s outside the copy root', async (local_path) => {
     const r = await mcp.call('copy', { instance_id: 1, direction: 'instance_to_local', remote_path: '/workspace/x', local_path });

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
+import { TailBuffer } from './tail-buffer.js';
 
 export interface Endpoint {
   host: string;
@@ -10,7 +12,7 @@ export interface Endpoint {
 export class SshError extends Error {
   constructor(
     message: string,
-    readonly kind: 'auth' | 'refused' | 'timeout' | 'reset' | 'other',
+    readonly kind: 'auth' | 'refused' | 'timeout' | 'reset' | 'host_key' | 'other',
   ) {
     super(message);
   }
@@ -26,7 +28,25 @@ export interface ExecResult {
   timedOut: boolean;
 }
 
+export interface ConnectOptions {
+  /** Handshake deadline (TCP connect to authenticated), default 15 s; a silent port fails at it. */
+  readyTimeoutMs?: number;
+  /** Sees the host key's fingerprint (`SHA256:<base64>`, as OpenSSH prints it); false refuses the host. */
+  verifyHostKey?: (fingerprint: string) => boolean;
+}
+
+/** After a kill or close request, how long a channel may take to confirm before we stop waiting for it. */
+export const CLOSE_GRACE_MS = 5_000;
+/** Opening a channel on an established connection. */
+export const CHANNEL_OPEN_TIMEOUT_MS = 30_000;
+
+/** The fingerprint OpenSSH shows for a host key blob. */
+export function hostKeyFingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
 function classify(e: Error & { level?: string; code?: string }): SshError {
+  if (e instanceof SshError) return e;
   if (e.level === 'client-authentication') return new SshError('the server refused our SSH key', 'auth');
   if (e.code === 'ECONNREFUSED') return new SshError('connection refused', 'refused');
   if (e.code === 'ECONNRESET' || /reset|closed/i.test(e.message)) return new SshError(`connection lost (${e.message})`, 'reset');
@@ -34,80 +54,172 @@ function classify(e: Error & { level?: string; code?: string }): SshError {
   return new SshError(e.message, 'other');
 }
 
-/** One SSH connection to an instance (adapter: no MCP here). */
+/**
+ * One SSH connection to an instance (adapter: no MCP here). Every failure of the connection, at any
+ * time, is handled here (an unhandled `error` event would kill the process), and every operation has a
+ * deadline: a host that accepts TCP and stays silent, or never answers a close, cannot hang a call.
+ */
 export class SshSession {
-  private constructor(private readonly client: InstanceType<typeof ssh2.Client>) {}
+  private dead: SshError | null = null;
+  private readonly onDeath = new Set<(e: SshError) => void>();
 
-  static async connect(endpoint: Endpoint, privateKey: string, readyTimeoutMs = 15_000): Promise<SshSession> {
+  private constructor(private readonly client: InstanceType<typeof ssh2.Client>) {
+    client.on('error', (e) => this.die(classify(e)));
+    client.on('close', () => this.die(new SshError('connection lost (closed by the host)', 'reset')));
+  }
+
+  static async connect(endpoint: Endpoint, privateKey: string, options: number | ConnectOptions = 15_000): Promise<SshSession> {
+    const opts: ConnectOptions = typeof options === 'number' ? { readyTimeoutMs: options } : options;
+    const readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
     // ssh2 is loaded on first use, to keep start-up fast.
     const { default: lib } = await import('ssh2');
     return new Promise((resolve, reject) => {
       const client = new lib.Client();
-      client.once('ready', () => resolve(new SshSession(client)));
-      client.once('error', (e) => reject(classify(e)));
+      let refusedKey: string | null = null;
+      let settled = false;
+      const fail = (e: SshError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        client.destroy();
+        reject(e);
+      };
+      // ssh2's readyTimeout covers the handshake; this one also covers DNS/TCP and a stuck library.
+      const timer = setTimeout(() => fail(new SshError(`connection timed out (no SSH handshake within ${Math.round(readyTimeoutMs / 1000)} s)`, 'timeout')), readyTimeoutMs + 2_000);
+      // A permanent listener: ssh2 may emit several errors (timeout, then socket reset); each is handled.
+      client.on('error', (e) => fail(refusedKey ? new SshError(`the host presented an unexpected host key ${refusedKey}`, 'host_key') : classify(e)));
+      client.on('close', () => fail(refusedKey ? new SshError(`the host presented an unexpected host key ${refusedKey}`, 'host_key') : new SshError('connection lost (closed before the handshake)', 'reset')));
+      client.once('ready', () => {
+        if (settled) return void client.destroy();
+        settled = true;
+        clearTimeout(timer);
+        client.removeAllListeners('error');
+        client.removeAllListeners('close');
+        resolve(new SshSession(client));
+      });
       client.connect({
-        host: endpoint.host, port: endpoint.port, username: 'root', privateKey, readyTimeout: readyTimeoutMs, keepaliveInterval: 10_000,
+        host: endpoint.host, port: endpoint.port, username: 'root', privateKey, readyTimeout: readyTimeoutMs, keepaliveInterval: 10_000, keepaliveCountMax: 3,
         // AES-GCM runs in Node's native crypto; chacha20 falls back to pure JS when ssh2's optional addon is absent.
         algorithms: { cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'] },
+        hostVerifier: (key: Buffer) => {
+          const fp = hostKeyFingerprint(key);
+          const ok = opts.verifyHostKey ? opts.verifyHostKey(fp) : true;
+          if (!ok) refusedKey = fp;
+          return ok;
+        },
       });
     });
   }
 
-  /** Opens an exec channel; the caller consumes its streams. */
-  channel(command: string): Promise<ClientChannel> {
+  /** Why the connection is gone, or null while it lives. */
+  get failure(): SshError | null {
+    return this.dead;
+  }
+
+  private die(e: SshError): void {
+    if (this.dead) return;
+    this.dead = e;
+    for (const f of [...this.onDeath]) f(e);
+    this.onDeath.clear();
+  }
+
+  /** Runs `f` if the connection dies; returns the unsubscribe. */
+  onFailure(f: (e: SshError) => void): () => void {
+    if (this.dead) {
+      f(this.dead);
+      return () => undefined;
+    }
+    this.onDeath.add(f);
+    return () => this.onDeath.delete(f);
+  }
+
+  /** Opens an exec channel; the caller consumes its streams. Fails if not open within `openTimeoutMs`. */
+  channel(command: string, openTimeoutMs = CHANNEL_OPEN_TIMEOUT_MS): Promise<ClientChannel> {
+    if (this.dead) return Promise.reject(this.dead);
     return new Promise((resolve, reject) => {
-      this.client.exec(command, (err, ch) => (err ? reject(classify(err)) : resolve(ch)));
+      let done = false;
+      const finish = (e: SshError | null, ch?: ClientChannel) => {
+        if (done) return void (ch && ch.close());
+        done = true;
+        clearTimeout(timer);
+        off();
+        if (e) reject(e);
+        else resolve(ch!);
+      };
+      const off = this.onFailure((e) => finish(e));
+      const timer = setTimeout(() => this.drop(`the host did not open a channel within ${Math.round(openTimeoutMs / 1000)} s`), openTimeoutMs);
+      try {
+        this.client.exec(command, (err, ch) => (err ? finish(classify(err)) : finish(null, ch)));
+      } catch (e) {
+        finish(classify(e as Error));
+      }
     });
   }
 
-  /** Runs a command; keeps only the last `capBytes` of each stream; kills it at the timeout. */
+  /**
+   * Runs a command; keeps only the last `capBytes` of each stream; kills it at the timeout. If the host
+   * then does not confirm the close within CLOSE_GRACE_MS, the connection is dropped and the result
+   * returned anyway (timedOut). A connection lost mid-command rejects with a `reset` SshError.
+   */
   async exec(command: string, timeoutMs: number, capBytes: number, stdin?: Buffer): Promise<ExecResult> {
     const ch = await this.channel(command);
-    return new Promise((resolve) => {
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let outBytes = 0;
-      let errBytes = 0;
+    return new Promise((resolve, reject) => {
+      const out = new TailBuffer(capBytes);
+      const err = new TailBuffer(capBytes);
       let timedOut = false;
-      const keepTail = (list: Buffer[], chunk: Buffer) => {
-        list.push(chunk);
-        let total = list.reduce((s, b) => s + b.length, 0);
-        while (total - (list[0]?.length ?? 0) >= capBytes && list.length > 1) total -= list.shift()!.length;
-      };
-      const timer = setTimeout(() => {
-        timedOut = true;
-        ch.signal('KILL');
-        ch.close();
-      }, timeoutMs);
       let code: number | null = null;
       let signal: string | null = null;
+      let finished = false;
+      let grace: NodeJS.Timeout | undefined;
+      const finish = (failure: SshError | null) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        clearTimeout(grace);
+        off();
+        if (failure && !timedOut) return reject(failure);
+        resolve({ code, signal, stdout: out.bytes(), stderr: err.bytes(), stdoutBytes: out.total, stderrBytes: err.total, timedOut });
+      };
+      const off = this.onFailure((e) => finish(e));
+      const timer = setTimeout(() => {
+        timedOut = true;
+        try {
+          ch.signal('KILL');
+          ch.close();
+        } catch {
+          /* the channel is already gone */
+        }
+        grace = setTimeout(() => {
+          finish(null);
+          this.drop('the host did not confirm the end of a killed command'); // it cannot be trusted to finish anything
+        }, CLOSE_GRACE_MS);
+      }, timeoutMs);
       ch.on('exit', (c: number | null, s?: string) => {
         code = c;
         signal = s ?? null;
       });
-      ch.on('data', (d: Buffer) => {
-        outBytes += d.length;
-        keepTail(out, d);
-      });
-      ch.stderr.on('data', (d: Buffer) => {
-        errBytes += d.length;
-        keepTail(err, d);
-      });
-      ch.on('close', () => {
-        clearTimeout(timer);
-        const tail = (list: Buffer[]) => {
-          const b = Buffer.concat(list);
-          return b.length > capBytes ? b.subarray(b.length - capBytes) : b;
-        };
-        resolve({ code, signal, stdout: tail(out), stderr: tail(err), stdoutBytes: outBytes, stderrBytes: errBytes, timedOut });
-      });
+      ch.on('data', (d: Buffer) => out.push(d));
+      ch.stderr.on('data', (d: Buffer) => err.push(d));
+      ch.on('error', (e: Error) => finish(classify(e)));
+      ch.on('close', () => finish(null));
       if (stdin) ch.end(stdin);
       else ch.end();
     });
   }
 
+  /** Drops the connection at once, failing everything in flight on it with `reason`. */
+  drop(reason: string): void {
+    this.die(new SshError(reason, 'timeout'));
+    this.client.destroy();
+  }
+
   end(): void {
-    this.client.end();
+    try {
+      this.client.end();
+    } finally {
+      // end() waits for the host; destroy() does not. A silent host must not keep the socket.
+      setTimeout(() => this.client.destroy(), CLOSE_GRACE_MS).unref();
+    }
   }
 }
 

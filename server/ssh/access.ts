@@ -1,8 +1,10 @@
+import { join } from 'node:path';
 import { VastMcpError } from '../errors.js';
 import type { ServerDeps } from '../deps.js';
 import { diagnose } from '../vast/diagnosis.js';
 import { sshEndpoints } from '../vast/instance-view.js';
 import type { Instance } from '../vast/schemas.js';
+import { HostKeyPins, type HostKeyPin } from './host-key-pins.js';
 import { ensureKeyPair, samePublicKey } from './keys.js';
 import { SshError, SshSession, type Endpoint } from './ssh-session.js';
 
@@ -44,6 +46,17 @@ async function ensureKey(deps: ServerDeps, inst: Instance, attach: boolean): Pro
   return { ...pair, attachedNow: false, onInstance };
 }
 
+function hostKeyRefusal(deps: ServerDeps, instanceId: number, url: string, m: { pinned: HostKeyPin; seen: string }): VastMcpError {
+  deps.logger.warn({ instanceId, pinned: m.pinned.fingerprint, seen: m.seen }, 'SSH host key mismatch: refused');
+  return new VastMcpError(
+    `Refused to use SSH on instance ${instanceId}: ${url} presented host key ${m.seen}, but this instance's key was pinned as ` +
+      `${m.pinned.fingerprint} at first contact (${new Date(m.pinned.at).toISOString()}). Something else may be answering on its SSH port ` +
+      `(an impostor or a man in the middle), so nothing was run, copied or verified. Check the instance in the Vast console; if you know its ` +
+      `sshd was reinstalled, remove its line from ${join(deps.config.stateDir, 'host-keys.jsonl')} to pin the new key.`,
+    'ssh_host_key_mismatch',
+  );
+}
+
 /**
  * Connects to a running instance: direct endpoint preferred, the throttled proxy as fallback, with
  * retries for up to `readinessMs` (sshd may not be up right after `running`), then a diagnosis.
@@ -62,18 +75,30 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
   if (!candidates.length) throw new VastMcpError(`Instance ${instanceId} has no SSH endpoint (no port 22 mapping and no proxy).`, 'ssh_unavailable');
   const warnings: string[] = [];
   if (key.attachedNow) warnings.push('Our SSH key was not on this instance (account keys reach only instances created after them); it was attached now.');
+  const pins = new HostKeyPins(deps.config.stateDir);
+  let mismatch: { pinned: HostKeyPin; seen: string } | null = null;
+  const verifyHostKey = (fingerprint: string): boolean => {
+    const r = pins.check(deps.config.apiUrl, instanceId, fingerprint);
+    if (r.ok) {
+      if (r.pinnedNow) deps.logger.info({ instanceId, fingerprint }, 'pinned the SSH host key at first contact');
+      return true;
+    }
+    mismatch = { pinned: r.pinned, seen: fingerprint };
+    return false;
+  };
   const deadline = deps.monotonicMs() + opts.readinessMs;
   let last: SshError | null = null;
   let delay = 1000;
   for (;;) {
     for (const c of candidates) {
       try {
-        const session = await SshSession.connect(c.ep, key.privateKey);
+        const session = await SshSession.connect(c.ep, key.privateKey, { verifyHostKey });
         if (c.ep.kind === 'proxy' && urls.direct && !opts.preferProxy) warnings.push('Connected through the SSH proxy, which is throttled; the direct endpoint did not answer.');
         if (c.ep.kind === 'proxy' && !urls.direct) warnings.push('Only the SSH proxy is available (throttled, slow for bulk data): rent offers with direct ports for fast copies.');
         return { session, endpoint: c.ep, url: c.url, warnings };
       } catch (e) {
         last = e instanceof SshError ? e : new SshError(String(e), 'other');
+        if (last.kind === 'host_key' && mismatch) throw hostKeyRefusal(deps, instanceId, c.url, mismatch);
         if (last.kind === 'auth' && !key.onInstance) {
           throw new VastMcpError(`SSH to instance ${instanceId} was refused: our key is not on the instance (a key added to the account later does not reach existing instances). Call again with attach_key true (the default) to attach it.`, 'ssh_key_missing');
         }

@@ -51,7 +51,7 @@ export class SshManager {
   /** The onstart script runs at every start, its output going to the instance's logs. */
   private runOnstart(inst: SimInstance): void {
     if (!inst.onstart || !this.servers.has(inst.id)) return;
-    const child = this.sandbox.spawnShell(inst, inst.onstart);
+    const child = this.sandbox.spawnShell(inst, inst.onstart, { containerEnv: true });
     this.onstarts.set(inst.id, child);
     const toLog = (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.world.log(inst, line);

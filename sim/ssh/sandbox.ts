@@ -1,17 +1,21 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SimInstance } from '../types.js';
 
+/** System directories a container image would have; nothing from the host's homes, /proc or state. */
+const SYSTEM_DIRS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'usr', 'etc', 'opt'];
+
 /**
- * Builds a private root in a new mount namespace: the host's system directories bound read-only
- * in, the instance's own /workspace and /root, a private /tmp, then chroot. Nothing outside the
- * namespace changes (the mount root is a directory of the simulator's own).
+ * Builds a private root in new mount and PID namespaces: the host's system directories bound read-only
+ * in, the instance's own /workspace and /root, a private /tmp, a /proc that shows only the instance's
+ * own processes (the host's /proc/<pid>/environ would hand out the server's VAST_API_KEY), then chroot.
+ * Nothing outside the namespace changes (the mount root is a directory of the simulator's own).
  */
 const NAMESPACE_SCRIPT = `set -e
 R="$1"; WS="$2"; HM="$3"; BIN="$4"
 mount -t tmpfs tmpfs "$R"
-for d in bin sbin lib lib32 lib64 libx32 usr etc opt; do
+for d in ${SYSTEM_DIRS.join(' ')}; do
   if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$R/$d";
   elif [ -d "/$d" ]; then mkdir -p "$R/$d"; mount --rbind "/$d" "$R/$d"; mount -o remount,bind,ro "$R/$d" 2>/dev/null || true; fi
 done
@@ -22,6 +26,32 @@ shift 4
 exec chroot "$R" /bin/sh -c 'cd /workspace && exec /bin/sh -c "$1"' sh "$1"`;
 
 export type IsolationMode = 'namespace' | 'proot' | 'none';
+
+
+/** What a real instance's SSH session sees: the image's basics, never the host's environment. */
+function baseEnv(inst: SimInstance): Record<string, string> {
+  return {
+    HOME: '/root',
+    PATH: '/.vast-sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    LANG: 'C.UTF-8',
+    VAST_CONTAINERLABEL: `C.${inst.id}`,
+    CONTAINER_ID: String(inst.id),
+    SIM_GPU_NAME: inst.ask.machine.gpu.name,
+    SIM_GPU_COUNT: String(inst.numGpus),
+    SIM_GPU_RAM_MIB: String(inst.ask.machine.gpu.ramMb),
+    SIM_DRIVER: inst.ask.machine.driverVersion,
+    SIM_CUDA: String(inst.ask.machine.cudaMaxGood),
+  };
+}
+
+function detectMode(proot: string | null): IsolationMode {
+  // VAST_SIM_ISOLATION forces a mode (tests of each; 'none' to check the refusal).
+  const forced = process.env.VAST_SIM_ISOLATION;
+  if (forced === 'none' || (forced === 'proot' && proot)) return forced;
+  const ns = process.getuid?.() === 0 ? spawnSync('unshare', ['-m', '-p', '--fork', '--propagation', 'private', 'true'], { stdio: 'ignore' }) : null;
+  if (ns?.status === 0 && forced !== 'proot') return 'namespace';
+  return proot ? 'proot' : 'none';
+}
 
 /**
  * Where an instance's files live and how its commands run: `/workspace` and `/root` inside the
@@ -43,8 +73,7 @@ export class InstanceSandbox {
     chmodSync(join(this.binDir, 'nvidia-smi'), 0o755);
     const found = spawnSync('sh', ['-c', 'command -v proot'], { encoding: 'utf8' });
     this.proot = found.status === 0 ? found.stdout.trim() : null;
-    const ns = process.getuid?.() === 0 ? spawnSync('unshare', ['-m', '--propagation', 'private', 'true'], { stdio: 'ignore' }) : null;
-    this.mode = ns?.status === 0 ? 'namespace' : this.proot ? 'proot' : 'none';
+    this.mode = detectMode(this.proot);
   }
 
   rootOf(id: number): string {
@@ -73,26 +102,20 @@ export class InstanceSandbox {
     return join(this.rootOf(id), ...parts);
   }
 
-  /** Runs `sh -c command` inside the instance. */
-  spawnShell(inst: SimInstance, command: string): ChildProcess {
-    const env: Record<string, string> = {
-      HOME: '/root',
-      PATH: '/.vast-sim/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      LANG: 'C.UTF-8',
-      VAST_CONTAINERLABEL: `C.${inst.id}`,
-      CONTAINER_ID: String(inst.id),
-      SIM_GPU_NAME: inst.ask.machine.gpu.name,
-      SIM_GPU_COUNT: String(inst.numGpus),
-      SIM_GPU_RAM_MIB: String(inst.ask.machine.gpu.ramMb),
-      SIM_DRIVER: inst.ask.machine.driverVersion,
-      SIM_CUDA: String(inst.ask.machine.cudaMaxGood),
-    };
-    for (const [k, v] of Object.entries(inst.env)) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) env[k] = v;
+  /**
+   * Runs `sh -c command` inside the instance, with a clean environment (never the simulator's own).
+   * The env given at create reaches the container's processes (onstart: `containerEnv`) but, as on
+   * the real platform, not SSH sessions (vast-ai/docs creating-instances-with-api.mdx: "not
+   * automatically visible in SSH sessions"; fidelity audit #16).
+   */
+  spawnShell(inst: SimInstance, command: string, opts: { containerEnv?: boolean } = {}): ChildProcess {
+    const env = baseEnv(inst);
+    if (opts.containerEnv) for (const [k, v] of Object.entries(inst.env)) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) env[k] = v;
     const root = this.rootOf(inst.id);
     if (this.mode === 'namespace') {
       const mnt = join(this.dataDir, 'mnt', `${inst.id}-${++this.mounts}`);
       mkdirSync(mnt, { recursive: true });
-      const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', NAMESPACE_SCRIPT, 'sh', mnt, join(root, 'workspace'), join(root, 'root'), this.binDir, command], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      const child = spawn('unshare', ['-m', '-p', '--fork', '--propagation', 'private', 'sh', '-c', NAMESPACE_SCRIPT, 'sh', mnt, join(root, 'workspace'), join(root, 'root'), this.binDir, command], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       // The namespace (and its mounts) ends with the process; only the empty mount point remains.
       child.on('close', () => rmSync(mnt, { recursive: true, force: true }));
       return child;
@@ -100,7 +123,12 @@ export class InstanceSandbox {
     if (this.mode === 'none') {
       return spawn('sh', ['-c', 'echo "simulator: cannot run commands isolated inside the instance: run the simulator as root (mount namespace) or install proot (apt-get install proot)" >&2; exit 127'], { env });
     }
-    const args = ['-b', `${join(root, 'workspace')}:/workspace`, '-b', `${join(root, 'root')}:/root`, '-b', `${this.binDir}:/.vast-sim/bin`, '-w', '/workspace', '/bin/sh', '-c', command];
+    // proot: an empty root of the instance's own (-r) with only the system directories bound in: no
+    // host /home, /proc, state directory or key file is reachable.
+    const jail = join(this.dataDir, 'jail');
+    mkdirSync(jail, { recursive: true });
+    const binds = SYSTEM_DIRS.filter((d) => existsSync(`/${d}`)).flatMap((d) => ['-b', `/${d}`]);
+    const args = ['-r', jail, ...binds, '-b', '/dev', '-b', `${join(root, 'workspace')}:/workspace`, '-b', `${join(root, 'root')}:/root`, '-b', `${this.binDir}:/.vast-sim/bin`, '-w', '/workspace', '/bin/sh', '-c', command];
     return spawn(this.proot!, args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   }
 }

@@ -5,7 +5,9 @@ import type { SecretRegistry } from './secrets.js';
 import { VastClient } from './vast/client.js';
 import { ConfirmationStore } from './safety/confirmations.js';
 import { AuditLog } from './state/audit-log.js';
-import { CopyLedger } from './state/ledger.js';
+import type { OnRepair } from './state/jsonl-file.js';
+import { accountDigest, CopyLedger } from './state/ledger.js';
+import { secureStateDir } from './state/state-dir.js';
 import { inspectWorkspace } from './ssh/inspect-disk.js';
 import { loadProfiles } from './profiles/profile-config.js';
 import { VastHttp } from './vast/http.js';
@@ -21,6 +23,14 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
     secrets,
   );
   const vast = new VastClient(http);
+  // Repairs of state files (torn tail, loose modes) are logged, never silent.
+  const onRepair: OnRepair = (n) => logger.warn({ file: n.path, repair: n.kind }, `state file repaired: ${n.detail}`);
+  try {
+    secureStateDir(config.stateDir, onRepair);
+  } catch (e) {
+    // An unwritable state dir is reported where it matters (before a mutation), not at start-up.
+    logger.warn({ err: e, stateDir: config.stateDir }, 'could not check the state directory modes');
+  }
   const deps: ServerDeps = {
     vast,
     config,
@@ -29,8 +39,8 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
     now: now ?? (() => vast.serverNow()),
     monotonicMs: () => performance.now(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    ledger: new CopyLedger(config.stateDir),
-    audit: new AuditLog(config.stateDir, secrets),
+    ledger: new CopyLedger(config.stateDir, onRepair, { platform: config.apiUrl, account: accountDigest(config.apiKey) }),
+    audit: new AuditLog(config.stateDir, secrets, onRepair),
     confirmations: new ConfirmationStore(config.confirmationTtlSeconds),
     session: { lastOfferSearch: null },
     profiles: loadProfiles(config.profilesPath).file,

@@ -8,6 +8,7 @@ import { createServer } from './create-server.js';
 import { VastMcpError } from './errors.js';
 import { createLogger } from './logger.js';
 import { SecretRegistry } from './secrets.js';
+import { sandboxStateDir } from './state/state-dir.js';
 import { SERVER_VERSION } from './version.js';
 
 /** The only module that exits the process. */
@@ -43,6 +44,8 @@ async function runServe(args: ServeArgs): Promise<void> {
     config.apiKey = key;
     config.apiKeySource = 'sandbox';
     config.simulated = true;
+    // Sandbox records live apart from the real ones, new per run (the simulator's ids start over).
+    config.stateDir = sandboxStateDir(config.stateDir, `${Date.now()}-${process.pid}`);
     now = () => sim.world.now();
     closeSim = sim.close;
     logger.info({ url: sim.url }, 'sandbox simulator started');

@@ -1,6 +1,14 @@
+import { readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SecretRegistry } from '../secrets.js';
-import { appendJsonLine, readJsonLines } from './jsonl-file.js';
+import { appendJsonLine, forEachJsonLine, type OnRepair } from './jsonl-file.js';
+
+/** One record may hold this much; larger argument values are cut (the record says so). */
+export const MAX_AUDIT_RECORD_BYTES = 16 * 1024;
+/** The live file is rotated past this size; rotated files are kept and still read. */
+export const AUDIT_ROTATE_BYTES = 64 * 1024 * 1024;
+/** A value kept whole inside a cut record. */
+const KEEP_VALUE_BYTES = 512;
 
 export interface AuditEntry {
   at: string;
@@ -31,23 +39,78 @@ export function redactForAudit(value: unknown, secrets: SecretRegistry, depth = 
   return value;
 }
 
+/** Keeps small fields (ids, labels, epochs, results) whole and replaces big values by their size. */
+function shrink(value: unknown, depth = 0): unknown {
+  const size = Buffer.byteLength(JSON.stringify(value) ?? '');
+  if (size <= KEEP_VALUE_BYTES) return value;
+  if (depth < 2 && value && typeof value === 'object' && !Array.isArray(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = shrink(v, depth + 1);
+    return out;
+  }
+  return typeof value === 'string' ? `${value.slice(0, 200)}…[cut: ${size} bytes]` : `[cut: ${size} bytes]`;
+}
+
+/** A record within MAX_AUDIT_RECORD_BYTES: big argument/detail values cut, the cut marked. */
+export function capAuditRecord(entry: AuditEntry): AuditEntry {
+  if (Buffer.byteLength(JSON.stringify(entry)) <= MAX_AUDIT_RECORD_BYTES) return entry;
+  const cut: AuditEntry = { ...entry, args: shrink(entry.args), detail: shrink(entry.detail) };
+  if (Buffer.byteLength(JSON.stringify(cut)) <= MAX_AUDIT_RECORD_BYTES) return { ...cut, truncated: true } as AuditEntry;
+  return { ...entry, args: '[cut: too large]', detail: '[cut: too large]', truncated: true } as AuditEntry;
+}
+
 /** Who/what/when/arguments/result of every mutating call, JSONL, mode 0600. */
 export class AuditLog {
   readonly path: string;
 
   constructor(
-    stateDir: string,
+    private readonly stateDir: string,
     private readonly secrets: SecretRegistry,
+    private readonly onRepair?: OnRepair,
+    private readonly rotateBytes = AUDIT_ROTATE_BYTES,
   ) {
     this.path = join(stateDir, 'audit.jsonl');
   }
 
   record(entry: Omit<AuditEntry, 'at' | 'pid'>): void {
     const full: AuditEntry = { at: new Date().toISOString(), pid: process.pid, ...entry, args: redactForAudit(entry.args, this.secrets), detail: redactForAudit(entry.detail, this.secrets) };
-    appendJsonLine(this.path, full);
+    this.rotateIfLarge();
+    appendJsonLine(this.path, capAuditRecord(full), this.onRepair);
   }
 
+  /** Renames the live file aside (atomic; of two processes one wins, the other finds it gone). */
+  private rotateIfLarge(): void {
+    let size: number;
+    try {
+      size = statSync(this.path).size;
+    } catch {
+      return;
+    }
+    if (size < this.rotateBytes) return;
+    try {
+      renameSync(this.path, join(this.stateDir, `audit.${Date.now()}-${process.pid}.jsonl`));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+
+  /** Rotated files, oldest first, then the live one. */
+  files(): string[] {
+    let rotated: string[] = [];
+    try {
+      rotated = readdirSync(this.stateDir).filter((f) => /^audit\.\d+-\d+\.jsonl$/.test(f));
+    } catch {
+      /* no state dir yet */
+    }
+    const stamp = (f: string) => Number(/^audit\.(\d+)-/.exec(f)![1]);
+    rotated.sort((a, b) => stamp(a) - stamp(b) || a.localeCompare(b));
+    return [...rotated.map((f) => join(this.stateDir, f)), this.path];
+  }
+
+  /** Every record, across rotations; read in chunks, so the log's size never breaks a read. */
   entries(): AuditEntry[] {
-    return readJsonLines<AuditEntry>(this.path);
+    const out: AuditEntry[] = [];
+    for (const f of this.files()) forEachJsonLine<AuditEntry>(f, (r) => out.push(r), this.onRepair);
+    return out;
   }
 }

@@ -51,6 +51,9 @@ export const createTool = defineTool({
       throw new InputError(`api_key_source "${args.api_key_source}" does not match the key this server uses ("${deps.config.apiKeySource}"). Set VAST_API_KEY (or the key file) and restart the server to change it.`);
     }
     if (args.onstart !== undefined) assertNoSecrets(args.onstart, (t) => deps.secrets.contains(t));
+    // Everything here reaches the rented machine (its host can read it): never the API key, in any encoding.
+    const leak = deps.secrets.findIn({ env: args.env, image: args.image, onstart: args.onstart });
+    if (leak) throw new InputError(`${leak} contains your Vast API key (or an encoding or part of it). Nothing sent to an instance may carry it; the instance gets its own scoped key as CONTAINER_API_KEY.`);
     const onstart = args.onstart !== undefined ? packOnstart(args.onstart) : null;
     const profile = findProfile(deps.profiles, args.profile);
     const filters = withProfile({ query: args.query, gpu_name: args.gpu_name, num_gpus: args.num_gpus, min_gpu_ram_gb: args.min_gpu_ram_gb, max_dph: args.max_dph, min_reliability: args.min_reliability, geolocation: args.geolocation, min_direct_ports: args.min_direct_ports }, profile);

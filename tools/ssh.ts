@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InputError } from '../server/errors.js';
 import { openInstanceSsh } from '../server/ssh/access.js';
 import { defineTool } from './define-tool.js';
 import { InstanceIdInput } from './lifecycle-common.js';
@@ -37,6 +38,9 @@ export const sshTool = defineTool({
   }).strict(),
   output,
   async run(args, { deps }) {
+    if (args.command && deps.secrets.contains(args.command)) {
+      throw new InputError('The command contains your Vast API key (or an encoding or part of it): it would be sent to the instance, whose host can read it. Nothing was run.');
+    }
     const access = await openInstanceSsh(deps, args.instance_id, { attachKey: args.attach_key ?? true, readinessMs: (args.readiness_seconds ?? 120) * 1000 });
     try {
       const base = { instance_id: args.instance_id, url: access.url, endpoint: access.endpoint.kind, warnings: access.warnings };

@@ -21,18 +21,44 @@ export interface AuditEntry {
   instance_id?: number;
 }
 
-const SECRET_KEY = /(key|token|secret|password|passwd|credential|authorization)/i;
+const SECRET_KEY = /(key|token|secret|password|passwd|credential|authorization|auth|cookie|session)/i;
 
-/** Redacts values under secret-looking names and any known secret value, recursively. */
-export function redactForAudit(value: unknown, secrets: SecretRegistry, depth = 0): unknown {
+/** Secret-looking pieces of any string: credentials in URLs, well-known token formats, assignments. */
+const SECRET_VALUE_PATTERNS: [RegExp, string][] = [
+  [/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+@/gi, '$1[REDACTED]@'],
+  [/\b(hf_|gh[pousr]_|github_pat_|glpat-|sk-|sk_live_|xox[abpr]-)[A-Za-z0-9_-]{16,}/g, '$1[REDACTED]'],
+  [/\b(AKIA|ASIA)[0-9A-Z]{16}\b/g, '[REDACTED]'],
+  [/\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/=-]{12,}/gi, '$1 [REDACTED]'],
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, '[REDACTED PRIVATE KEY]'],
+  [/\b([A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?))=("[^"]*"|'[^']*'|\S+)/g, '$1=[REDACTED]'],
+];
+
+/** A value that looks like a token or password (long, no spaces, letters and digits mixed). */
+const TOKEN_LIKE = /^(?=.*[A-Za-z])(?=.*\d)[A-Za-z0-9_\-+/=.~]{20,}$/;
+
+export function redactSecretLooking(text: string): string {
+  let out = text;
+  for (const [re, replacement] of SECRET_VALUE_PATTERNS) out = out.replace(re, replacement);
+  return out;
+}
+
+/**
+ * Redacts values under secret-looking names, secret-looking values (any string), token-like values
+ * of environment variables, and any known secret value (in any encoding), recursively.
+ */
+export function redactForAudit(value: unknown, secrets: SecretRegistry, depth = 0, inEnv = false): unknown {
   if (depth > 8) return '[…]';
-  if (typeof value === 'string') return secrets.scrub(value);
-  if (Array.isArray(value)) return value.map((v) => redactForAudit(v, secrets, depth + 1));
+  if (typeof value === 'string') {
+    if (inEnv && TOKEN_LIKE.test(value)) return '[REDACTED]';
+    return redactSecretLooking(secrets.scrub(value));
+  }
+  if (Array.isArray(value)) return value.map((v) => redactForAudit(v, secrets, depth + 1, inEnv));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       // confirmation tokens are ours and single-use; the rest of these names may carry secrets.
-      out[k] = SECRET_KEY.test(k) && !/^(confirmation_token|approval_token)$/.test(k) ? '[REDACTED]' : redactForAudit(v, secrets, depth + 1);
+      const secretName = SECRET_KEY.test(k) && !/^(confirmation_token|approval_token|ssh_key_attached|attach_key)$/.test(k);
+      out[k] = secretName ? '[REDACTED]' : redactForAudit(v, secrets, depth + 1, inEnv || /^(env|environment|extra_env)$/i.test(k));
     }
     return out;
   }

@@ -69,4 +69,6 @@ export interface SimInstance {
   pending: { to: 'stopped' | 'running'; at: number; msg: string } | null;
   /** Set when a rental expired: the platform may delete the instance at this time. */
   deleteAt: number | null;
+  /** A status message that shows only later (the cloud-copy status bar is "~30 seconds delayed", vast.py 1865). */
+  delayedStatus?: { at: number; msg: string } | null;
 }

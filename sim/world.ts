@@ -123,6 +123,10 @@ export class SimWorld {
       else this.expire(inst, next);
       if (inst.destroyedAt !== null) return;
     }
+    if (inst.delayedStatus && inst.delayedStatus.at <= now) {
+      inst.statusMsg = inst.delayedStatus.msg;
+      inst.delayedStatus = null;
+    }
     this.accrue(inst, now);
   }
 

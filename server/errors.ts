@@ -34,6 +34,12 @@ export class VastApiError extends VastMcpError {
     /** True when the request may have taken effect although no answer arrived (timeouts, dropped connections). */
     readonly outcomeUnknown = false,
     readonly apiCode: string | null = null,
+    /**
+     * A contract id found in a non-success answer. The platform can create an instance and still
+     * answer with an error (a spot bid below the winning price leaves a stopped instance that bills
+     * disk; dstack api_client.py, commit 01becced9): the caller must report or clean it up.
+     */
+    readonly newContract: number | null = null,
   ) {
     super(message, `vast_${kind}`);
     this.name = 'VastApiError';

@@ -2,6 +2,14 @@ import { hashSeed } from './rng.js';
 import { SimHttpError } from './http-error.js';
 import { PROVISION_SECONDS, type SimWorld } from './world.js';
 import type { SimInstance } from './types.js';
+import { outbidFor } from './interruptions.js';
+
+/** A refused create that still left an instance: the error body carries `new_contract` (dstack api_client.py 18-22, 97-100). */
+export class CreateRefusedWithContract extends SimHttpError {
+  constructor(status: number, code: string, msg: string, readonly newContract: number) {
+    super(status, code, msg);
+  }
+}
 
 const MAX_ONSTART = 16 * 1024;
 const PORT_FLAG = /^-p (\d+)(?::(\d+))?(\/(tcp|udp))?$/;
@@ -35,7 +43,8 @@ function imagePullSeconds(image: string): number {
 /** `PUT /api/v0/asks/{id}/`: validates the body like the API and rents the ask. */
 export function createInstance(world: SimWorld, askId: number, body: Record<string, unknown>): SimInstance {
   const ask = world.market.byId.get(askId);
-  if (!ask) fail(404, 'no_such_ask', `error 404/3603: no_such_ask  Instance type by id ${askId} is not available.`);
+  // DOC create_instance.yaml:221-265: the 404 carries error "invalid_args", no_such_ask only in msg.
+  if (!ask) fail(404, 'invalid_args', `error 404/3603: no_such_ask  Instance type by id ${askId} is not available.`);
   const image = body.image;
   if (body.template_hash_id == null && (typeof image !== 'string' || image.trim() === '')) fail(400, 'invalid_args', 'image is required (or template_hash_id)');
   const imageName = typeof image === 'string' && image ? image : `template:${String(body.template_hash_id)}`;
@@ -55,19 +64,30 @@ export function createInstance(world: SimWorld, askId: number, body: Record<stri
   const isBid = price !== null;
   const onDemand = ask.machine.pricePerGpu * ask.numGpus;
   const minBid = ask.machine.minBidPerGpu * ask.numGpus;
+  // cancel_unavail "Defaults to false for interruptibles" (DOC create_instance.yaml:98).
+  const cancelUnavail = body.cancel_unavail === undefined || body.cancel_unavail === null ? !isBid : body.cancel_unavail === true;
+  let bidTooLow = false;
   if (isBid) {
     const p = Number(price);
     if (!Number.isFinite(p) || p < 0.001 || p > 128) fail(400, 'invalid_price', 'Please set a bid price between 0.001 and 128 $/hour.');
-    if (p < minBid) fail(400, 'invalid_price', `Bid price ${p} is below the current minimum bid ${minBid.toFixed(4)} $/hour for this offer.`);
+    if (p < minBid) {
+      // Open question (audit §4.4): with cancel_unavail the sim refuses outright; without it, it
+      // creates the instance stopped and answers an error carrying new_contract (dstack, 01becced9).
+      if (cancelUnavail || !world.fidelity.organicOutbids) fail(400, 'invalid_price', `Bid price ${p} is below the current minimum bid ${minBid.toFixed(4)} $/hour for this offer.`);
+      bidTooLow = true;
+    }
   }
   const gpuRate = isBid ? Number(price) : onDemand;
   const diskRate = (ask.machine.storageCost * disk) / 720;
   if (world.account.credit < gpuRate + diskRate) {
     fail(411, 'insufficient_credit', `Insufficient credit: balance $${world.account.credit.toFixed(2)} does not cover one hour ($${(gpuRate + diskRate).toFixed(4)}). Add credit first.`);
   }
-  const available = world.askAvailable(ask);
-  if (!available && body.cancel_unavail === true) {
-    fail(410, 'no_such_ask', `error 410/3603: no_such_ask  Instance type by id ${askId} is no longer available.`);
+  // An on-demand rental or a higher bid takes the GPUs from lower bids (DOC instance-types.mdx:76-78).
+  if (!bidTooLow && !world.askAvailable(ask) && world.fidelity.organicOutbids) outbidFor(world, ask, isBid ? Number(price) : null);
+  const available = !bidTooLow && world.askAvailable(ask);
+  if (!available && !bidTooLow && cancelUnavail) {
+    // DOC create_instance.yaml:221-265: 410 `no_such_ask`, "error 410/3907".
+    fail(410, 'no_such_ask', `error 410/3907: no_such_ask  Instance type by id ${askId} is no longer available.`);
   }
   const runtype = runtypeTokens(body.runtype);
   const now = world.now();
@@ -104,8 +124,19 @@ export function createInstance(world: SimWorld, askId: number, body: Record<stri
     bytesDown: 0,
     lastAccrual: now,
     imagePullSeconds: imagePullSeconds(imageName),
+    endDate: world.fidelity.rentalExpiry ? now + ask.machine.durationSeconds : null,
+    pending: null,
+    deleteAt: null,
   };
-  if (!available) {
+  if (bidTooLow) {
+    inst.actual = 'stopped';
+    inst.intended = 'stopped';
+    inst.phaseEndsAt = null;
+    inst.statusMsg = '';
+    world.instances.set(inst.id, inst);
+    world.log(inst, `instance ${inst.id} created stopped from offer ${askId}: bid below the minimum`);
+    throw new CreateRefusedWithContract(400, 'invalid_price', `Bid price ${Number(price)} is below the current minimum bid ${minBid.toFixed(4)} $/hour for this offer; the instance was created stopped.`, inst.id);
+  } else if (!available) {
     inst.actual = 'stopped';
     inst.phaseEndsAt = null;
     inst.statusMsg = 'Scheduling: waiting for the GPU(s) on this machine to become free';

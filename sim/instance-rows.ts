@@ -5,6 +5,8 @@ export interface RowContext {
   now: number;
   sshHost: string;
   publicHost: string;
+  /** Odd but plausible shapes (numeric strings, padded strings, null port entries): the client must read them. */
+  oddShapes?: boolean;
 }
 
 function portMappings(inst: SimInstance): Record<string, { HostIp: string; HostPort: string }[]> | null {
@@ -24,8 +26,25 @@ function portMappings(inst: SimInstance): Record<string, { HostIp: string; HostP
   return ports;
 }
 
-/** The instance as `GET /instances/` returns it (numeric start_date, extra_env as pairs, string HostPorts). */
+/**
+ * The instance as `GET /instances/` returns it (numeric start_date, extra_env as pairs, string
+ * HostPorts). Sources: DOC show_instance.yaml (fields, example), vast.py 4875-4884 (ports map),
+ * 5706-5769 (show instance). With `oddShapes`, the variants the sources disagree on (audit §4.11).
+ */
 export function renderInstanceRow(inst: SimInstance, ctx: RowContext): Record<string, unknown> {
+  const row = renderCleanRow(inst, ctx);
+  if (!ctx.oddShapes) return row;
+  const ports = row.ports as Record<string, unknown[]> | null;
+  return {
+    ...row,
+    ssh_port: String(row.ssh_port),
+    public_ipaddr: ` ${String(row.public_ipaddr)}\n`,
+    ports: ports ? { ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, [null, ...v]])), '9999/udp': null } : ports,
+    start_date: String(row.start_date),
+  };
+}
+
+function renderCleanRow(inst: SimInstance, ctx: RowContext): Record<string, unknown> {
   const m = inst.ask.machine;
   const runtype = [...inst.runtype].map((t) => t.replace(/_direct$/, '_direc')).join(' ');
   const dphBase = inst.gpuRate;
@@ -59,9 +78,9 @@ export function renderInstanceRow(inst: SimInstance, ctx: RowContext): Record<st
     direct_port_start: inst.directSshPort !== null ? inst.directSshPort : -1,
     direct_port_end: inst.directSshPort !== null ? inst.directSshPort + Math.max(0, m.directPortCount - 1) : -1,
     start_date: inst.createdAt,
-    end_date: null,
+    end_date: inst.endDate,
     uptime_mins: inst.runningSince !== null ? (ctx.now - inst.runningSince) / 60 : null,
-    duration: m.durationSeconds,
+    duration: inst.endDate !== null ? inst.endDate - inst.createdAt : m.durationSeconds,
     num_gpus: inst.numGpus,
     gpu_name: m.gpu.name,
     gpu_ram: m.gpu.ramMb,

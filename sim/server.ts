@@ -15,6 +15,8 @@ import { registerCloudRoutes } from './routes/cloud.js';
 import { SimWorld } from './world.js';
 import { SshManager, DEFAULT_PROXY_BYTES_PER_SECOND } from './ssh/manager.js';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { resolveFidelity, type FidelityOptions } from './fidelity.js';
+import { RateLimiter } from './rate-limits.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,17 +37,14 @@ export interface SimulatorOptions {
   proxyBytesPerSecond?: number;
   /** Probabilistic faults, e.g. "429:0.05,503:0.02,drop_create:0.01" (seeded by `seed`). */
   faults?: string;
-  /** Enforce the platform's minimum interval per endpoint and key (answers 429 like the real API). */
+  /**
+   * Enforce the platform's documented rate limits per endpoint and key (answers 429 like the real
+   * API). ON by default; `false` turns them off (shorthand for `fidelity.rateLimits`).
+   */
   rateLimits?: boolean;
+  /** Realistic behaviours (sim/fidelity.ts); every one defaults to the realistic reading. */
+  fidelity?: Partial<FidelityOptions>;
 }
-
-/** Minimum seconds between calls per endpoint and key, as documented for the platform. */
-const RATE_LIMITS: { method: string; re: RegExp; seconds: number }[] = [
-  { method: 'GET', re: /^\/api\/v0\/instances\/\d+$/, seconds: 2.0 },
-  { method: 'PUT', re: /^\/api\/v0\/asks\/\d+$/, seconds: 4.5 },
-  { method: 'GET', re: /^\/api\/v1\/instances$/, seconds: 1.0 },
-  { method: 'DELETE', re: /^\/api\/v0\/instances\/\d+$/, seconds: 3.0 },
-];
 
 export interface RunningSimulator {
   url: string;
@@ -81,19 +80,19 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     timeScale: opts.timeScale ?? 1,
     startingCredit: opts.startingCredit ?? 250,
     deletionGraceSeconds: 86400,
+    fidelity: resolveFidelity(opts.fidelity, opts.rateLimits),
   });
   const host = opts.host ?? '127.0.0.1';
   const router = new Router();
   const requests: RequestRecord[] = [];
   const faults = new FaultPlan(opts.seed ?? 1);
   for (const rule of opts.faults ? parseFaultSpec(opts.faults) : []) faults.add(rule);
-  const lastCall = new Map<string, number>();
-  let rateLimited = 0;
+  const limiter = new RateLimiter();
   let baseUrl = '';
   const ownDataDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'vast-sim-'));
   const ssh = opts.ssh === false ? null : new SshManager(world, dataDir, opts.proxyBytesPerSecond ?? DEFAULT_PROXY_BYTES_PER_SECOND);
-  const ctx: RouteContext = { world, router, ssh, baseUrl: () => baseUrl, rowContext: () => ({ now: world.now(), sshHost: host, publicHost: host }) };
+  const ctx: RouteContext = { world, router, ssh, baseUrl: () => baseUrl, rowContext: () => ({ now: world.now(), sshHost: host, publicHost: host, oddShapes: world.fidelity.oddShapes }) };
   registerOfferRoutes(ctx);
   registerInstanceRoutes(ctx);
   registerAccountRoutes(ctx);
@@ -124,19 +123,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       } else if (matched.route.auth && auth.key !== world.account.apiKey) {
         response = errorBody(401, 'auth_error', 'Invalid user key');
       } else {
-        const limit = opts.rateLimits && matched.route.auth ? RATE_LIMITS.find((l) => l.method === method && l.re.test(path)) : undefined;
-        if (limit) {
-          const key = `${method} ${limit.re.source}`;
-          const last = lastCall.get(key);
-          const nowMs = Date.now();
-          if (last !== undefined && nowMs - last < limit.seconds * 1000) {
-            rateLimited++;
-            record.status = 429;
-            res.writeHead(429, { 'Content-Type': 'text/plain' });
-            res.end('API requests too frequent');
-            return;
-          }
-          lastCall.set(key, nowMs);
+        const refused = world.fidelity.rateLimits ? limiter.check(method, path, auth.key) : null;
+        if (refused) {
+          record.status = 429;
+          res.writeHead(429, { 'Content-Type': refused.contentType });
+          res.end(refused.body);
+          return;
         }
         const fault = matched.route.auth ? faults.take(method, path) : null;
         if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
@@ -194,7 +186,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     requests,
     faults,
     ssh,
-    rateLimitHits: () => rateLimited,
+    rateLimitHits: () => limiter.hits,
     close: async () => {
       await ssh?.close();
       await new Promise<void>((resolve) => {

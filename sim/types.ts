@@ -1,6 +1,7 @@
 import type { Ask } from './marketplace.js';
 
-export type ActualStatus = null | 'created' | 'loading' | 'running' | 'stopped' | 'exited' | 'offline' | 'rebooting';
+/** DOC cli/reference/show-instance.mdx:24-40 (+ `created`, vastai/SKILL.md:137; `recycling`, recycle_instance.yaml:14-15). */
+export type ActualStatus = null | 'created' | 'loading' | 'running' | 'stopped' | 'exited' | 'offline' | 'rebooting' | 'unknown' | 'frozen' | 'recycling';
 
 export interface SshKeyRecord {
   id: number;
@@ -62,4 +63,12 @@ export interface SimInstance {
   bytesDown: number;
   lastAccrual: number;
   imagePullSeconds: number;
+  /** Rental end (epoch s): the offer's max duration from creation (DOC show_instance.yaml 196-209). */
+  endDate: number | null;
+  /** A stop or start asked for but not yet visible in actual_status (platform converges asynchronously). */
+  pending: { to: 'stopped' | 'running'; at: number; msg: string } | null;
+  /** Set when a rental expired: the platform may delete the instance at this time. */
+  deleteAt: number | null;
+  /** A status message that shows only later (the cloud-copy status bar is "~30 seconds delayed", vast.py 1865). */
+  delayedStatus?: { at: number; msg: string } | null;
 }

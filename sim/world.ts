@@ -5,6 +5,8 @@ import { SimClock } from './clock.js';
 import { generateMarketplace, type Ask, type Marketplace } from './marketplace.js';
 import { createRng, type Rng } from './rng.js';
 import type { SimAccount, SimInstance } from './types.js';
+import { LENIENT_SIM, type FidelityOptions } from './fidelity.js';
+import { imageResolvable, pullErrorMessage } from './image-pull.js';
 
 export interface WorldOptions {
   seed: string | number;
@@ -14,7 +16,12 @@ export interface WorldOptions {
   startingCredit: number;
   /** Seconds from zero balance to the deletion of the stopped instances. */
   deletionGraceSeconds: number;
+  /** Realistic behaviours (default here: the old kind simulator; the server passes its own). */
+  fidelity?: FidelityOptions;
 }
+
+/** "Expired instances may be deleted 48 hours after expiration" (DOC manage-instances.mdx:158). */
+export const EXPIRED_DELETE_SECONDS = 48 * 3600;
 
 export const PROVISION_SECONDS = 8;
 export const RESTART_LOAD_SECONDS = 12;
@@ -33,8 +40,10 @@ export class SimWorld {
   private nextInstanceId: number;
   private nextKeyId = 17;
   private nextPort = 41000;
+  readonly fidelity: FidelityOptions;
 
   constructor(readonly options: WorldOptions) {
+    this.fidelity = { ...(options.fidelity ?? LENIENT_SIM) };
     this.clock = new SimClock(options.timeScale);
     this.market = generateMarketplace(options.seed, options.offers);
     this.rng = createRng(`world:${options.seed}`);
@@ -105,12 +114,43 @@ export class SimWorld {
   }
 
   private advanceInstance(inst: SimInstance, now: number): void {
-    while (inst.phaseEndsAt !== null && inst.phaseEndsAt <= now) {
-      const t = inst.phaseEndsAt;
-      this.accrue(inst, t);
-      this.finishPhase(inst, t);
+    for (;;) {
+      const next = Math.min(inst.phaseEndsAt ?? Infinity, inst.pending?.at ?? Infinity, this.expiryEventAt(inst));
+      if (next > now) break;
+      this.accrue(inst, next);
+      if (inst.pending && inst.pending.at <= next) this.applyPending(inst);
+      else if (inst.phaseEndsAt !== null && inst.phaseEndsAt <= next) this.finishPhase(inst, next);
+      else this.expire(inst, next);
+      if (inst.destroyedAt !== null) return;
+    }
+    if (inst.delayedStatus && inst.delayedStatus.at <= now) {
+      inst.statusMsg = inst.delayedStatus.msg;
+      inst.delayedStatus = null;
     }
     this.accrue(inst, now);
+  }
+
+  private expiryEventAt(inst: SimInstance): number {
+    if (!this.fidelity.rentalExpiry || inst.endDate === null) return Infinity;
+    return inst.deleteAt ?? inst.endDate;
+  }
+
+  /** The rental contract ends: the instance is stopped (and may not restart); 48 h later it is deleted. */
+  private expire(inst: SimInstance, t: number): void {
+    if (inst.deleteAt !== null) {
+      this.destroy(inst);
+      return;
+    }
+    inst.deleteAt = t + EXPIRED_DELETE_SECONDS;
+    inst.pending = null;
+    this.stopNow(inst, 'Rental contract expired');
+  }
+
+  private applyPending(inst: SimInstance): void {
+    const p = inst.pending!;
+    inst.pending = null;
+    if (p.to === 'stopped') this.stopNow(inst, p.msg);
+    else this.startNow(inst);
   }
 
   private finishPhase(inst: SimInstance, t: number): void {
@@ -121,7 +161,15 @@ export class SimWorld {
       this.log(inst, `pulling ${inst.image}`);
       return;
     }
-    if (inst.actual === 'loading' || inst.actual === 'rebooting') {
+    if (inst.actual === 'loading' && this.fidelity.pullFailures && !imageResolvable(inst.image)) {
+      // The host reports the pull error; the container is never created (dstack compute.py 204-207).
+      inst.actual = 'created';
+      inst.statusMsg = pullErrorMessage(inst.image);
+      inst.phaseEndsAt = null;
+      this.log(inst, inst.statusMsg);
+      return;
+    }
+    if (inst.actual === 'loading' || inst.actual === 'rebooting' || inst.actual === 'recycling') {
       inst.actual = 'running';
       inst.statusMsg = `success, running ${inst.image}`;
       inst.phaseEndsAt = null;
@@ -140,7 +188,8 @@ export class SimWorld {
     if (t <= from) return;
     const hours = (t - from) / 3600;
     inst.lastAccrual = t;
-    if (inst.actual === 'running') {
+    // "frozen": GPU charges apply (DOC cli/reference/show-instance.mdx).
+    if (inst.actual === 'running' || inst.actual === 'frozen') {
       const amount = this.ledger.charge(inst.id, 'gpu', t, hours, inst.gpuRate);
       inst.costs.gpu += amount;
       this.account.credit -= amount;
@@ -179,7 +228,20 @@ export class SimWorld {
     }
   }
 
+  /** A user stop: intended flips now, the container stops `stateChangeSeconds` later (DOC manage-instances.mdx). */
   stop(inst: SimInstance, msg = 'stopped by user'): void {
+    const delay = this.fidelity.stateChangeSeconds;
+    if (delay <= 0 || inst.actual === 'stopped' || inst.actual === null) {
+      inst.pending = null;
+      this.stopNow(inst, msg);
+      return;
+    }
+    this.accrue(inst, this.now());
+    inst.intended = 'stopped';
+    inst.pending = { to: 'stopped', at: this.now() + delay, msg };
+  }
+
+  stopNow(inst: SimInstance, msg: string): void {
     this.accrue(inst, this.now());
     inst.intended = 'stopped';
     inst.actual = 'stopped';
@@ -191,8 +253,20 @@ export class SimWorld {
     this.events.emit('stopped', inst);
   }
 
-  /** Asks for the instance to run; it waits in scheduling when its GPUs were taken meanwhile. */
+  /** Asks for the instance to run (visible after `stateChangeSeconds`); it waits in scheduling when its GPUs were taken meanwhile. */
   start(inst: SimInstance): void {
+    this.accrue(inst, this.now());
+    inst.intended = 'running';
+    const delay = this.fidelity.stateChangeSeconds;
+    if (inst.pending?.to === 'stopped') inst.pending = null;
+    if (delay > 0 && inst.actual !== 'running' && inst.actual !== 'loading' && inst.actual !== null) {
+      inst.pending = { to: 'running', at: this.now() + delay, msg: '' };
+      return;
+    }
+    this.startNow(inst);
+  }
+
+  private startNow(inst: SimInstance): void {
     this.accrue(inst, this.now());
     inst.intended = 'running';
     if (inst.actual === 'running' || inst.actual === 'loading' || inst.actual === null) return;
@@ -207,9 +281,11 @@ export class SimWorld {
     inst.phaseEndsAt = this.now() + RESTART_LOAD_SECONDS;
   }
 
+  /** Restarts the container of a running or exited instance (DOC reboot_instance.yaml). */
   reboot(inst: SimInstance): void {
     this.accrue(inst, this.now());
-    if (inst.actual !== 'running') return;
+    if (inst.actual !== 'running' && inst.actual !== 'exited') return;
+    inst.intended = 'running';
     inst.actual = 'rebooting';
     inst.statusMsg = 'Rebooting';
     inst.runningSince = null;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '../server/errors.js';
-import { accruedByInstance } from '../server/vast/instance-view.js';
+import { accruedByInstance, expiryWarning } from '../server/vast/instance-view.js';
 import { instanceBurnPerHour, round2, round4 } from '../server/vast/pricing.js';
 import { defineTool } from './define-tool.js';
 import { budgetStatus } from '../server/profiles/budget.js';
@@ -31,6 +31,7 @@ const output = z.object({
     projects: z.record(z.string(), z.object({ total_usd: z.number().nullable(), spent_usd: z.number(), remaining_usd: z.number().nullable(), burn_per_hour: z.number(), max_burn_per_hour: z.number().nullable() })),
   }).describe('Budgets from the profiles file: used/remaining and burn vs cap'),
   overdue: z.array(z.object({ id: z.number(), profile: z.string().nullable(), max_hours: z.number().nullable(), age_hours: z.number() })),
+  warnings: z.array(z.string()).describe('Rental contracts ending within a day (or ended): the platform stops them then and may delete them 48 h later'),
 });
 
 const MAX_LINES = 200;
@@ -107,6 +108,8 @@ export const billingTool = defineTool({
       (perInstance.length ? `\n${perInstance.map((p) => `#${p.id} ${p.label ?? ''} ${p.state ?? 'provisioning'}: $${p.burn_per_hour.toFixed(4)}/h, accrued $${p.accrued.toFixed(4)}`).join('\n')}` : '');
     const budgetText = `\nBudget since ${budget.since.slice(0, 10)}: spent $${budget.spent_usd.toFixed(2)}${budget.total_usd !== null ? ` of $${budget.total_usd.toFixed(2)} ($${budget.remaining_usd!.toFixed(2)} left)` : ''}; burn $${budget.burn_per_hour.toFixed(4)}/h${budget.max_burn_per_hour !== null ? ` vs cap $${budget.max_burn_per_hour.toFixed(2)}/h` : ''}.` +
       (overdue.length ? `\nOverdue (past their profile's max duration): ${overdue.map((o) => `#${o.id} ${o.age_hours} h > ${o.max_hours} h (${o.profile})`).join(', ')}.` : '');
-    return { data: { ...data, budget, overdue }, text: text + budgetText };
+    const warnings = instances.map((i) => expiryWarning(i, now)).filter((w): w is string => w !== null);
+    const warnText = warnings.length ? `\n${warnings.map((w) => `WARNING: ${w}`).join('\n')}` : '';
+    return { data: { ...data, budget, overdue, warnings }, text: text + budgetText + warnText };
   },
 });

@@ -19,7 +19,12 @@ export const logsTool = defineTool({
     const deadline = deps.monotonicMs() + 15_000;
     let text: string | null = null;
     while (text === null) {
-      text = await deps.vast.fetchResult(url);
+      // The deadline includes the request in flight: a hung fetch is abandoned at 15 s.
+      const left = Math.max(1, Math.ceil(deadline - deps.monotonicMs()));
+      text = await deps.vast.fetchResult(url, { signal: AbortSignal.timeout(left) }).catch((e: unknown) => {
+        if (deps.monotonicMs() >= deadline) return null;
+        throw e;
+      });
       if (text !== null) break;
       if (deps.monotonicMs() >= deadline) throw new VastMcpError(`The logs of instance ${instance_id} were not ready within 15 s. Try again shortly.`, 'logs_timeout');
       await deps.sleep(300);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { buildOfferSearch, summarizeOffer } from '../server/vast/offer-search.js';
+import { buildOfferSearch, longEnough, summarizeOffer } from '../server/vast/offer-search.js';
 import { defineTool } from './define-tool.js';
 import { findProfile, withProfile } from '../server/profiles/apply-profile.js';
 
@@ -28,6 +28,7 @@ export const OfferSummarySchema = z.object({
   dlperf_per_dollar: z.number().nullable(),
   verified: z.boolean(),
   interruptible: z.boolean(),
+  max_hours: z.number().nullable().describe('Longest rental this offer allows, hours: the platform stops the instance at the end'),
   cuda_max_good: z.number().nullable(),
   projection: ProjectionSchema,
 });
@@ -77,7 +78,10 @@ export const offersTool = defineTool({
     const search = buildOfferSearch({ ...withProfile(args, profile), hours: args.hours ?? profile?.max_hours });
     if (profile) search.defaultsApplied.unshift(`profile ${args.profile}: ${profile.num_gpus}x ${profile.gpu_name}, ≤ $${profile.max_dph}/h, reliability ≥ ${profile.min_reliability}, ${profile.max_hours} h max`);
     deps.session.lastOfferSearch = { interruptible: Boolean(args.interruptible) || /type=bid|interruptible/.test(args.query ?? '') };
-    const offers = await deps.vast.searchOffers(search.body);
+    const found = await deps.vast.searchOffers(search.body);
+    const { kept: offers, excluded } = longEnough(found, search.hours);
+    if (excluded) search.warnings.push(`${excluded} offer(s) excluded: their maximum rental is shorter than ${search.hours} h.`);
+    search.defaultsApplied.push(`duration>=${search.hours}h (offers whose rental ends sooner are excluded)`);
     const rows = offers.map((o) => summarizeOffer(o, search.diskGb, search.hours));
     const lines = rows.map(
       (o) => `#${o.id}  ${o.num_gpus}x ${o.gpu_name} ${o.gpu_ram_gb ?? '?'}GB  $${o.dph_total.toFixed(4)}/h  ` +

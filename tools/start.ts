@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { diagnose } from '../server/vast/diagnosis.js';
 import { diskPerHour, round4 } from '../server/vast/pricing.js';
 import { confirmWithUser } from './confirm.js';
 import { defineTool } from './define-tool.js';
@@ -16,7 +17,13 @@ export const startTool = defineTool({
   async run({ instance_id, confirmation_token }, ctx) {
     const { deps } = ctx;
     const inst = await requireInstance(deps, instance_id);
-    if (inst.intended_status === 'running' && inst.actual_status !== 'stopped') return lifecycleResult(deps, inst, 'already', `Instance ${instance_id} is already starting or running.`);
+    if (inst.end_date && deps.now() >= inst.end_date) {
+      return lifecycleResult(deps, inst, 'already', `Instance ${instance_id}'s rental contract ended at ${new Date(inst.end_date * 1000).toISOString()}; it cannot be started again. Copy results off if you can, then destroy it and rent a new offer.`);
+    }
+    // Starting or running already. An exited container, a failed start or a silent host is not:
+    // those can be asked to run again (the old check sent an exited instance to a dead end).
+    const busy = inst.actual_status === 'running' || inst.actual_status === 'loading' || inst.actual_status === 'rebooting' || inst.actual_status === 'recycling' || inst.actual_status == null || (inst.actual_status === 'created' && diagnose(inst, deps.now()).code === 'provisioning');
+    if (inst.intended_status === 'running' && busy) return lifecycleResult(deps, inst, 'already', `Instance ${instance_id} is already starting or running.`);
     const disk = diskPerHour(inst.storage_cost ?? 0, inst.disk_space ?? 0);
     const gpu = inst.dph_base ?? Math.max(0, (inst.dph_total ?? 0) - disk);
     const price = round4(gpu + disk);
@@ -38,6 +45,7 @@ export const startTool = defineTool({
     await deps.vast.setState(instance_id, 'running');
     deps.audit.record({ tool: 'start', action: 'start', args: { instance_id }, result: 'ok', instance_id, detail: { price, epoch: deps.now() } });
     const after = await requireInstance(deps, instance_id);
-    return lifecycleResult(deps, after, 'done', `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h).`);
+    // The platform converges asynchronously (DOC manage-instances.mdx:86-94): the first read may still show the old state.
+    return lifecycleResult(deps, after, 'done', `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h). The state changes within seconds to minutes: check status (or create with wait) rather than assuming it runs.`);
   },
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { accruedByInstance, viewInstance } from '../server/vast/instance-view.js';
+import { accruedByInstance, expiryWarning, viewInstance } from '../server/vast/instance-view.js';
 import { round4 } from '../server/vast/pricing.js';
 import { defineTool } from './define-tool.js';
 import { overdueInfo, profilesByInstance } from '../server/profiles/overdue.js';
@@ -24,6 +24,9 @@ export const InstanceViewSchema = z.object({
   accrued_cost: CostSchema.nullable(),
   ssh: z.object({ proxy: z.string().nullable(), direct: z.string().nullable() }),
   diagnosis: z.object({ code: z.string(), summary: z.string() }),
+  end_date: z.string().nullable().describe('Rental contract end (ISO time): the platform stops the instance then and may delete it 48 hours later'),
+  hours_left: z.number().nullable().describe('Hours left on the rental contract (negative = ended)'),
+  warnings: z.array(z.string()).describe('Things to act on soon (rental ending)'),
   profile: z.string().nullable().describe('Profile it was rented under (by this server)'),
   max_hours: z.number().nullable(),
   overdue: z.boolean().describe('Older than its profile\'s max duration: consider copying results and destroying'),
@@ -46,7 +49,8 @@ export const statusTool = defineTool({
   title: 'Instance status',
   description:
     'Show one instance or all instances of the account: actual vs intended state, status message, uptime, $/h billed now, cost accrued, SSH endpoints, ' +
-    'and a plain-language diagnosis (image pull too slow, stuck scheduling for its GPU, host offline, exited, stopped but still billing disk). Read-only and free.',
+    'time left on the rental contract, and a plain-language diagnosis (image pull failed or too slow, stuck scheduling for its GPU, interrupted/outbid, host offline or silent, exited, frozen, ' +
+    'rental expired, stopped but still billing disk). Read-only and free.',
   access: 'read',
   input,
   output,
@@ -65,12 +69,14 @@ export const statusTool = defineTool({
       const v = viewInstance(i, now, accrued.get(i.id) ?? null);
       const o = overdueInfo(deps.profiles, byProfile.get(i.id), v.age_hours);
       if (o.overdue) v.diagnosis = { ...v.diagnosis, summary: `${v.diagnosis.summary} OVERDUE: running ${v.age_hours} h, past profile "${o.profile}"'s ${o.max_hours} h; copy results off and destroy when the user agrees.` };
-      return { ...v, ...o };
+      const expiry = expiryWarning(i, now);
+      return { ...v, ...o, warnings: expiry ? [expiry] : [] };
     });
     const total = round4(views.reduce((s, v) => s + v.burn_per_hour.total, 0));
     const lines = views.map(
       (v) => `#${v.id} ${v.label ?? '(no label)'}: ${v.actual_status ?? 'provisioning'} (intended ${v.intended_status ?? '?'}), ${v.num_gpus ?? '?'}x ${v.gpu_name ?? '?'}, ` +
-        `now $${v.burn_per_hour.total.toFixed(4)}/h, accrued $${(v.accrued_cost?.total ?? 0).toFixed(4)}. ${v.diagnosis.summary}`,
+        `now $${v.burn_per_hour.total.toFixed(4)}/h, accrued $${(v.accrued_cost?.total ?? 0).toFixed(4)}. ${v.diagnosis.summary}` +
+        (v.hours_left !== null && v.hours_left > 0 ? ` Rental ends in ${v.hours_left} h.` : '') + v.warnings.map((w) => ` WARNING: ${w}`).join(''),
     );
     const text = views.length ? `${lines.join('\n')}\nTotal burn: $${total.toFixed(4)}/h.` : 'No instances on this account. Nothing is billing.';
     return { data: { instances: views, count: views.length, total_burn_per_hour: total }, text };

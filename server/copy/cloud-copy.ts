@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { VastMcpError } from '../errors.js';
 import type { ServerDeps } from '../deps.js';
 import type { SshSession } from '../ssh/ssh-session.js';
@@ -7,8 +8,47 @@ import { makeS3Client, parseS3Uri, readBackSha256 } from './s3-store.js';
 import type { FileReport } from './run-copy.js';
 
 /**
+ * The only completion text the platform documents: vast.py 1865-1866 tells users to look for
+ * "Cloud Copy Operation Finished" in the status bar, "~30 seconds delayed". Failure has no
+ * documented wording, so it is never inferred from text alone: the bucket is read back.
+ */
+const FINISHED = /cloud copy operation (finished|complete)/i;
+const FAILED_HINT = /cloud copy.*(fail|error|cancel)|rclone.*(fail|error)/i;
+
+interface Expected {
+  path: string;
+  key: string;
+  size: number;
+  sha256: string;
+}
+
+/** Every object present with the expected size (cheap HEAD probes; hashes come after). */
+async function sizesMatch(client: S3Client, bucket: string, files: Expected[]): Promise<boolean> {
+  for (const f of files) {
+    try {
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: f.key }));
+      if (Number(head.ContentLength ?? -1) !== f.size) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The first file whose stored object does not hash to the instance's sha256, or null when all do. */
+async function firstMismatch(client: S3Client, bucket: string, files: Expected[]): Promise<{ f: Expected; stored: string } | null> {
+  for (const f of files) {
+    const stored = await readBackSha256(client, bucket, f.key).catch(() => ({ sha256: 'missing', size: -1 }));
+    if (stored.sha256 !== f.sha256) return { f, stored: stored.sha256 };
+  }
+  return null;
+}
+
+/**
  * The platform's cloud copy (rclone run by the host), verified the same way as our own: sha256 on
  * the instance before, and every stored object read back afterwards. Only then is it recorded.
+ * Completion is seen either in the status text or, since that text is late, by the bucket itself;
+ * an unconfirmed copy is cancelled (`DELETE /commands/rclone/`) at the deadline.
  */
 export async function cloudCopy(deps: ServerDeps, session: SshSession, instanceId: number, remotePath: string, s3Uri: string, connectionId: number): Promise<FileReport[]> {
   const connections = await deps.vast.cloudConnections();
@@ -17,34 +57,44 @@ export async function cloudCopy(deps: ServerDeps, session: SshSession, instanceI
   }
   const { bucket, prefix } = parseS3Uri(s3Uri);
   const listing = await listRemote(session, remotePath);
-  const hashes = new Map<string, string>();
-  for (const f of listing.files) hashes.set(f.path, await remoteSha256(session, f.path));
+  const files: Expected[] = [];
+  for (const f of listing.files) {
+    const name = listing.kind === 'file' ? basename(f.path) : f.rel;
+    files.push({ path: f.path, key: prefix ? `${prefix}/${name}` : name, size: f.size, sha256: await remoteSha256(session, f.path) });
+  }
+  const before = (await deps.vast.getInstance(instanceId))?.status_msg ?? '';
   await deps.vast.startCloudCopy({ src: remotePath, dst: `/${bucket}${prefix ? `/${prefix}` : ''}`, instance_id: String(instanceId), selected: String(connectionId), transfer: 'Instance to Cloud', flags: [] });
   deps.audit.record({ tool: 'copy', action: 'cloud_copy_start', args: { instance_id: instanceId, remote_path: remotePath, s3_uri: s3Uri, connection_id: connectionId }, result: 'ok', instance_id: instanceId });
   const deadline = deps.monotonicMs() + deps.config.waitTimeoutSeconds * 1000;
-  for (;;) {
-    const msg = (await deps.vast.getInstance(instanceId))?.status_msg ?? '';
-    if (/rclone: done/i.test(msg)) break;
-    if (/rclone: failed/i.test(msg)) throw new VastMcpError(`The platform's cloud copy failed: ${msg}. Nothing was recorded.`, 'copy_failed');
-    if (deps.monotonicMs() > deadline) throw new VastMcpError(`The platform's cloud copy did not finish within ${deps.config.waitTimeoutSeconds} s (status: ${msg || 'none'}). Nothing was recorded; check status and copy again.`, 'copy_timeout');
-    await deps.sleep(deps.config.pollMinMs);
-  }
   const client = await makeS3Client(deps.config.s3);
-  const out: FileReport[] = [];
   try {
-    for (const f of listing.files) {
-      const name = listing.kind === 'file' ? basename(f.path) : f.rel;
-      const key = prefix ? `${prefix}/${name}` : name;
-      const stored = await readBackSha256(client, bucket, key).catch(() => ({ sha256: 'missing', size: -1 }));
-      const remote = hashes.get(f.path)!;
-      if (stored.sha256 !== remote) {
-        throw new VastMcpError(`Verification of the cloud copy failed for s3://${bucket}/${key}: stored ${stored.sha256.slice(0, 12)}… ≠ ${remote.slice(0, 12)}… on the instance. Nothing more was recorded.`, 'copy_verification_failed');
+    // A "Finished" left over from an earlier copy only counts once the status has moved on.
+    let moved = !FINISHED.test(before);
+    for (;;) {
+      const msg = (await deps.vast.getInstance(instanceId))?.status_msg ?? '';
+      if (msg !== before) moved = true;
+      const finished = moved && FINISHED.test(msg);
+      const failedText = moved && FAILED_HINT.test(msg);
+      if (finished || failedText || (await sizesMatch(client, bucket, files))) {
+        const bad = await firstMismatch(client, bucket, files);
+        if (!bad) break;
+        if (finished || failedText) {
+          throw new VastMcpError(`Verification of the cloud copy failed for s3://${bucket}/${bad.f.key}: stored ${bad.stored.slice(0, 12)}… ≠ ${bad.f.sha256.slice(0, 12)}… on the instance (platform status: ${msg.slice(0, 200) || 'none'}). Nothing was recorded.`, 'copy_verification_failed');
+        }
       }
-      deps.ledger.recordVerifiedCopy({ instance_id: instanceId, remote_path: f.path, destination: `s3://${bucket}/${key}`, size: f.size, sha256_remote: remote, sha256_local: stored.sha256, at: deps.now() });
-      out.push({ source: f.path, destination: `s3://${bucket}/${key}`, size: f.size, sha256: remote, resumed_from: 0, attempts: 1 });
+      if (deps.monotonicMs() > deadline) {
+        await deps.vast.cancelCloudCopy(instanceId).catch(() => undefined);
+        throw new VastMcpError(`The platform's cloud copy was not confirmed within ${deps.config.waitTimeoutSeconds} s (status: ${msg.slice(0, 200) || 'none'}); it was cancelled and nothing was recorded. Check the bucket, or copy again with method "stream".`, 'copy_timeout');
+      }
+      await deps.sleep(deps.config.pollMinMs);
     }
   } finally {
     client.destroy();
+  }
+  const out: FileReport[] = [];
+  for (const f of files) {
+    deps.ledger.recordVerifiedCopy({ instance_id: instanceId, remote_path: f.path, destination: `s3://${bucket}/${f.key}`, size: f.size, sha256_remote: f.sha256, sha256_local: f.sha256, at: deps.now() });
+    out.push({ source: f.path, destination: `s3://${bucket}/${f.key}`, size: f.size, sha256: f.sha256, resumed_from: 0, attempts: 1 });
   }
   return out;
 }

@@ -2,17 +2,36 @@ import { z } from 'zod';
 import { VastApiError, VastMcpError } from '../errors.js';
 import type { VastHttp } from './http.js';
 import {
-  ChargesResponseSchema, GpuNamesSchema, InstanceResponseSchema, InstancesPageSchema, InvoicesResponseSchema, OffersResponseSchema,
-  SuccessSchema, UserSchema, type ChargesResponse, type Instance, type Invoice, type Offer, type User,
+  ChargesResponseSchema, GpuNamesSchema, InstanceResponseSchema, InstanceSchema, InstancesPageSchema, InvoicesResponseSchema, LenientInstanceSchema,
+  LenientOfferSchema, OfferSchema, OffersResponseSchema, SuccessSchema, UserSchema, type ChargesResponse, type Instance, type Invoice, type Offer, type User,
 } from './schemas.js';
+import { parseRow, parseRows } from './lenient-rows.js';
 
 const MAX_PAGES = 200;
 
-export const CreateResponseSchema = z.object({ success: z.boolean(), new_contract: z.number() });
-const SshKeyRow = z.object({ id: z.number(), public_key: z.string().nullable().optional(), key: z.string().nullable().optional() });
+/** `{success, new_contract}` (+ `instance_api_key`, `ask_id`): DOC create_instance.yaml; vastai/data/instance.py:34-49. */
+export const CreateResponseSchema = z.object({ success: z.boolean(), new_contract: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number()) });
+/** Key rows carry `public_key` (DOC show_instance_ssh_keys.yaml) or `key` (vast.py show ssh-keys); `created_at` is a date string or epoch. */
+const SshKeyRow = z.object({ id: z.unknown().optional(), public_key: z.string().nullable().optional(), key: z.string().nullable().optional(), ssh_key: z.string().nullable().optional() });
 export const AccountKeysSchema = z.array(SshKeyRow);
-export const InstanceKeysSchema = z.object({ ssh_keys: z.array(SshKeyRow) });
+/**
+ * DOC show_instance_ssh_keys.yaml:38-41: `ssh_keys` is "JSON string containing array of SSH key
+ * objects"; older answers (and the simulator's `array` option) send the array itself. Both are read.
+ */
+export const InstanceKeysSchema = z.object({
+  ssh_keys: z.preprocess((v) => {
+    if (typeof v !== 'string') return v ?? [];
+    try {
+      return v.trim() ? JSON.parse(v) : [];
+    } catch {
+      return v;
+    }
+  }, z.array(SshKeyRow)),
+});
+/** DOC logs.yaml:60: `result_url` is an S3 object URL. */
 export const LogsResponseSchema = z.object({ success: z.boolean().optional(), result_url: z.string(), msg: z.string().optional() });
+
+const keyText = (r: z.infer<typeof SshKeyRow>): string => (r.public_key ?? r.key ?? r.ssh_key ?? '').trim();
 
 export interface CreateBody {
   client_id: 'me';
@@ -51,7 +70,7 @@ export class VastClient {
   async searchOffers(body: Record<string, unknown>): Promise<Offer[]> {
     // A search changes nothing: safe to repeat although it is a POST.
     const r = await this.http.call({ method: 'POST', path: '/api/v0/bundles/', body, schema: OffersResponseSchema, idempotent: true });
-    return r.offers;
+    return parseRows(r.offers, OfferSchema, LenientOfferSchema, 'offer', (d, m) => this.http.warn(d, m));
   }
 
   async gpuNames(): Promise<string[]> {
@@ -66,17 +85,20 @@ export class VastClient {
       const query: Record<string, unknown> = { select_filters: {}, order_by: [{ col: 'id', dir: 'asc' }], limit: 25 };
       if (token) query.after_token = token;
       const r: z.infer<typeof InstancesPageSchema> = await this.http.call({ method: 'GET', path: '/api/v1/instances/', query, schema: InstancesPageSchema, idempotent: true });
-      out.push(...(r.instances ?? []));
+      out.push(...parseRows(r.instances, InstanceSchema, LenientInstanceSchema, 'instance', (d, m) => this.http.warn(d, m)));
       token = r.next_token;
       if (!token) return out;
     }
     throw new VastApiError(`Instance listing did not end after ${MAX_PAGES} pages; stopping to avoid a runaway loop.`, 'bad_response', 200, 'GET /api/v1/instances/');
   }
 
-  /** One instance, or null when it does not exist or was destroyed. */
-  async getInstance(id: number): Promise<Instance | null> {
-    const r = await this.http.call({ method: 'GET', path: `/api/v0/instances/${id}/`, query: { owner: 'me' }, schema: InstanceResponseSchema, idempotent: true });
-    return r.instances;
+  /** One instance, or null when it does not exist or was destroyed. `signal` abandons the request (a deadline). */
+  async getInstance(id: number, opts: { signal?: AbortSignal } = {}): Promise<Instance | null> {
+    const r = await this.http.call({ method: 'GET', path: `/api/v0/instances/${id}/`, query: { owner: 'me' }, schema: InstanceResponseSchema, idempotent: true, signal: opts.signal });
+    if (r.instances === null || r.instances === undefined) return null;
+    const row = parseRow(r.instances, InstanceSchema, LenientInstanceSchema, 'instance', (d, m) => this.http.warn(d, m));
+    if (!row) throw new VastApiError(`Vast API returned an unreadable row for instance ${id}. The API may have changed.`, 'bad_response', 200, 'GET /api/v0/instances/{id}/');
+    return row;
   }
 
   /** One instance, or a clear error when it does not exist (never a silent null). */
@@ -109,7 +131,11 @@ export class VastClient {
     return out;
   }
 
-  /** Rents an offer. NOT safe to repeat: a lost answer must be reconciled by listing instances. */
+  /**
+   * Rents an offer. NOT safe to repeat: a lost answer must be reconciled by listing instances.
+   * A refused create can still have created an instance: the thrown VastApiError then carries its
+   * id in `newContract` (dstack api_client.py 18-22, 97-100: a spot bid below the winning price).
+   */
   async createInstance(askId: number, body: CreateBody): Promise<number> {
     const r = await this.http.call({ method: 'PUT', path: `/api/v0/asks/${askId}/`, body, schema: CreateResponseSchema, idempotent: false, rejectSoftFailure: true });
     return r.new_contract;
@@ -131,13 +157,30 @@ export class VastClient {
     await this.http.call({ method: 'PUT', path: `/api/v0/instances/bid_price/${id}/`, body: { client_id: 'me', price }, schema: SuccessSchema, idempotent: true, rejectSoftFailure: true });
   }
 
+  /**
+   * Destroys an instance. A repeat (our first answer was lost) gets 404 `no_such_instance` / "not
+   * found" (dstack api_client.py:112; DOC destroy_instance.yaml): that counts as done once a read
+   * confirms the instance is gone (`{"instances": null}`).
+   */
   async destroy(id: number): Promise<void> {
-    await this.http.call({ method: 'DELETE', path: `/api/v0/instances/${id}/`, body: {}, schema: SuccessSchema, idempotent: true, rejectSoftFailure: true });
+    try {
+      await this.http.call({ method: 'DELETE', path: `/api/v0/instances/${id}/`, body: {}, schema: SuccessSchema, idempotent: true, rejectSoftFailure: true });
+    } catch (e) {
+      const gone = e instanceof VastApiError && (e.kind === 'not_found' || e.apiCode === 'no_such_instance');
+      if (gone && (await this.getInstance(id)) === null) return;
+      throw e;
+    }
   }
 
+  /** The account's keys. DOC show_ssh_keys.yaml:55: an account without keys answers 404 "No SSH keys found". */
   async accountSshKeys(): Promise<string[]> {
-    const rows = await this.http.call({ method: 'GET', path: '/api/v0/ssh/', schema: AccountKeysSchema, idempotent: true });
-    return rows.map((r) => r.public_key ?? r.key ?? '').filter(Boolean);
+    try {
+      const rows = await this.http.call({ method: 'GET', path: '/api/v0/ssh/', schema: AccountKeysSchema, idempotent: true });
+      return rows.map(keyText).filter(Boolean);
+    } catch (e) {
+      if (e instanceof VastApiError && e.kind === 'not_found') return [];
+      throw e;
+    }
   }
 
   /** Registers a public key on the account; it reaches instances created from now on. */
@@ -147,7 +190,7 @@ export class VastClient {
 
   async instanceSshKeys(id: number): Promise<string[]> {
     const r = await this.http.call({ method: 'GET', path: `/api/v0/instances/${id}/ssh/`, schema: InstanceKeysSchema, idempotent: true });
-    return r.ssh_keys.map((k) => k.public_key ?? k.key ?? '').filter(Boolean);
+    return r.ssh_keys.map(keyText).filter(Boolean);
   }
 
   /** Attaching the same key twice is harmless, so this is safe to repeat. */
@@ -164,17 +207,26 @@ export class VastClient {
     await this.http.call({ method: 'POST', path: '/api/v0/commands/rclone/', body, schema: z.unknown(), idempotent: false });
   }
 
+  /** Cancels the platform's cloud copy on an instance (vast.py `cancel sync`: DELETE /commands/rclone/). */
+  async cancelCloudCopy(instanceId: number): Promise<void> {
+    await this.http.call({ method: 'DELETE', path: '/api/v0/commands/rclone/', body: { instance_id: instanceId }, schema: z.unknown(), idempotent: true });
+  }
+
   async requestLogs(id: number, tail?: number): Promise<string> {
     const body = tail === undefined ? {} : { tail: String(tail) };
     return (await this.http.call({ method: 'PUT', path: `/api/v0/instances/request_logs/${id}/`, body, schema: LogsResponseSchema, idempotent: true, rejectSoftFailure: true })).result_url;
   }
 
-  /** Fetches a log result URL: 404 means not ready yet (returns null). */
-  async fetchResult(url: string): Promise<string | null> {
+  /**
+   * Fetches a log result URL. It is an S3 object (DOC logs.yaml:60) that answers 403/404 with an XML
+   * body until uploaded; like vast.py (3669-3679) any non-200 means "not ready yet" (null), never an
+   * API-key problem: this URL is fetched without our key.
+   */
+  async fetchResult(url: string, opts: { signal?: AbortSignal } = {}): Promise<string | null> {
     try {
-      return await this.http.call({ method: 'GET', path: '/result', absoluteUrl: url, schema: z.string(), idempotent: true, anonymous: true, text: true });
+      return await this.http.call({ method: 'GET', path: '/result', absoluteUrl: url, schema: z.string(), idempotent: true, anonymous: true, text: true, signal: opts.signal });
     } catch (e) {
-      if (e instanceof VastApiError && e.kind === 'not_found') return null;
+      if (e instanceof VastApiError && e.status !== null) return null;
       throw e;
     }
   }

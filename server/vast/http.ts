@@ -4,7 +4,7 @@ import { VastApiError, type ApiErrorKind } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SecretRegistry } from '../secrets.js';
 import { backoffDelay, shouldRetry, DEFAULT_RETRY, type RetryPolicy } from './retry-policy.js';
-import { Pacer } from './pacing.js';
+import { Pacer, retryDelayAfter429 } from './pacing.js';
 
 export interface HttpConfig {
   baseUrl: string;
@@ -34,6 +34,35 @@ export interface CallSpec<S extends z.ZodType> {
   absoluteUrl?: string;
   /** Accept a text body (log result URLs). */
   text?: boolean;
+  /** Aborts the request in flight and any pause before a retry (a caller's deadline). */
+  signal?: AbortSignal;
+}
+
+/** The contract id a non-success body may still carry (see VastApiError.newContract). */
+function contractIn(json: unknown): number | null {
+  const v = (json as { new_contract?: unknown } | null | undefined)?.new_contract;
+  const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : null;
+}
+
+function abortError(endpoint: string): VastApiError {
+  return new VastApiError(`Vast API request ${endpoint} was abandoned at the caller's deadline. It may or may not have taken effect.`, 'timeout', null, endpoint, true);
+}
+
+/** A pause that ends early (rejecting) when the signal aborts. */
+async function pause(sleep: (ms: number) => Promise<void>, ms: number, signal: AbortSignal | undefined, endpoint: string): Promise<void> {
+  if (!signal) return sleep(ms);
+  if (signal.aborted) throw abortError(endpoint);
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortError(endpoint));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([sleep(ms), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 const KEY_HELP = 'Set VAST_API_KEY in the MCP server\'s environment (or write the key to ~/.config/vastai/vast_api_key, mode 0600); get a key at https://cloud.vast.ai/account/.';
@@ -81,6 +110,11 @@ export class VastHttp {
     return this.config.baseUrl;
   }
 
+  /** A shape surprise that was tolerated (lenient parsing): logged, never fatal. */
+  warn(detail: Record<string, unknown>, message: string): void {
+    this.logger.warn(detail, message);
+  }
+
   /**
    * The API's clock in epoch seconds, from the Date header of its latest answer. Instance ages
    * and billing windows are computed against it, not against a possibly skewed local clock.
@@ -105,13 +139,18 @@ export class VastHttp {
       throw new VastApiError(`No Vast API key is configured. ${KEY_HELP}`, 'no_api_key', null, endpoint);
     }
     for (let attempt = 0; ; attempt++) {
+      if (spec.signal?.aborted) throw abortError(endpoint);
       const outcome = await this.once(spec, endpoint);
       if (outcome.ok) return outcome.value;
       const err = outcome.error;
+      if (outcome.status === 429 && !spec.absoluteUrl) this.pacer?.penalize(spec.method, spec.path);
       const retry = shouldRetry({ idempotent: spec.idempotent, status: outcome.status, networkCode: outcome.networkCode, attempt, policy: this.retry });
       this.logger.warn({ endpoint, status: err.status, kind: err.kind, attempt, retry }, 'vast request failed');
       if (!retry) throw err;
-      await this.sleep(backoffDelay(attempt, this.retry));
+      // A 429 sends no Retry-After: wait at least the endpoint's documented interval (or penalty).
+      // With pacing on, the pacer holds the next call for that long itself.
+      const floor = outcome.status === 429 && !this.pacer ? retryDelayAfter429(spec.method, spec.path) : 0;
+      await pause(this.sleep, Math.max(floor, backoffDelay(attempt, this.retry)), spec.signal, endpoint);
     }
   }
 
@@ -125,7 +164,7 @@ export class VastHttp {
       body = JSON.stringify(spec.body ?? {});
       headers['content-type'] = 'application/json';
     }
-    if (!spec.absoluteUrl) await this.pacer?.wait(spec.method, spec.path);
+    if (!spec.absoluteUrl && this.pacer) await pause(() => this.pacer!.wait(spec.method, spec.path), 0, spec.signal, endpoint);
     const started = Date.now();
     let status: number;
     let text: string;
@@ -133,11 +172,12 @@ export class VastHttp {
       // undici is loaded on the first request, so start-up (and tools/list) does not pay for it.
       this.undici ??= await import('undici');
       this.dispatcher ??= new this.undici.Agent({ connect: { timeout: this.config.connectTimeoutMs }, headersTimeout: this.config.headersTimeoutMs, bodyTimeout: this.config.bodyTimeoutMs });
-      const res = await this.undici.request(url, { method: spec.method, headers, body, dispatcher: this.dispatcher });
+      const res = await this.undici.request(url, { method: spec.method, headers, body, dispatcher: this.dispatcher, signal: spec.signal });
       status = res.statusCode;
       this.noteServerDate(res.headers.date);
       text = await res.body.text();
     } catch (e) {
+      if (spec.signal?.aborted) return { ok: false, error: abortError(endpoint) };
       const code = (e as { code?: string }).code ?? 'UNKNOWN';
       const timeout = /TIMEOUT/i.test(code);
       const kind: ApiErrorKind = timeout ? 'timeout' : 'network';
@@ -157,7 +197,7 @@ export class VastHttp {
     if (status < 200 || status >= 300) return { ok: false, status, error: this.httpError(status, json, text, endpoint) };
     const soft = json as { success?: unknown; msg?: unknown; error?: unknown } | undefined;
     if (spec.rejectSoftFailure && soft && soft.success === false) {
-      return { ok: false, error: new VastApiError(`Vast refused ${endpoint}: ${this.safeMsg(soft.msg ?? soft.error)}`, 'rejected', status, endpoint, false, typeof soft.error === 'string' ? soft.error : null) };
+      return { ok: false, error: new VastApiError(`Vast refused ${endpoint}: ${this.safeMsg(soft.msg ?? soft.error)}`, 'rejected', status, endpoint, false, typeof soft.error === 'string' ? soft.error : null, contractIn(json)) };
     }
     const parsed = spec.schema.safeParse(json);
     if (!parsed.success) {
@@ -175,7 +215,7 @@ export class VastHttp {
     const body = (json ?? {}) as { msg?: unknown; error?: unknown; detail?: unknown };
     const code = typeof body.error === 'string' ? body.error : null;
     const msg = this.safeMsg(body.msg ?? body.detail ?? (text.trim() || undefined));
-    const make = (kind: ApiErrorKind, message: string) => new VastApiError(message, kind, status, endpoint, false, code);
+    const make = (kind: ApiErrorKind, message: string) => new VastApiError(message, kind, status, endpoint, false, code, contractIn(json));
     if (status === 401 || status === 403 || (status === 404 && /invalid user key/i.test(msg))) {
       return make('auth', `Vast rejected the API key (HTTP ${status}: ${msg}). ${KEY_HELP}`);
     }

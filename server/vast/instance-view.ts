@@ -70,6 +70,21 @@ export interface InstanceView {
   accrued_cost: AccruedCost | null;
   ssh: SshEndpoints;
   diagnosis: Diagnosis;
+  /** Rental end (ISO time) and hours left: at the end the platform stops it; 48 h later it may be deleted. */
+  end_date: string | null;
+  hours_left: number | null;
+}
+
+/** Warn when less than this is left on the rental contract. */
+export const EXPIRY_WARNING_HOURS = 24;
+
+/** A warning for a rental close to its end (or past it), else null. */
+export function expiryWarning(inst: Instance, now: number): string | null {
+  if (!inst.end_date) return null;
+  const left = (inst.end_date - now) / 3600;
+  if (left <= 0) return `The rental contract of #${inst.id} ended at ${new Date(inst.end_date * 1000).toISOString()}; it may be deleted (with its disk) 48 h after that.`;
+  if (left > EXPIRY_WARNING_HOURS) return null;
+  return `The rental contract of #${inst.id} ends in ${left.toFixed(1)} h (${new Date(inst.end_date * 1000).toISOString()}): the platform stops it then and may delete it 48 h later. Copy results off before.`;
 }
 
 export function viewInstance(inst: Instance, now: number, accrued: AccruedCost | null): InstanceView {
@@ -91,5 +106,7 @@ export function viewInstance(inst: Instance, now: number, accrued: AccruedCost |
     accrued_cost: accrued,
     ssh: sshEndpoints(inst),
     diagnosis: diagnose(inst, now),
+    end_date: inst.end_date ? new Date(inst.end_date * 1000).toISOString() : null,
+    hours_left: inst.end_date ? Math.round(((inst.end_date - now) / 3600) * 10) / 10 : null,
   };
 }

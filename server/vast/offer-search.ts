@@ -60,7 +60,16 @@ export function buildOfferSearch(f: OfferFilters): BuiltSearch {
   if (f.geolocation !== undefined && f.geolocation.length > 0) q.geolocation = { in: f.geolocation.map((c) => c.toUpperCase()) };
   if (f.verified_only === false) delete q.verified;
   if (f.min_direct_ports !== undefined) q.direct_port_count = { gte: f.min_direct_ports };
+  // An offer's `duration` is its maximum rental in seconds (DOC search_offers.yaml; vast.py turns the
+  // query's days into seconds): a rental shorter than the job is stopped at its end.
+  if (!textSet('duration')) q.duration = { gte: Math.ceil(hours * 3600) };
   return { body, defaultsApplied, warnings, diskGb, hours };
+}
+
+/** Offers whose maximum rental covers `hours` (unknown durations are kept); the API may ignore the filter. */
+export function longEnough<T extends { duration?: number | null }>(offers: T[], hours: number): { kept: T[]; excluded: number } {
+  const kept = offers.filter((o) => o.duration == null || o.duration >= hours * 3600);
+  return { kept, excluded: offers.length - kept.length };
 }
 
 export interface OfferSummary {
@@ -81,6 +90,8 @@ export interface OfferSummary {
   verified: boolean;
   interruptible: boolean;
   cuda_max_good: number | null;
+  /** Maximum rental length in hours (null when the offer does not say). */
+  max_hours: number | null;
   projection: CostProjection;
 }
 
@@ -103,6 +114,7 @@ export function summarizeOffer(o: Offer, diskGb: number, hours: number): OfferSu
     verified: o.verified ?? o.verification === 'verified',
     interruptible: Boolean(o.is_bid),
     cuda_max_good: o.cuda_max_good ?? null,
+    max_hours: o.duration != null ? Math.floor(o.duration / 3600) : null,
     projection: projectOfferCost(o, diskGb, hours),
   };
 }

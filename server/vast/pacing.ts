@@ -1,36 +1,98 @@
 /**
- * The platform limits each endpoint to one call per interval per key and answers 429 (with no
- * Retry-After) when called faster. Spacing our own calls keeps us under those limits instead of
- * relying on retries.
+ * The platform limits each endpoint to one call per interval per identity (key + IP) and answers
+ * 429 (with no Retry-After) when called faster (DOC vast-ai/docs
+ * `api-reference/rate-limits-and-errors.mdx:26,47`). The intervals are the `x-rate-limit` values
+ * of each OpenAPI file in `api-reference/openapi/yaml/`; offer search is a bucket of 10 calls per
+ * minute (`search_offers.yaml:428-431`). Spacing our own calls keeps us under those limits instead
+ * of relying on retries. Keyed per endpoint, not per endpoint+instance: the safer reading of a
+ * question the docs leave open.
  */
-export const ENDPOINT_INTERVALS_MS: { method: string; re: RegExp; ms: number }[] = [
-  { method: 'GET', re: /^\/api\/v0\/instances\/\d+\/?$/, ms: 2000 },
-  { method: 'PUT', re: /^\/api\/v0\/asks\/\d+\/?$/, ms: 4500 },
-  { method: 'GET', re: /^\/api\/v1\/instances\/?$/, ms: 1000 },
-  { method: 'DELETE', re: /^\/api\/v0\/instances\/\d+\/?$/, ms: 3000 },
+export interface EndpointLimit {
+  method: string;
+  re: RegExp;
+  /** Minimum interval between two calls. */
+  ms: number;
+  /** After a 429 the endpoint stays closed this long (create: `penalty: 12`, create_instance.yaml). */
+  penaltyMs?: number;
+  /** A bucket of `burst` calls per `burst × ms` window instead of a plain interval. */
+  burst?: number;
+}
+
+export const ENDPOINT_LIMITS: EndpointLimit[] = [
+  { method: 'GET', re: /^\/api\/v0\/instances\/\d+\/?$/, ms: 2000 }, // show_instance.yaml
+  { method: 'PUT', re: /^\/api\/v0\/asks\/\d+\/?$/, ms: 4500, penaltyMs: 12_000 }, // create_instance.yaml
+  { method: 'DELETE', re: /^\/api\/v0\/instances\/\d+\/?$/, ms: 3000 }, // destroy_instance.yaml
+  { method: 'GET', re: /^\/api\/v1\/instances\/?$/, ms: 1000 }, // show_instances.yaml (v1)
+  { method: 'PUT', re: /^\/api\/v0\/instances\/\d+\/?$/, ms: 1000 }, // manage_instance.yaml (state, label)
+  { method: 'PUT', re: /^\/api\/v0\/instances\/reboot\/\d+\/?$/, ms: 1000 }, // reboot_instance.yaml
+  { method: 'PUT', re: /^\/api\/v0\/instances\/recycle\/\d+\/?$/, ms: 1000 }, // recycle_instance.yaml
+  { method: 'PUT', re: /^\/api\/v0\/instances\/bid_price\/\d+\/?$/, ms: 5500 }, // change_bid.yaml
+  { method: 'GET', re: /^\/api\/v0\/charges\/?$/, ms: 1000 }, // show_charges.yaml
+  { method: 'GET', re: /^\/api\/v1\/invoices\/?$/, ms: 3000 }, // show_invoices.yaml (v1)
+  { method: 'POST', re: /^\/api\/v0\/ssh\/?$/, ms: 1000 }, // create_ssh_key.yaml
+  { method: 'DELETE', re: /^\/api\/v0\/instances\/\d+\/ssh\/\d+\/?$/, ms: 2000 }, // detach_ssh_key.yaml
+  { method: 'GET', re: /^\/api\/v0\/users\/cloud_integrations\/?$/, ms: 2900 }, // show_connections.yaml
+  { method: 'POST', re: /^\/api\/v0\/bundles\/?$/, ms: 6000, burst: 10 }, // search_offers.yaml: 10 per minute
 ];
+
+/** @deprecated name kept for existing imports; same table. */
+export const ENDPOINT_INTERVALS_MS = ENDPOINT_LIMITS;
+
+export function limitFor(method: string, path: string, rules: EndpointLimit[] = ENDPOINT_LIMITS): EndpointLimit | undefined {
+  const p = path.split('?')[0] ?? path;
+  return rules.find((r) => r.method === method && r.re.test(p));
+}
+
+/** How long to wait before retrying after a 429 on this endpoint (the penalty when it has one). */
+export function retryDelayAfter429(method: string, path: string): number {
+  const rule = limitFor(method, path);
+  if (!rule) return 1000;
+  return (rule.penaltyMs ?? rule.ms) + MARGIN_MS;
+}
 
 /** Slack for network and event-loop delays between our send and the platform's clock. */
 const MARGIN_MS = 250;
 
 export class Pacer {
   private readonly next = new Map<string, number>();
+  /** For bucket endpoints: the times of the calls inside the current window. */
+  private readonly windows = new Map<string, number[]>();
 
   constructor(
-    private readonly rules = ENDPOINT_INTERVALS_MS,
+    private readonly rules = ENDPOINT_LIMITS,
     private readonly now: () => number = () => Date.now(),
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {}
 
   /** Waits until `method path` may be called again, and books the slot. */
   async wait(method: string, path: string): Promise<void> {
-    const rule = this.rules.find((r) => r.method === method && r.re.test(path));
+    const rule = limitFor(method, path, this.rules);
     if (!rule) return;
     const key = `${method} ${rule.re.source}`;
     const now = this.now();
-    const at = Math.max(now, this.next.get(key) ?? 0);
-    // Book the slot before sleeping, so concurrent callers queue behind each other.
-    this.next.set(key, at + rule.ms + MARGIN_MS);
+    let at = Math.max(now, this.next.get(key) ?? 0);
+    if (rule.burst) {
+      const windowMs = rule.burst * rule.ms;
+      const booked = this.windows.get(key) ?? [];
+      // Bookings stay in order, so concurrent callers queue behind each other here too.
+      at = Math.max(at, booked[booked.length - 1] ?? 0);
+      const calls = booked.filter((t) => t > at - windowMs - MARGIN_MS);
+      if (calls.length >= rule.burst) at = Math.max(at, calls[calls.length - rule.burst]! + windowMs + MARGIN_MS);
+      calls.push(at);
+      this.windows.set(key, calls);
+    } else {
+      // Book the slot before sleeping, so concurrent callers queue behind each other.
+      this.next.set(key, at + rule.ms + MARGIN_MS);
+    }
     if (at > now) await this.sleep(at - now);
+  }
+
+  /** A 429 arrived anyway (another client on the key): close the endpoint for its penalty or interval. */
+  penalize(method: string, path: string): void {
+    const rule = limitFor(method, path, this.rules);
+    if (!rule) return;
+    const key = `${method} ${rule.re.source}`;
+    const until = this.now() + (rule.penaltyMs ?? rule.ms) + MARGIN_MS;
+    this.next.set(key, Math.max(this.next.get(key) ?? 0, until));
   }
 }

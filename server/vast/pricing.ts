@@ -25,9 +25,12 @@ export function projectOfferCost(offer: Offer, diskGb: number, hours: number): C
   return { gpu_per_hour: round4(gpu), disk_per_hour: round4(disk), total_per_hour: round4(gpu + disk), hours, projected_total: round2((gpu + disk) * hours) };
 }
 
-/** What the instance costs per hour right now: GPU only while running; disk in every state until destroyed. */
+/**
+ * What the instance costs per hour right now: GPU while running and while frozen ("GPU charges
+ * apply", DOC cli/reference/show-instance.mdx); disk in every state until destroyed.
+ */
 export function instanceBurnPerHour(inst: Instance): { total: number; gpu: number; disk: number } {
   const disk = diskPerHour(inst.storage_cost ?? 0, inst.disk_space ?? 0);
-  const gpu = inst.actual_status === 'running' ? (inst.dph_base ?? Math.max(0, (inst.dph_total ?? 0) - disk)) : 0;
+  const gpu = inst.actual_status === 'running' || inst.actual_status === 'frozen' ? (inst.dph_base ?? Math.max(0, (inst.dph_total ?? 0) - disk)) : 0;
   return { total: round4(gpu + disk), gpu: round4(gpu), disk: round4(disk) };
 }

@@ -1,6 +1,7 @@
 import { VastMcpError } from '../errors.js';
 import type { VastClient } from './client.js';
-import { diagnose, type Diagnosis } from './diagnosis.js';
+import { VastApiError } from '../errors.js';
+import { DEAD_CODES, diagnose, type Diagnosis } from './diagnosis.js';
 import type { Instance } from './schemas.js';
 
 export interface WaitOptions {
@@ -15,7 +16,17 @@ export interface WaitOptions {
   epochNow: () => number;
   /** Scheduling this long is treated as stuck. */
   stuckSchedulingMs: number;
+  /**
+   * Arms a timer that aborts the request in flight at the deadline (default: a real timer,
+   * `setTimeout`). A deadline includes requests in flight: a hung poll never outlives it.
+   */
+  armDeadline?: (ms: number, abort: () => void) => () => void;
 }
+
+const realTimer = (ms: number, abort: () => void): (() => void) => {
+  const t = setTimeout(abort, Math.max(0, ms));
+  return () => clearTimeout(t);
+};
 
 export interface WaitResult {
   outcome: 'running' | 'dead' | 'deadline';
@@ -31,15 +42,32 @@ export async function waitUntilRunning(vast: VastClient, id: number, o: WaitOpti
   let interval = o.minIntervalMs;
   let polls = 0;
   let schedulingSince: number | null = null;
+  let last: Instance | null = null;
+  let lastDiagnosis: Diagnosis | null = null;
+  const controller = new AbortController();
+  const disarm = (o.armDeadline ?? realTimer)(o.deadlineMs, () => controller.abort());
+  try {
   for (;;) {
-    const inst = await vast.getInstance(id);
+    let inst: Instance | null;
+    try {
+      inst = await vast.getInstance(id, { signal: controller.signal });
+    } catch (e) {
+      // The deadline fired while a request was in flight: abandon it and report the deadline.
+      if (controller.signal.aborted && e instanceof VastApiError) return { outcome: 'deadline', instance: last, diagnosis: lastDiagnosis, polls, elapsedMs: o.now() - started };
+      throw e;
+    }
     polls++;
     const elapsed = o.now() - started;
     await o.onPoll?.(inst, elapsed);
     if (!inst) throw new VastMcpError(`Instance ${id} disappeared while waiting for it to start (destroyed, or deleted for lack of credit).`, 'instance_gone');
     const d = diagnose(inst, o.epochNow());
+    last = inst;
+    lastDiagnosis = d;
     if (d.code === 'running') return { outcome: 'running', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
-    if (d.code === 'exited' || d.code === 'offline' || d.code === 'outbid') return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
+    if (DEAD_CODES.has(d.code)) return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
+    // We only wait after asking for running (create or start): an intended state of "stopped" now
+    // means the platform (an interruption, expiry, lack of credit) or someone else stopped it.
+    if (inst.intended_status === 'stopped') return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
     if (d.code === 'scheduling') {
       schedulingSince ??= o.now();
       if (o.now() - schedulingSince >= o.stuckSchedulingMs) return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
@@ -47,8 +75,11 @@ export async function waitUntilRunning(vast: VastClient, id: number, o: WaitOpti
       schedulingSince = null;
     }
     const left = o.deadlineMs - (o.now() - started);
-    if (left <= 0) return { outcome: 'deadline', instance: inst, diagnosis: d, polls, elapsedMs: o.now() - started };
+    if (left <= 0 || controller.signal.aborted) return { outcome: 'deadline', instance: inst, diagnosis: d, polls, elapsedMs: o.now() - started };
     await o.sleep(Math.min(interval, left));
     interval = Math.min(o.maxIntervalMs, Math.round(interval * 1.5));
+  }
+  } finally {
+    disarm();
   }
 }

@@ -12,8 +12,9 @@ function keyText(body: Record<string, unknown>): string {
   return key.trim();
 }
 
-function keyRow(userId: number, k: SshKeyRecord): Record<string, unknown> {
-  return { id: k.id, user_id: userId, key: k.publicKey, public_key: k.publicKey, created_at: k.createdAt, deleted_at: null };
+function keyRow(userId: number, k: SshKeyRecord, isoDates = false): Record<string, unknown> {
+  const created = isoDates ? new Date(k.createdAt * 1000).toISOString() : k.createdAt;
+  return { id: k.id, user_id: userId, key: k.publicKey, public_key: k.publicKey, created_at: created, deleted_at: null };
 }
 
 export function registerAccountRoutes(ctx: RouteContext): void {
@@ -50,7 +51,11 @@ export function registerAccountRoutes(ctx: RouteContext): void {
     }),
   );
 
-  router.add('GET', '/api/v0/ssh', () => ok(acct.sshKeys.map((k) => keyRow(acct.id, k))));
+  // DOC show_ssh_keys.yaml:55: an account without keys answers 404; `created_at` is a date-time string.
+  router.add('GET', '/api/v0/ssh', () => {
+    if (acct.sshKeys.length === 0 && world.fidelity.emptyAccountKeys === 'not_found') throw new SimHttpError(404, 'not_found', 'No SSH keys found for the user.');
+    return ok(acct.sshKeys.map((k) => keyRow(acct.id, k, world.fidelity.emptyAccountKeys === 'not_found')));
+  });
   router.add('POST', '/api/v0/ssh', (req: SimRequest) => {
     const record = { id: world.newKeyId(), publicKey: keyText(bodyObject(req.body)), createdAt: world.now() };
     // Account keys reach instances created from now on, not existing ones (attach for those).
@@ -72,7 +77,9 @@ export function registerAccountRoutes(ctx: RouteContext): void {
 
   router.add('GET', '/api/v0/instances/:id/ssh', (req: SimRequest) => {
     const inst = liveInstance(ctx, req.params.id);
-    return ok({ success: true, ssh_keys: inst.sshKeys.map((k) => keyRow(acct.id, k)) });
+    // DOC show_instance_ssh_keys.yaml:38-41: "JSON string containing array of SSH key objects".
+    const rows = inst.sshKeys.map((k) => ({ id: k.id, name: `key-${k.id}`, public_key: k.publicKey }));
+    return ok({ success: true, ssh_keys: world.fidelity.instanceKeysShape === 'json_string' ? JSON.stringify(rows) : rows.map((r, i) => ({ ...keyRow(acct.id, inst.sshKeys[i]!), name: r.name })) });
   });
   router.add('POST', '/api/v0/instances/:id/ssh', (req: SimRequest) => {
     const inst = liveInstance(ctx, req.params.id);

@@ -5,13 +5,25 @@ import type { FaultPlan, FaultRule } from '../faults.js';
 import type { RequestRecord } from '../request-log.js';
 import type { ActualStatus } from '../types.js';
 import { bodyObject, type RouteContext } from './context.js';
+import { interrupt } from '../interruptions.js';
+import { pullErrorMessage } from '../image-pull.js';
 
+/**
+ * Instance faults. Shapes: `created` + OCI error (dstack compute.py 204-207); `unknown` = no heartbeat,
+ * `frozen` = GPU still billed (DOC cli/reference/show-instance.mdx:24-40); pull errors as the host
+ * words them (vastai runtime_diagnostics.py 246-255).
+ */
 const INSTANCE_FAULTS: Record<string, { actual: ActualStatus; msg: (image: string) => string; releasesGpus?: boolean }> = {
-  outbid: { actual: 'stopped', msg: () => 'Outbid: paused because a higher bid took the GPU', releasesGpus: true },
   offline: { actual: 'offline', msg: () => 'Host offline' },
   exited: { actual: 'exited', msg: () => 'Container exited with code 1' },
   stuck_loading: { actual: 'loading', msg: (image) => `Pulling image ${image}` },
+  created_error: { actual: 'created', msg: () => 'Error response from daemon: failed to create task for container: OCI runtime create failed: runc create failed: unable to start container process' },
+  pull_failed: { actual: 'created', msg: (image) => pullErrorMessage(`${image.split(':')[0]}-does-not-exist`) },
+  unknown: { actual: 'unknown', msg: () => '' },
+  frozen: { actual: 'frozen', msg: () => '' },
 };
+/** Interruption faults: `outbid` per the fidelity option; `outbid_resumable` / `outbid_stopped` force one reading. */
+const OUTBID_FAULTS = new Set(['outbid', 'outbid_resumable', 'outbid_stopped']);
 
 /** `/_sim/…`: not part of the Vast API; lets tests move the clock, inspect ground truth and inject faults. */
 export function registerAdminRoutes(ctx: RouteContext, requests: RequestRecord[], faults: FaultPlan): void {
@@ -80,12 +92,29 @@ export function registerAdminRoutes(ctx: RouteContext, requests: RequestRecord[]
     const inst = world.instances.get(Number(req.params.id));
     if (!inst || inst.destroyedAt !== null) throw new SimHttpError(404, 'not_found', 'no such live instance');
     const kind = String(bodyObject(req.body).kind);
+    if (OUTBID_FAULTS.has(kind)) {
+      const saved = world.fidelity.outbidShape;
+      if (kind !== 'outbid') world.fidelity.outbidShape = kind === 'outbid_resumable' ? 'intended_running' : 'intended_stopped';
+      try {
+        interrupt(world, inst);
+      } finally {
+        world.fidelity.outbidShape = saved;
+      }
+      return ok();
+    }
+    if (kind === 'expire') {
+      // The rental contract ends now (DOC faq/instances.mdx:13); the next tick stops it.
+      inst.endDate = world.now();
+      world.tick();
+      return ok();
+    }
     const fault = INSTANCE_FAULTS[kind];
-    if (!fault) throw new SimHttpError(400, 'invalid_args', `kind must be one of ${Object.keys(INSTANCE_FAULTS).join(', ')}`);
+    if (!fault) throw new SimHttpError(400, 'invalid_args', `kind must be one of ${[...OUTBID_FAULTS, 'expire', ...Object.keys(INSTANCE_FAULTS)].join(', ')}`);
     world.accrue(inst, world.now());
     inst.actual = fault.actual;
     inst.runningSince = null;
     inst.statusMsg = fault.msg(inst.image);
+    inst.pending = null;
     if (fault.releasesGpus) inst.holdsGpus = false;
     // SSH and running commands end, as they would on the host.
     world.events.emit('stopped', inst);

@@ -23,12 +23,22 @@ function filesUnder(root: string): string[] {
 }
 
 /**
- * The platform's cloud copy (`POST /commands/rclone/`): the host itself uploads the instance's files
- * to a connected bucket. Any 200 means "started"; progress shows only in the instance's status_msg.
+ * The platform's cloud copy (`POST /commands/rclone/`, body `{src,dst,instance_id,selected,transfer,flags}`:
+ * vast.py 1818-1825, DOC cloud_copy.yaml): the host itself uploads the instance's files to a connected
+ * bucket. Any 200 means "started"; progress shows only in the instance's status bar, "~30 seconds
+ * delayed", and the end as "Cloud Copy Operation Finished" (vast.py 1865-1866). The platform words no
+ * failure we know of: the simulator says "Cloud Copy Operation Failed" and clients must verify by
+ * reading the bucket back. `DELETE /commands/rclone/ {instance_id}` cancels (vast.py `cancel sync`).
  */
 export function registerCloudRoutes(ctx: RouteContext): void {
   const { router, world } = ctx;
   const connections: CloudConnection[] = [];
+  const running = new Map<number, { cancelled: boolean }>();
+  const report = (inst: { delayedStatus?: { at: number; msg: string } | null; statusMsg: string }, msg: string): void => {
+    const delay = world.fidelity.cloudCopyStatusDelaySeconds;
+    if (delay <= 0) inst.statusMsg = msg;
+    else inst.delayedStatus = { at: world.now() + delay, msg };
+  };
 
   router.add('GET', '/api/v0/users/cloud_integrations', () => ok(connections.map((c) => ({ id: c.id, name: c.name, cloud_type: c.cloud_type }))));
   router.add('POST', '/_sim/cloud_connections', (req: SimRequest) => {
@@ -52,22 +62,34 @@ export function registerCloudRoutes(ctx: RouteContext): void {
     if (!bucket) throw new SimHttpError(400, 'invalid_args', 'dst must be /bucket/prefix');
     const prefix = rest.join('/').replace(/\/+$/, '');
     const client = new S3Client({ endpoint: conn.endpoint, region: conn.region, forcePathStyle: true, credentials: { accessKeyId: conn.access_key, secretAccessKey: conn.secret_key }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-    inst.statusMsg = `rclone: copying ${String(b.src)} to ${String(b.dst)}`;
+    report(inst, 'Cloud Copy Operation Started');
+    const job = { cancelled: false };
+    running.set(inst.id, job);
     void (async () => {
       try {
         const root = statSync(src).isFile() ? src.slice(0, src.lastIndexOf('/')) : src;
         for (const file of filesUnder(src)) {
+          if (job.cancelled) throw new Error('cancelled');
           const key = [prefix, relative(root, file)].filter(Boolean).join('/');
           await new Upload({ client, params: { Bucket: bucket, Key: key, Body: createReadStream(file) } }).done();
           world.chargeBandwidth(inst, statSync(file).size, 0);
         }
-        inst.statusMsg = `rclone: done copying ${String(b.src)} to ${String(b.dst)}`;
+        report(inst, 'Cloud Copy Operation Finished');
       } catch (e) {
-        inst.statusMsg = `rclone: failed: ${(e as Error).message}`;
+        report(inst, job.cancelled ? 'Cloud Copy Operation Cancelled' : `Cloud Copy Operation Failed: ${(e as Error).message.slice(0, 200)}`);
       } finally {
+        if (running.get(inst.id) === job) running.delete(inst.id);
         client.destroy();
       }
     })();
     return ok({ success: true, msg: 'Cloud copy started.' });
+  });
+
+  router.add('DELETE', '/api/v0/commands/rclone', (req: SimRequest) => {
+    const b = bodyObject(req.body);
+    const inst = liveInstance(ctx, String(b.instance_id));
+    const job = running.get(inst.id);
+    if (job) job.cancelled = true;
+    return ok({ success: true, msg: job ? 'Cloud copy cancelled.' : 'No cloud copy running on this instance.' });
   });
 }

@@ -1,6 +1,7 @@
 import { SimHttpError } from '../http-error.js';
 import { ok, type SimRequest } from '../http-router.js';
-import { createInstance } from '../create-instance.js';
+import { createInstance, CreateRefusedWithContract } from '../create-instance.js';
+import { interrupt } from '../interruptions.js';
 import { renderInstanceRow } from '../instance-rows.js';
 import type { SimInstance } from '../types.js';
 import { bodyObject, liveInstance, type RouteContext } from './context.js';
@@ -46,6 +47,7 @@ function applyV1Filters(rows: Record<string, unknown>[], filters: unknown): Reco
 }
 
 function setState(ctx: RouteContext, inst: SimInstance, state: unknown): void {
+  if (state === 'running' && inst.deleteAt !== null) throw new SimHttpError(400, 'invalid_args', `Instance ${inst.id}: the rental contract has expired; it cannot be restarted.`);
   if (state === 'running') ctx.world.start(inst);
   else if (state === 'stopped') ctx.world.stop(inst);
   else throw new SimHttpError(400, 'invalid_args', 'state must be "running" or "stopped"');
@@ -55,8 +57,18 @@ export function registerInstanceRoutes(ctx: RouteContext): void {
   const { router, world } = ctx;
   const rows = () => world.liveInstances().map((i) => renderInstanceRow(i, ctx.rowContext()));
 
+  // DOC create_instance.yaml; vast.py 2490-2533; success body per vastai/data/instance.py:34-49.
   router.add('PUT', '/api/v0/asks/:id', async (req: SimRequest) => {
-    const inst = createInstance(world, Number(req.params.id), bodyObject(req.body));
+    let inst: SimInstance;
+    try {
+      inst = createInstance(world, Number(req.params.id), bodyObject(req.body));
+    } catch (e) {
+      if (!(e instanceof CreateRefusedWithContract)) throw e;
+      // Created anyway (a bid below the winning price): the error body names it (dstack api_client.py 97-100).
+      const created = world.instances.get(e.newContract);
+      if (created) await ctx.ssh?.provision(created);
+      return { status: e.status, body: { success: false, error: e.code, msg: e.message, new_contract: e.newContract } };
+    }
     await ctx.ssh?.provision(inst);
     return ok({ success: true, new_contract: inst.id, instance_api_key: inst.instanceApiKey });
   });
@@ -134,8 +146,23 @@ export function registerInstanceRoutes(ctx: RouteContext): void {
     return ok({ success: true });
   });
 
-  router.add('PUT', '/api/v0/instances/recycle/:id', (req: SimRequest) => {
-    world.reboot(liveInstance(ctx, req.params.id));
+  // DOC recycle_instance.yaml:14-15: destroys and recreates the container from a fresh pull; the
+  // container's disk is lost (the old simulator kept it, a false comfort).
+  router.add('PUT', '/api/v0/instances/recycle/:id', async (req: SimRequest) => {
+    const inst = liveInstance(ctx, req.params.id);
+    world.accrue(inst, world.now());
+    world.events.emit('stopped', inst);
+    inst.actual = 'recycling';
+    inst.intended = 'running';
+    inst.statusMsg = `Recycling: pulling ${inst.image}`;
+    inst.runningSince = null;
+    inst.pending = null;
+    inst.phaseEndsAt = world.now() + inst.imagePullSeconds;
+    if (ctx.ssh) {
+      ctx.ssh.sandbox.remove(inst.id);
+      ctx.ssh.sandbox.prepare(inst.id);
+    }
+    world.log(inst, 'container recycled: disk wiped, image pulled again');
     return ok({ success: true });
   });
 
@@ -146,20 +173,25 @@ export function registerInstanceRoutes(ctx: RouteContext): void {
     const price = body.price === null || body.price === undefined ? Math.round(minBid * 1.1 * 10000) / 10000 : Number(body.price);
     if (!Number.isFinite(price) || price < 0.001) throw new SimHttpError(400, 'invalid_price', 'Please set a bid price >= 0.001.');
     if (price > 32 * inst.numGpus) throw new SimHttpError(400, 'invalid_price', `Bid price must be at most ${32 * inst.numGpus} $/hour.`);
+    // "On-demand → Interruptible: No, must create new instance" (DOC instance-types.mdx:111).
+    if (!inst.isBid && world.fidelity.organicOutbids) throw new SimHttpError(400, 'invalid_args', `Instance ${inst.id} is on-demand; its bid cannot be changed.`);
     world.accrue(inst, world.now());
     inst.isBid = true;
     inst.gpuRate = price;
+    // A bid below the current minimum loses its GPUs (the instance is interrupted).
+    if (world.fidelity.organicOutbids && price < minBid && inst.holdsGpus) interrupt(world, inst);
     return ok({ success: true });
   });
 
   router.add('DELETE', '/api/v0/instances/:id', (req: SimRequest) => {
     const id = Number(req.params.id);
     const inst = world.instances.get(id);
+    // DOC destroy_instance.yaml: 404 "Instance not found"; a repeat gets `no_such_instance`
+    // (dstack api_client.py:112), not the old simulator's second success.
     if (!inst) throw new SimHttpError(404, 'not_found', 'Instance not found');
-    // Idempotent: destroying a destroyed instance answers success again.
-    const already = inst.destroyedAt !== null;
+    if (inst.destroyedAt !== null) throw new SimHttpError(404, 'no_such_instance', `Instance ${id} not found.`);
     world.destroy(inst);
-    return ok({ success: true, msg: already ? 'Instance already destroyed.' : 'Instance destroyed.' });
+    return ok({ success: true, msg: 'Instance destroyed.' });
   });
 
   router.add('DELETE', '/api/v0/instances', (req: SimRequest) => {

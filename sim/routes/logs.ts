@@ -8,7 +8,14 @@ interface PendingLog {
   text: string;
 }
 
-/** Logs are produced asynchronously: the API returns a URL that answers 404 until the text is ready. */
+/** What S3 answers for a key that is not there yet, to a reader without list permission. */
+const S3_DENIED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>SIMREQ0001</RequestId></Error>';
+
+/**
+ * Logs are produced asynchronously: the API returns a `result_url` on S3 (DOC logs.yaml:60) that
+ * answers 403 + XML until uploaded (or 404 with `logNotReady: 'not_found'`); vast.py polls it and
+ * treats any non-200 as "not ready" (3669-3679).
+ */
 export function registerLogRoutes(ctx: RouteContext, readyDelayMs: number): void {
   const { router } = ctx;
   const results = new Map<string, PendingLog>();
@@ -32,7 +39,9 @@ export function registerLogRoutes(ctx: RouteContext, readyDelayMs: number): void
     (req: SimRequest) => {
       const token = (req.params.file ?? '').replace(/\.log$/, '');
       const r = results.get(token);
-      if (!r || Date.now() < r.readyAt) return { status: 404, body: 'Not ready', text: true };
+      if (!r || Date.now() < r.readyAt) {
+        return ctx.world.fidelity.logNotReady === 's3_403' ? { status: 403, body: S3_DENIED, text: true } : { status: 404, body: 'Not ready', text: true };
+      }
       return { status: 200, body: r.text, text: true };
     },
     { auth: false },

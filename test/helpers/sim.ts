@@ -3,8 +3,15 @@ import { startSimulator, type RunningSimulator, type SimulatorOptions } from '..
 /** A recognizable key: any test can scan output for it. */
 export const TEST_KEY = 'TESTKEY-c0ffee-5ecret-0123456789abcdef';
 
+/**
+ * The simulator is realistic by default. Tests opt out of two behaviours that only cost wall-clock
+ * time at a 1× clock: the documented rate limits (tests poll every 20 ms with pacing off; the
+ * pacing suite in read-tools.test.ts turns both on) and the stop/start convergence delay.
+ * Everything else (key shapes, pull failures, outbids, expiry, S3 log URLs) stays realistic.
+ */
 export async function startTestSim(opts: Partial<SimulatorOptions> = {}): Promise<RunningSimulator> {
-  return startSimulator({ apiKey: TEST_KEY, seed: 'test', offers: 800, logReadyDelayMs: 50, ...opts });
+  const { fidelity, ...rest } = opts;
+  return startSimulator({ apiKey: TEST_KEY, seed: 'test', offers: 800, logReadyDelayMs: 50, rateLimits: false, ...rest, fidelity: { stateChangeSeconds: 0, ...(fidelity ?? {}) } });
 }
 
 export async function simFetch(sim: RunningSimulator, method: string, path: string, body?: unknown, key: string | null = TEST_KEY): Promise<{ status: number; json: any; contentType: string | null }> {

@@ -51,7 +51,13 @@ describe('simulator faults', () => {
   }, 60_000);
 
   it.each([
-    ['outbid', 'outbid', /outbid/],
+    // The realistic signature (dstack compute.py 209-216) and the docs' "paused" reading.
+    ['outbid', 'interrupted', /interrupted \(outbid/],
+    ['outbid_resumable', 'outbid', /outbid/],
+    ['created_error', 'start_failed', /failed to start/],
+    ['pull_failed', 'pull_failed', /could not be pulled/],
+    ['unknown', 'no_heartbeat', /no heartbeat/],
+    ['frozen', 'frozen', /BILLED/],
     ['offline', 'offline', /host is offline/],
     ['exited', 'exited', /container exited/],
   ])('an instance fault %s is diagnosed and closes SSH', async (kind, code, summary) => {

@@ -209,3 +209,83 @@ describe('secrets and errors', () => {
     }
   });
 });
+
+describe('fidelity: what the real platform does (fidelity audit)', () => {
+  it('excludes offers whose maximum rental is shorter than the requested hours', async () => {
+    const r = await mcp.call('offers', { gpu_name: 'RTX 4090', hours: 24 * 120, limit: 20 });
+    const data = r.structuredContent as any;
+    expect(data.query_sent.duration).toEqual({ gte: 24 * 120 * 3600 });
+    for (const o of data.offers) expect(o.max_hours).toBeGreaterThanOrEqual(24 * 120);
+  });
+
+  it('shows the rental end, hours left and a warning when less than a day is left', async () => {
+    const id = await rentOne(sim);
+    const inst = sim.world.instances.get(id)!;
+    inst.endDate = sim.world.now() + 5 * 3600;
+    const v = ((await mcp.call('status', { instance_id: id })).structuredContent as any).instances[0];
+    expect(v.end_date).toBe(new Date(inst.endDate * 1000).toISOString());
+    expect(v.hours_left).toBeCloseTo(5, 0);
+    expect(v.warnings.join(' ')).toMatch(/ends in 5\.0 h/);
+    const b = (await mcp.call('billing', {})).structuredContent as any;
+    expect(b.warnings.join(' ')).toMatch(new RegExp(`#${id}`));
+    await simFetch(sim, 'DELETE', `/api/v0/instances/${id}/`, {});
+  });
+
+  it('diagnoses an interrupted bid instance (dstack signature) and a failed image pull', async () => {
+    const bid = await rentOne(sim, { price: 5 });
+    const bad = await rentOne(sim, { image: 'no-such-registry.invalid/nope:tag' });
+    sim.world.clock.advance(900);
+    await simFetch(sim, 'POST', `/_sim/instances/${bid}/fault`, { kind: 'outbid' });
+    const views = ((await mcp.call('status', {})).structuredContent as any).instances;
+    expect(views.find((v: any) => v.id === bid).diagnosis.code).toBe('interrupted');
+    expect(views.find((v: any) => v.id === bad).diagnosis.code).toBe('pull_failed');
+    for (const id of [bid, bad]) await simFetch(sim, 'DELETE', `/api/v0/instances/${id}/`, {});
+  });
+
+  it('restarts an exited instance with reboot, and start no longer answers "already running" for it', async () => {
+    const id = await rentOne(sim);
+    sim.world.clock.advance(900);
+    await simFetch(sim, 'POST', `/_sim/instances/${id}/fault`, { kind: 'exited' });
+    const s = await mcp.call('start', { instance_id: id });
+    expect((s.structuredContent as any).status).toBe('needs_confirmation');
+    const r = await mcp.call('reboot', { instance_id: id });
+    expect((r.structuredContent as any).status).toBe('done');
+    sim.world.clock.advance(60);
+    expect(((await mcp.call('status', { instance_id: id })).structuredContent as any).instances[0].actual_status).toBe('running');
+    await simFetch(sim, 'DELETE', `/api/v0/instances/${id}/`, {});
+  });
+
+  it('reads odd field shapes (numeric strings, padded strings, null port entries) without failing', async () => {
+    const odd = await startTestSim({ fidelity: { oddShapes: true } });
+    const c = await connectInMemory(odd);
+    try {
+      const id = await rentOne(odd);
+      odd.world.clock.advance(900);
+      const r = await c.call('status', { instance_id: id });
+      expect(r.isError, textOf(r)).toBeFalsy();
+      const v = (r.structuredContent as any).instances[0];
+      expect(v.ssh.direct).toMatch(/^ssh:\/\/root@127\.0\.0\.1:\d+$/);
+    } finally {
+      await c.close();
+      await odd.close();
+    }
+  });
+});
+
+describe('with the platform rate limits on and pacing on (the realistic default)', () => {
+  it('runs offers, status, billing and logs without a 429 reaching the user', async () => {
+    const limited = await startTestSim({ rateLimits: true });
+    const c = await connectInMemory(limited, { config: { pacing: true } });
+    try {
+      const id = await rentOne(limited);
+      for (const [tool, args] of [['offers', { limit: 2 }], ['offers', { limit: 3 }], ['status', {}], ['status', { instance_id: id }], ['status', { instance_id: id }], ['billing', {}], ['logs', { instance_id: id }]] as const) {
+        const r = await c.call(tool, args);
+        expect(r.isError, `${tool}: ${textOf(r)} ${c.logs.filter((l) => /error/i.test(l)).slice(-3).join(" ")}`).toBeFalsy();
+      }
+      expect(limited.rateLimitHits()).toBe(0);
+    } finally {
+      await c.close();
+      await limited.close();
+    }
+  }, 60_000);
+});

@@ -24,6 +24,8 @@ describe('pricing', () => {
     expect(instanceBurnPerHour(inst({ actual_status: 'stopped' }))).toEqual({ total: 0.02, gpu: 0, disk: 0.02 });
     expect(instanceBurnPerHour(inst({ actual_status: 'running' }))).toEqual({ total: 0.52, gpu: 0.5, disk: 0.02 });
     expect(instanceBurnPerHour(inst({ actual_status: 'loading' })).gpu).toBe(0);
+    // "frozen: GPU charges apply" (DOC cli/reference/show-instance.mdx)
+    expect(instanceBurnPerHour(inst({ actual_status: 'frozen' })).gpu).toBe(0.5);
   });
 });
 
@@ -37,6 +39,14 @@ describe('diagnosis', () => {
     [{ actual_status: 'exited', intended_status: 'running' }, 'exited'],
     [{ actual_status: 'loading', intended_status: 'running' }, 'loading'],
     [{ actual_status: null, intended_status: 'running' }, 'provisioning'],
+    [{ actual_status: 'stopped', intended_status: 'stopped', cur_state: 'stopped', next_state: 'stopped', is_bid: true }, 'interrupted'],
+    [{ actual_status: 'created', intended_status: 'running', status_msg: 'OCI runtime create failed' }, 'start_failed'],
+    [{ actual_status: 'loading', intended_status: 'running', status_msg: 'manifest unknown' }, 'pull_failed'],
+    [{ actual_status: 'unknown', intended_status: 'running' }, 'no_heartbeat'],
+    [{ actual_status: 'frozen', intended_status: 'running' }, 'frozen'],
+    [{ actual_status: 'recycling', intended_status: 'running' }, 'recycling'],
+    [{ actual_status: 'stopped', intended_status: 'stopped', end_date: 1050 }, 'expired'],
+    [{ actual_status: 'weird', intended_status: 'running' }, 'unknown'],
   ])('%o → %s', (over, code) => {
     expect(diagnose(inst(over as Partial<Instance>), 1100).code).toBe(code);
   });

@@ -128,10 +128,12 @@ describe('simulator: instances', () => {
     // Stopped: GPU stops billing, disk does not.
     expect((await simFetch(sim, 'PUT', `/api/v0/instances/${id}/`, { state: 'stopped' })).json.success).toBe(true);
     const diskAtStop = inst.costs.disk;
+    // Read at the stop itself: the clock runs at 1× between the requests above.
+    const gpuAtStop = inst.costs.gpu;
     sim.world.clock.advance(3600);
     row = await show();
     expect(row.actual_status).toBe('stopped');
-    expect(inst.costs.gpu).toBeCloseTo(gpuBefore, 6);
+    expect(inst.costs.gpu).toBeCloseTo(gpuAtStop, 6);
     expect(inst.costs.disk - diskAtStop).toBeCloseTo(inst.diskRate, 6);
   });
 
@@ -156,21 +158,26 @@ describe('simulator: instances', () => {
     expect(bad.json.error).toBe('invalid_token');
   });
 
-  it('destroys idempotently and then shows {"instances": null}', async () => {
+  it('destroys, answers a repeat with 404 no_such_instance (DOC destroy_instance.yaml; dstack api_client.py:112) and then shows {"instances": null}', async () => {
     const id = await rentOne(sim);
     expect((await simFetch(sim, 'DELETE', `/api/v0/instances/${id}/`, {})).json.success).toBe(true);
-    expect((await simFetch(sim, 'DELETE', `/api/v0/instances/${id}/`, {})).json.success).toBe(true);
+    const again = await simFetch(sim, 'DELETE', `/api/v0/instances/${id}/`, {});
+    expect(again.status).toBe(404);
+    expect(again.json.error).toBe('no_such_instance');
     expect((await simFetch(sim, 'GET', `/api/v0/instances/${id}/`)).json).toEqual({ instances: null });
     expect((await simFetch(sim, 'DELETE', '/api/v0/instances/999/', {})).status).toBe(404);
   });
 
-  it('answers an unknown ask with 404 no_such_ask and a taken one with 410 under cancel_unavail', async () => {
+  it('answers an unknown ask with the documented 404 invalid_args and a taken one with 410 under cancel_unavail (DOC create_instance.yaml:221-265)', async () => {
     const none = await simFetch(sim, 'PUT', '/api/v0/asks/1/', { image: 'x', disk: 10 });
     expect(none.status).toBe(404);
-    expect(none.json.error).toBe('no_such_ask');
+    expect(none.json.error).toBe('invalid_args');
+    expect(none.json.msg).toMatch(/^error 404\/3603: no_such_ask/);
     const ask = sim.world.market.asks.find((a) => !sim.world.askAvailable(a))!;
     const taken = await simFetch(sim, 'PUT', `/api/v0/asks/${ask.id}/`, { image: 'x', disk: 10, cancel_unavail: true });
     expect(taken.status).toBe(410);
+    expect(taken.json.error).toBe('no_such_ask');
+    expect(taken.json.msg).toMatch(/^error 410\/3907/);
   });
 
   it('validates create bodies (disk, label, onstart, ports)', async () => {
@@ -210,12 +217,13 @@ describe('simulator: instances', () => {
     }
   });
 
-  it('serves logs through a result_url that is 404 until ready', async () => {
+  it('serves logs through a result_url that answers 403 + S3 XML until ready (DOC logs.yaml:60)', async () => {
     const id = await rentOne(sim);
     const r = await simFetch(sim, 'PUT', `/api/v0/instances/request_logs/${id}/`, { tail: '10' });
     expect(r.json.result_url).toMatch(new RegExp(`^${sim.url}/result/`));
     const early = await fetch(r.json.result_url);
-    expect(early.status).toBe(404);
+    expect(early.status).toBe(403);
+    expect(await early.text()).toMatch(/<Code>AccessDenied<\/Code>/);
     await new Promise((res) => setTimeout(res, 80));
     const late = await fetch(r.json.result_url);
     expect(late.status).toBe(200);

@@ -31,6 +31,13 @@ describe('waitUntilRunning', () => {
     [{ actual_status: 'offline', intended_status: 'running' }, 'offline'],
     [{ actual_status: 'exited', intended_status: 'running' }, 'exited'],
     [{ actual_status: 'stopped', intended_status: 'running', is_bid: true, status_msg: 'Outbid' }, 'outbid'],
+    // dstack compute.py 209-216: the interruption signature, indistinguishable from a user stop.
+    [{ actual_status: 'stopped', intended_status: 'stopped', cur_state: 'stopped', next_state: 'stopped', is_bid: true, status_msg: '' }, 'interrupted'],
+    [{ actual_status: 'stopped', intended_status: 'stopped', cur_state: 'stopped', next_state: 'stopped', is_bid: false }, 'stopped_billing_disk'],
+    [{ actual_status: 'created', intended_status: 'running', status_msg: 'Error response from daemon: OCI runtime create failed: runc create failed' }, 'start_failed'],
+    [{ actual_status: 'loading', intended_status: 'running', status_msg: 'Error: pull access denied for nope/nope, repository does not exist' }, 'pull_failed'],
+    [{ actual_status: 'unknown', intended_status: 'running' }, 'no_heartbeat'],
+    [{ actual_status: 'frozen', intended_status: 'running' }, 'frozen'],
   ])('stops early on a dead state %o', async (state, code) => {
     const c = clock();
     const f = fakeClient([{ actual_status: 'loading' }, state as Partial<Instance>]);

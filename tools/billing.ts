@@ -3,7 +3,8 @@ import { InputError } from '../server/errors.js';
 import { accruedByInstance } from '../server/vast/instance-view.js';
 import { instanceBurnPerHour, round2, round4 } from '../server/vast/pricing.js';
 import { defineTool } from './define-tool.js';
-import { budgetStatus } from '../server/profiles/budget.js';
+import { budgetStatus, projectedBurnPerHour } from '../server/profiles/budget.js';
+import { checkLateRentals } from '../server/safety/orphans.js';
 import { overdueInfo, profilesByInstance } from '../server/profiles/overdue.js';
 
 const DAY = 86400;
@@ -31,6 +32,7 @@ const output = z.object({
     projects: z.record(z.string(), z.object({ total_usd: z.number().nullable(), spent_usd: z.number(), remaining_usd: z.number().nullable(), burn_per_hour: z.number(), max_burn_per_hour: z.number().nullable() })),
   }).describe('Budgets from the profiles file: used/remaining and burn vs cap'),
   overdue: z.array(z.object({ id: z.number(), profile: z.string().nullable(), max_hours: z.number().nullable(), age_hours: z.number() })),
+  late_rentals: z.array(z.object({ instance_id: z.number(), label: z.string(), stopped: z.boolean() })).optional().describe('Duplicates from a create the platform committed late: ask the user'),
 });
 
 const MAX_LINES = 200;
@@ -79,7 +81,8 @@ export const billingTool = defineTool({
       .map((v) => ({ when: new Date(v.timestamp * 1000).toISOString(), type: v.type, instance_id: v.instance_id ?? null, description: v.description ?? null, amount: round4(v.amount) }));
     const charges = round4(lines.filter((l) => l.type === 'charge').reduce((s, l) => s + l.amount, 0));
     const payments = round2(lines.filter((l) => l.type === 'payment').reduce((s, l) => s + l.amount, 0));
-    const projected = round2(burn * hours);
+    // Projected at what each instance pays once running (an instance still loading bills its GPU soon).
+    const projected = round2(instances.reduce((a, i) => a + projectedBurnPerHour(i), 0) * hours);
     const data = {
       credit: round2(user.credit),
       balance: user.balance ?? null,
@@ -107,6 +110,7 @@ export const billingTool = defineTool({
       (perInstance.length ? `\n${perInstance.map((p) => `#${p.id} ${p.label ?? ''} ${p.state ?? 'provisioning'}: $${p.burn_per_hour.toFixed(4)}/h, accrued $${p.accrued.toFixed(4)}`).join('\n')}` : '');
     const budgetText = `\nBudget since ${budget.since.slice(0, 10)}: spent $${budget.spent_usd.toFixed(2)}${budget.total_usd !== null ? ` of $${budget.total_usd.toFixed(2)} ($${budget.remaining_usd!.toFixed(2)} left)` : ''}; burn $${budget.burn_per_hour.toFixed(4)}/h${budget.max_burn_per_hour !== null ? ` vs cap $${budget.max_burn_per_hour.toFixed(2)}/h` : ''}.` +
       (overdue.length ? `\nOverdue (past their profile's max duration): ${overdue.map((o) => `#${o.id} ${o.age_hours} h > ${o.max_hours} h (${o.profile})`).join(', ')}.` : '');
-    return { data: { ...data, budget, overdue }, text: text + budgetText };
+    const late = await checkLateRentals(deps, instances);
+    return { data: { ...data, budget, overdue, ...(late.late.length ? { late_rentals: late.late } : {}) }, text: text + budgetText + (late.note ? `\n${late.note}` : '') };
   },
 });

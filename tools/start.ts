@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { diskPerHour, round4 } from '../server/vast/pricing.js';
-import { confirmWithUser } from './confirm.js';
+import { checkInstanceSpend } from '../server/profiles/spend-gate.js';
+import { assertStateWritable, recordOutcome } from '../server/safety/mutation-record.js';
+import { assertNotCancelled, confirmWithUser } from './confirm.js';
 import { defineTool } from './define-tool.js';
 import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
 
@@ -35,9 +37,13 @@ export const startTool = defineTool({
       deps.audit.record({ tool: 'start', action: 'start', args: { instance_id }, result: 'declined', instance_id });
       return lifecycleResult(deps, inst, 'declined', 'The user declined. The instance stays stopped (its disk keeps billing).');
     }
+    // Caps, a writable state directory and a live request come before the platform call (helper C: money).
+    assertNotCancelled(ctx, 'starting');
+    assertStateWritable(deps.config.stateDir, 'starting');
+    await checkInstanceSpend(deps, inst, price);
     await deps.vast.setState(instance_id, 'running');
-    deps.audit.record({ tool: 'start', action: 'start', args: { instance_id }, result: 'ok', instance_id, detail: { price, epoch: deps.now() } });
+    const warn = recordOutcome(deps.audit, { tool: 'start', action: 'start', args: { instance_id }, result: 'ok', instance_id, detail: { price, epoch: deps.now(), approved_via: decision.via } }, `instance ${instance_id} was started and bills $${price.toFixed(4)}/h once running.`);
     const after = await requireInstance(deps, instance_id);
-    return lifecycleResult(deps, after, 'done', `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h).`);
+    return lifecycleResult(deps, after, 'done', `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h).${warn ? ` ${warn}` : ''}`);
   },
 });

@@ -86,6 +86,19 @@ describe('an unwritable state directory fails closed (11.2)', () => {
   });
 });
 
+describe('recording failures after a mutation say what happened (11.2)', () => {
+  it('a destroy whose audit record fails is still reported as destroyed, with the warning', async () => {
+    const id = await rentOne(sim);
+    const mcp = await connect();
+    const token = ((await mcp.call('destroy', { instance_id: id, discard: true })).structuredContent as any).approval_token;
+    mcp.deps.audit.record = () => { throw Object.assign(new Error('read-only file system'), { code: 'EROFS' }); };
+    const r = await mcp.call('destroy', { instance_id: id, discard: true, approval_token: token });
+    expect(r.isError).toBeFalsy();
+    expect(r.structuredContent).toMatchObject({ status: 'destroyed', verified_final_state: 'gone' });
+    expect(textOf(r)).toMatch(/audit log could not record this \(EROFS\)\. On the platform: instance \d+ was destroyed/);
+  });
+});
+
 describe('no double rental from a late commit (11.3)', () => {
   it('finds a create committed after the answer was lost when the look-ups span the commit window', async () => {
     const mcp = await connect({ config: { createCommitWindowMs: 1500 }, deps: { sleep: realSleep } });

@@ -39,6 +39,8 @@ export interface ServerConfig {
   requireHumanApproval: boolean;
   /** How long after a lost create answer the platform may still commit it (reconciliation window), ms. */
   createCommitWindowMs: number;
+  /** How long one call waits for the human's decision on a URL-mode approval page before answering "pending", ms. */
+  approvalWaitMs: number;
 }
 
 export const DEFAULT_API_URL = 'https://console.vast.ai';
@@ -114,6 +116,7 @@ export function loadConfig(flags: { apiUrl?: string; stateDir?: string; logLevel
       pacing: !/^(off|0|false|no)$/i.test(env.VAST_MCP_PACING ?? ''),
       requireHumanApproval: /^(1|true|yes|on)$/i.test(env.VAST_MCP_REQUIRE_HUMAN_APPROVAL ?? ''),
       createCommitWindowMs: positiveNumber(env, 'VAST_MCP_CREATE_COMMIT_WINDOW_MS', 30_000, 0, 600_000),
+      approvalWaitMs: positiveNumber(env, 'VAST_MCP_APPROVAL_WAIT_MS', 45_000, 0, 600_000),
     },
     warnings,
   };

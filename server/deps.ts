@@ -7,6 +7,7 @@ import type { AuditLog } from './state/audit-log.js';
 import type { CopyLedger } from './state/ledger.js';
 import type { ProfilesFile } from './profiles/profile-config.js';
 import type { DiskSummary } from './ssh/inspect-disk.js';
+import type { ApprovalPages } from './safety/approval-page.js';
 
 /** What this server process remembers between calls of one session. */
 export interface SessionState {
@@ -33,4 +34,6 @@ export interface ServerDeps {
   profiles: ProfilesFile;
   /** Lists the files of /workspace over SSH when the instance is reachable (absent: not inspected). */
   inspectDisk?: (instanceId: number) => Promise<DiskSummary | null>;
+  /** Loopback approval pages for URL-mode elicitation (created on first use). */
+  approvalPages?: ApprovalPages;
 }

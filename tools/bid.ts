@@ -3,7 +3,7 @@ import { VastMcpError } from '../server/errors.js';
 import { checkInstanceSpend } from '../server/profiles/spend-gate.js';
 import { assertStateWritable, recordOutcome } from '../server/safety/mutation-record.js';
 import { diskPerHour } from '../server/vast/pricing.js';
-import { assertNotCancelled, confirmWithUser } from './confirm.js';
+import { assertNotCancelled, confirmWithUser, pendingApproval } from './confirm.js';
 import { defineTool } from './define-tool.js';
 import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
 
@@ -25,7 +25,10 @@ export const bidTool = defineTool({
       message: `Change the bid of instance ${instance_id} from $${(inst.dph_base ?? 0).toFixed(4)}/h to $${price.toFixed(4)}/h (minimum bid now $${(inst.min_bid ?? 0).toFixed(4)}/h)?`,
       yesField: 'confirm', yesTitle: `Bid $${price.toFixed(4)}/h`,
     });
-    if (decision.decision === 'needs_confirmation') return lifecycleResult(deps, inst, 'needs_confirmation', `Bid NOT changed. Ask the user; if they agree call bid again with confirmation_token "${decision.token}".`, { confirmation_token: decision.token, expires_at: new Date(decision.expiresAt * 1000).toISOString() });
+    if (decision.decision === 'needs_confirmation') {
+      const p = pendingApproval(decision, 'bid', 'confirmation_token');
+      return lifecycleResult(deps, inst, 'needs_confirmation', `Bid NOT changed. ${p.instruction}`, p.fields);
+    }
     if (decision.decision === 'declined') return lifecycleResult(deps, inst, 'declined', 'The user declined. The bid is unchanged.');
     assertNotCancelled(ctx, 'changing the bid');
     assertStateWritable(deps.config.stateDir, 'changing the bid');

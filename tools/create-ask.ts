@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Plan, Resolved } from '../server/vast/create-plan.js';
-import { confirmWithUser } from './confirm.js';
+import { confirmWithUser, pendingApproval } from './confirm.js';
 import type { CreateBase } from './create.js';
 import type { CreateOutputSchema } from './create-schemas.js';
 import type { ToolContext, ToolResult } from './define-tool.js';
@@ -16,7 +16,7 @@ type Made = { dialog: { message: string; questions: string[]; proposal: CreateBa
 const MAX_EDIT_ROUNDS = 3;
 
 export type AskOutcome =
-  | { kind: 'approved'; quoted: Quoted; base: CreateBase }
+  | { kind: 'approved'; quoted: Quoted; base: CreateBase; via: 'elicitation' | 'url' | 'token' }
   | { kind: 'result'; result: ToolResult<z.infer<typeof CreateOutputSchema>> };
 
 /**
@@ -35,6 +35,7 @@ export async function askCreate(ctx: ToolContext, o: { request: unknown; bound: 
     const bound = round === 0 ? o.bound : { ...(o.bound as object), edited: { image: r.image, disk_gb: r.disk_gb, count: r.count, offers: q.plan.quote.map((x) => [x.offer_id, x.total_per_hour]) } };
     const decision = await confirmWithUser(ctx, {
       kind: 'create', bound, token: undefined, payload: q satisfies Quoted,
+      pageBound: { bound, image: r.image, disk_gb: r.disk_gb, count: r.count, offers: q.plan.quote.map((x) => [x.offer_id, x.total_per_hour]) },
       message: editNote + dialog.message,
       yesField: 'confirm',
       yesTitle: `Rent ${r.count} instance(s) for $${q.plan.total_per_hour.toFixed(4)}/h`,
@@ -46,10 +47,9 @@ export async function askCreate(ctx: ToolContext, o: { request: unknown; bound: 
     });
     if (decision.decision === 'needs_confirmation') {
       deps.audit.record({ tool: 'create', action: 'propose', args: o.request, result: 'pending', detail: { total_per_hour: q.plan.total_per_hour, fallback: decision.fallbackReason } });
-      const why = decision.fallbackReason ? `The approval form could not be used: ${decision.fallbackReason}. ` : '';
-      const next = `NOTHING WAS RENTED. ${why}Show this proposal to the user and ask them to confirm or change it. If they say yes, call create again with the same arguments and confirmation_token "${decision.token}" (single use, expires in ${Math.round(deps.config.confirmationTtlSeconds / 60)} min). If they say no, stop.`;
+      const next = `NOTHING WAS RENTED. ${pendingApproval(decision, 'create', 'confirmation_token').instruction} A changed argument or price needs a new proposal.`;
       return { kind: 'result', result: {
-        data: { status: 'needs_confirmation', ...base, questions: dialog.questions, confirmation_token: decision.token, expires_at: new Date(decision.expiresAt * 1000).toISOString(), instances: [], billing_started: false, next_step: next, duplicates: [], warnings: [], ...(decision.fallbackReason ? { fallback_reason: decision.fallbackReason } : {}) },
+        data: { status: 'needs_confirmation', ...base, questions: dialog.questions, ...pendingApproval(decision, 'create', 'confirmation_token').fields, instances: [], billing_started: false, next_step: next, duplicates: [], warnings: [], ...(decision.fallbackReason ? { fallback_reason: decision.fallbackReason } : {}) },
         text: `${dialog.message}\n\n${next}`,
       } };
     }
@@ -64,7 +64,7 @@ export async function askCreate(ctx: ToolContext, o: { request: unknown; bound: 
       disk_gb: typeof a.disk_gb === 'number' ? a.disk_gb : r.disk_gb,
       count: typeof a.count === 'number' ? a.count : r.count,
     };
-    if (edited.image === r.image && edited.disk_gb === r.disk_gb && edited.count === r.count) return { kind: 'approved', quoted: q, base };
+    if (edited.image === r.image && edited.disk_gb === r.disk_gb && edited.count === r.count) return { kind: 'approved', quoted: q, base, via: decision.via };
     if (round + 1 >= MAX_EDIT_ROUNDS) {
       const next = `The user changed the plan ${MAX_EDIT_ROUNDS} times without accepting one as shown. Nothing was rented. Call create again with the values the user wants.`;
       return { kind: 'result', result: { data: { status: 'declined', ...base, instances: [], billing_started: false, next_step: next, duplicates: [], warnings: [] }, text: next } };

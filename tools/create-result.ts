@@ -8,7 +8,7 @@ import type { ToolResult } from './define-tool.js';
  * The answer after the platform accepted at least one rental. Whatever went wrong afterwards (a later
  * offer, the wait, the audit log), it names every instance that is rented and billing and what to do next.
  */
-export function createdResult(base: CreateBase, res: RentResult, channel: 'elicitation' | 'token'): ToolResult<z.infer<typeof CreateOutputSchema>> {
+export function createdResult(base: CreateBase, res: RentResult, channel: 'elicitation' | 'url' | 'token'): ToolResult<z.infer<typeof CreateOutputSchema>> {
   const { rented, duplicates, failure, warnings } = res;
   const lines = rented.map((r) => `#${r.instance_id} "${r.label}" from offer ${r.offer_id} at $${r.total_per_hour.toFixed(4)}/h${r.reconciled ? ' (answer was lost; found by label, not rented twice)' : ''}${r.replaced_offer_id ? ` (offer ${r.replaced_offer_id} was taken meanwhile; replaced by this one on another machine, within 10% of the confirmed price)` : ''}${r.state ? ` — ${r.state}` : ''}${r.diagnosis ? `. ${r.diagnosis}` : ''}`);
   const all = [...rented.map((r) => r.instance_id), ...duplicates];

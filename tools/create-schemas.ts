@@ -56,10 +56,11 @@ export const CreateOutputSchema = z.object({
   duplicates: z.array(z.number()).describe('Extra instances from a create the platform committed late: rented, billing disk, stopped; ask the user whether to destroy them'),
   warnings: z.array(z.string()),
   fallback_reason: z.string().optional().describe('Why the token flow is used although the client has elicitation'),
-  approval_channel: z.enum(['elicitation', 'token']).optional(),
+  approval_channel: z.enum(['elicitation', 'url', 'token']).optional(),
   notes: z.array(z.string()),
   questions: z.array(z.string()).optional(),
   confirmation_token: z.string().optional(),
+  approval_url: z.string().optional().describe('Local approval page the user has open (URL-mode elicitation)'),
   expires_at: z.string().optional(),
   instances: z.array(z.object({ instance_id: z.number(), label: z.string(), offer_id: z.number(), total_per_hour: z.number(), reconciled: z.boolean(), replaced_offer_id: z.number().nullable(), state: z.string().nullable(), diagnosis: z.string().nullable() })),
 });

@@ -65,7 +65,7 @@ export const createTool = defineTool({
 
     let quoted: Quoted;
     let base: CreateBase;
-    let channel: 'elicitation' | 'token';
+    let channel: 'elicitation' | 'url' | 'token';
     if (confirmation_token !== undefined) {
       quoted = redeemToken(ctx, 'create', bound, confirmation_token) as Quoted;
       await assertPricesUnchanged(ctx, quoted);
@@ -99,7 +99,7 @@ export const createTool = defineTool({
       if (asked.kind === 'result') return asked.result;
       quoted = asked.quoted;
       base = asked.base;
-      channel = 'elicitation';
+      channel = asked.via;
     }
 
     assertNotCancelled(ctx, 'renting');

@@ -3,7 +3,7 @@ import { VastMcpError } from '../server/errors.js';
 import { gateAllows, gateState } from '../server/safety/destroy-gate.js';
 import { instanceBurnPerHour } from '../server/vast/pricing.js';
 import { supportsElicitation } from './ask-user.js';
-import { confirmWithUser } from './confirm.js';
+import { confirmWithUser, pendingApproval } from './confirm.js';
 import { assertStateWritable, recordOutcome } from '../server/safety/mutation-record.js';
 import { defineTool } from './define-tool.js';
 import { InstanceIdInput } from './lifecycle-common.js';
@@ -22,6 +22,7 @@ const output = z.object({
     count: z.number(), bytes: z.number(), truncated: z.boolean(),
   }).optional().describe('What on the instance no verified copy covers'),
   approval_token: z.string().optional(),
+  approval_url: z.string().optional().describe('Local approval page the user has open (URL-mode elicitation)'),
   expires_at: z.string().optional(),
   warnings: z.array(z.string()).optional(),
   fallback_reason: z.string().optional().describe('Why the token flow is used although the client has elicitation'),
@@ -74,7 +75,8 @@ export const destroyTool = defineTool({
     base.not_covered = notCovered;
     if (decision.decision === 'needs_confirmation') {
       deps.audit.record({ tool: 'destroy', action: 'destroy', args: { instance_id, discard }, result: 'pending', instance_id });
-      return { data: { ...base, status: 'needs_approval' as const, verified_final_state: 'present' as const, discarded: false, approval_token: decision.token, expires_at: new Date(decision.expiresAt * 1000).toISOString(), ...(decision.fallbackReason ? { fallback_reason: decision.fallbackReason } : {}) }, text: `${message}\n\nNOT DESTROYED. ${decision.fallbackReason ? `The approval form could not be used: ${decision.fallbackReason}. ` : ''}Show this to the user. Only if they approve, call destroy again with the same arguments and approval_token "${decision.token}".` };
+      const p = pendingApproval(decision, 'destroy', 'approval_token');
+      return { data: { ...base, status: 'needs_approval' as const, verified_final_state: 'present' as const, discarded: false, ...p.fields, ...(decision.fallbackReason ? { fallback_reason: decision.fallbackReason } : {}) }, text: `${message}\n\nNOT DESTROYED. ${p.instruction}` };
     }
     if (decision.decision === 'declined') {
       deps.audit.record({ tool: 'destroy', action: 'destroy', args: { instance_id, discard }, result: 'declined', instance_id });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { diskPerHour, round4 } from '../server/vast/pricing.js';
 import { checkInstanceSpend } from '../server/profiles/spend-gate.js';
 import { assertStateWritable, recordOutcome } from '../server/safety/mutation-record.js';
-import { assertNotCancelled, confirmWithUser } from './confirm.js';
+import { assertNotCancelled, confirmWithUser, pendingApproval } from './confirm.js';
 import { defineTool } from './define-tool.js';
 import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
 
@@ -31,7 +31,8 @@ export const startTool = defineTool({
       yesTitle: `Start and pay $${price.toFixed(4)}/h`,
     });
     if (decision.decision === 'needs_confirmation') {
-      return lifecycleResult(deps, inst, 'needs_confirmation', `NOT STARTED. Starting resumes GPU billing at $${price.toFixed(4)}/h. Ask the user; if they agree call start again with confirmation_token "${decision.token}".`, { confirmation_token: decision.token, expires_at: new Date(decision.expiresAt * 1000).toISOString() });
+      const p = pendingApproval(decision, 'start', 'confirmation_token');
+      return lifecycleResult(deps, inst, 'needs_confirmation', `NOT STARTED. Starting resumes GPU billing at $${price.toFixed(4)}/h. ${p.instruction}`, p.fields);
     }
     if (decision.decision === 'declined') {
       deps.audit.record({ tool: 'start', action: 'start', args: { instance_id }, result: 'declined', instance_id });

@@ -71,11 +71,11 @@ describe('elicitation outcomes (14.2)', () => {
     expect((r.structuredContent as any).fallback_reason).toMatch(/could not show the approval form/);
   });
 
-  it('a client with URL-mode elicitation only gets the token flow, saying why', async () => {
+  it('a URL-mode client that cannot open the page falls back to the token flow, saying why', async () => {
     const mcp = await connect({ capabilities: { elicitation: { url: {} } } as any });
     const r = await mcp.call('create', ARGS);
     expect(r.isError).toBeFalsy();
-    expect((r.structuredContent as any).fallback_reason).toMatch(/only URL-mode/);
+    expect((r.structuredContent as any).fallback_reason).toMatch(/could not open the approval page/);
   });
 });
 

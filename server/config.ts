@@ -31,6 +31,16 @@ export interface ServerConfig {
   profilesPath: string | undefined;
   /** Space API calls per endpoint to stay under the platform's rate limits (VAST_MCP_PACING=off to disable). */
   pacing: boolean;
+  /**
+   * Only a human channel (an elicitation form the client shows the user) may approve spending or
+   * destroying: the confirmation-token fallback, which the agent could redeem itself, is refused.
+   * Configuration only (VAST_MCP_REQUIRE_HUMAN_APPROVAL), never a tool argument.
+   */
+  requireHumanApproval: boolean;
+  /** How long after a lost create answer the platform may still commit it (reconciliation window), ms. */
+  createCommitWindowMs: number;
+  /** How long one call waits for the human's decision on a URL-mode approval page before answering "pending", ms. */
+  approvalWaitMs: number;
 }
 
 export const DEFAULT_API_URL = 'https://console.vast.ai';
@@ -104,6 +114,9 @@ export function loadConfig(flags: { apiUrl?: string; stateDir?: string; logLevel
       s3: s3ConfigFromEnv(env),
       profilesPath: flags.configPath ?? env.VAST_MCP_CONFIG,
       pacing: !/^(off|0|false|no)$/i.test(env.VAST_MCP_PACING ?? ''),
+      requireHumanApproval: /^(1|true|yes|on)$/i.test(env.VAST_MCP_REQUIRE_HUMAN_APPROVAL ?? ''),
+      createCommitWindowMs: positiveNumber(env, 'VAST_MCP_CREATE_COMMIT_WINDOW_MS', 30_000, 0, 600_000),
+      approvalWaitMs: positiveNumber(env, 'VAST_MCP_APPROVAL_WAIT_MS', 45_000, 0, 600_000),
     },
     warnings,
   };

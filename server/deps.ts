@@ -6,6 +6,8 @@ import type { ConfirmationStore } from './safety/confirmations.js';
 import type { AuditLog } from './state/audit-log.js';
 import type { CopyLedger } from './state/ledger.js';
 import type { ProfilesFile } from './profiles/profile-config.js';
+import type { DiskSummary } from './ssh/inspect-disk.js';
+import type { ApprovalPages } from './safety/approval-page.js';
 
 /** What this server process remembers between calls of one session. */
 export interface SessionState {
@@ -30,6 +32,8 @@ export interface ServerDeps {
   session: SessionState;
   /** GPU profiles and budgets (validated at startup). */
   profiles: ProfilesFile;
-  /** Reads `du` of /workspace over SSH when the instance is reachable (absent: not inspected). */
-  inspectDisk?: (instanceId: number) => Promise<string | null>;
+  /** Lists the files of /workspace over SSH when the instance is reachable (absent: not inspected). */
+  inspectDisk?: (instanceId: number) => Promise<DiskSummary | null>;
+  /** Loopback approval pages for URL-mode elicitation (created on first use). */
+  approvalPages?: ApprovalPages;
 }

@@ -2,10 +2,11 @@ import { createRng, type Rng } from './rng.js';
 
 /**
  * Fault rules for the simulator, deterministic from a seed: answer with an error, delay, or commit the
- * request and then drop the connection (the "lost response" that makes retries dangerous). A rule
+ * request and then drop the connection (the "lost response" that makes retries dangerous), or drop the
+ * connection at once and commit the request `delayMs` later (a late commit, after the client gave up). A rule
  * fires on its next `count` matches, or on each match with `probability`.
  */
-export type FaultKind = 'error' | 'drop_response' | 'delay';
+export type FaultKind = 'error' | 'drop_response' | 'delay' | 'late_commit';
 
 export interface FaultRule {
   method: string;
@@ -31,7 +32,7 @@ export class FaultPlan {
   }
 
   add(rule: FaultRule): void {
-    if (!['error', 'drop_response', 'delay'].includes(rule.kind)) throw new Error(`unknown fault kind ${rule.kind}`);
+    if (!['error', 'drop_response', 'delay', 'late_commit'].includes(rule.kind)) throw new Error(`unknown fault kind ${rule.kind}`);
     if (rule.probability !== undefined && !(rule.probability >= 0 && rule.probability <= 1)) throw new Error('probability must be between 0 and 1');
     this.rules.push({ ...rule, count: rule.probability === undefined ? (rule.count ?? 1) : rule.count, re: new RegExp(rule.path) });
   }
@@ -71,10 +72,12 @@ export function parseFaultSpec(spec: string): FaultRule[] {
       rules.push({ method: '*', path: '^/api/', kind: 'error', status: Number(name), body: name === '429' ? 'API requests too frequent' : `${name} error`, probability });
     } else if (name === 'drop_create') {
       rules.push({ method: 'PUT', path: '^/api/v0/asks/\\d+$', kind: 'drop_response', probability });
+    } else if (name === 'late_create') {
+      rules.push({ method: 'PUT', path: '^/api/v0/asks/\\d+$', kind: 'late_commit', delayMs: 1500, probability });
     } else if (name === 'latency') {
       rules.push({ method: '*', path: '^/api/', kind: 'delay', delayMs: 400, probability });
     } else {
-      throw new Error(`unknown fault "${name}": use an HTTP status (429, 500, 502, 503, 504), drop_create or latency`);
+      throw new Error(`unknown fault "${name}": use an HTTP status (429, 500, 502, 503, 504), drop_create, late_create or latency`);
     }
   }
   return rules;

@@ -147,8 +147,19 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
             throw new SimHttpError(400, 'invalid_request', 'Invalid json body');
           }
         }
-        world.tick();
         const simReq: SimRequest = { method, path, params: matched.params, query: record.query, rawQuery: params, body, apiKey: auth.key };
+        if (fault?.kind === 'late_commit') {
+          // The client hears nothing; the platform commits the request later, after its reconciliation may have looked.
+          record.status = -1;
+          req.socket.destroy();
+          const route = matched.route;
+          setTimeout(() => {
+            world.tick();
+            void Promise.resolve(route.handler(simReq)).catch(() => undefined);
+          }, fault.delayMs ?? 1500);
+          return;
+        }
+        world.tick();
         response = await matched.route.handler(simReq);
         if (fault?.kind === 'drop_response') {
           // The request took effect; the client never hears about it.

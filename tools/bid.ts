@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { VastMcpError } from '../server/errors.js';
-import { confirmWithUser } from './confirm.js';
+import { checkInstanceSpend } from '../server/profiles/spend-gate.js';
+import { assertStateWritable, recordOutcome } from '../server/safety/mutation-record.js';
+import { diskPerHour } from '../server/vast/pricing.js';
+import { assertNotCancelled, confirmWithUser, pendingApproval } from './confirm.js';
 import { defineTool } from './define-tool.js';
 import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
 
@@ -22,10 +25,17 @@ export const bidTool = defineTool({
       message: `Change the bid of instance ${instance_id} from $${(inst.dph_base ?? 0).toFixed(4)}/h to $${price.toFixed(4)}/h (minimum bid now $${(inst.min_bid ?? 0).toFixed(4)}/h)?`,
       yesField: 'confirm', yesTitle: `Bid $${price.toFixed(4)}/h`,
     });
-    if (decision.decision === 'needs_confirmation') return lifecycleResult(deps, inst, 'needs_confirmation', `Bid NOT changed. Ask the user; if they agree call bid again with confirmation_token "${decision.token}".`, { confirmation_token: decision.token, expires_at: new Date(decision.expiresAt * 1000).toISOString() });
+    if (decision.decision === 'needs_confirmation') {
+      const p = pendingApproval(decision, 'bid', 'confirmation_token');
+      return lifecycleResult(deps, inst, 'needs_confirmation', `Bid NOT changed. ${p.instruction}`, p.fields);
+    }
     if (decision.decision === 'declined') return lifecycleResult(deps, inst, 'declined', 'The user declined. The bid is unchanged.');
+    assertNotCancelled(ctx, 'changing the bid');
+    assertStateWritable(deps.config.stateDir, 'changing the bid');
+    // A higher bid raises spend: the profile's $/h cap, the burn cap and the budget apply, as for create.
+    await checkInstanceSpend(deps, inst, price + diskPerHour(inst.storage_cost ?? 0, inst.disk_space ?? 0));
     await deps.vast.changeBid(instance_id, price);
-    deps.audit.record({ tool: 'bid', action: 'bid', args: { instance_id, price }, result: 'ok', instance_id });
-    return lifecycleResult(deps, await requireInstance(deps, instance_id), 'done', `Bid of ${instance_id} set to $${price.toFixed(4)}/h.`);
+    const warn = recordOutcome(deps.audit, { tool: 'bid', action: 'bid', args: { instance_id, price }, result: 'ok', instance_id, detail: { approved_via: decision.via } }, `the bid of instance ${instance_id} is now $${price.toFixed(4)}/h.`);
+    return lifecycleResult(deps, await requireInstance(deps, instance_id), 'done', `Bid of ${instance_id} set to $${price.toFixed(4)}/h.${warn ? ` ${warn}` : ''}`);
   },
 });

@@ -3,7 +3,8 @@ import { InputError } from '../server/errors.js';
 import { accruedByInstance, expiryWarning } from '../server/vast/instance-view.js';
 import { instanceBurnPerHour, round2, round4 } from '../server/vast/pricing.js';
 import { defineTool } from './define-tool.js';
-import { budgetStatus } from '../server/profiles/budget.js';
+import { budgetStatus, projectedBurnPerHour } from '../server/profiles/budget.js';
+import { checkLateRentals } from '../server/safety/orphans.js';
 import { overdueInfo, profilesByInstance } from '../server/profiles/overdue.js';
 
 const DAY = 86400;
@@ -32,6 +33,7 @@ const output = z.object({
   }).describe('Budgets from the profiles file: used/remaining and burn vs cap'),
   overdue: z.array(z.object({ id: z.number(), profile: z.string().nullable(), max_hours: z.number().nullable(), age_hours: z.number() })),
   warnings: z.array(z.string()).describe('Rental contracts ending within a day (or ended): the platform stops them then and may delete them 48 h later'),
+  late_rentals: z.array(z.object({ instance_id: z.number(), label: z.string(), stopped: z.boolean() })).optional().describe('Duplicates from a create the platform committed late: ask the user'),
 });
 
 const MAX_LINES = 200;
@@ -80,7 +82,8 @@ export const billingTool = defineTool({
       .map((v) => ({ when: new Date(v.timestamp * 1000).toISOString(), type: v.type, instance_id: v.instance_id ?? null, description: v.description ?? null, amount: round4(v.amount) }));
     const charges = round4(lines.filter((l) => l.type === 'charge').reduce((s, l) => s + l.amount, 0));
     const payments = round2(lines.filter((l) => l.type === 'payment').reduce((s, l) => s + l.amount, 0));
-    const projected = round2(burn * hours);
+    // Projected at what each instance pays once running (an instance still loading bills its GPU soon).
+    const projected = round2(instances.reduce((a, i) => a + projectedBurnPerHour(i), 0) * hours);
     const data = {
       credit: round2(user.credit),
       balance: user.balance ?? null,
@@ -110,6 +113,10 @@ export const billingTool = defineTool({
       (overdue.length ? `\nOverdue (past their profile's max duration): ${overdue.map((o) => `#${o.id} ${o.age_hours} h > ${o.max_hours} h (${o.profile})`).join(', ')}.` : '');
     const warnings = instances.map((i) => expiryWarning(i, now)).filter((w): w is string => w !== null);
     const warnText = warnings.length ? `\n${warnings.map((w) => `WARNING: ${w}`).join('\n')}` : '';
-    return { data: { ...data, budget, overdue, warnings }, text: text + budgetText + warnText };
+    const late = await checkLateRentals(deps, instances);
+    return {
+      data: { ...data, budget, overdue, warnings, ...(late.late.length ? { late_rentals: late.late } : {}) },
+      text: text + budgetText + warnText + (late.note ? `\n${late.note}` : ''),
+    };
   },
 });

@@ -1,4 +1,5 @@
 import { VastApiError, VastMcpError } from '../server/errors.js';
+import { recordOutcome } from '../server/safety/mutation-record.js';
 import { createBody, quoteOffer, type Plan, type QuoteLine, type Resolved } from '../server/vast/create-plan.js';
 import { labelBase, uniqueLabel } from '../server/vast/labels.js';
 import { rentReconciled } from '../server/vast/rent.js';
@@ -20,16 +21,33 @@ export interface Rented {
   diagnosis: string | null;
 }
 
+export interface RentResult {
+  rented: Rented[];
+  /** Earlier attempts that committed late: rented, billing, stopped by the server; the user decides. */
+  duplicates: number[];
+  /** Why renting stopped before every instance was rented (null when all were). */
+  failure: VastMcpError | Error | null;
+  /** Recording problems after the platform accepted a rental. */
+  warnings: string[];
+}
+
 function offerTaken(e: unknown): boolean {
   return e instanceof VastApiError && (e.kind === 'not_found' || e.kind === 'gone') && (e.apiCode === 'no_such_ask' || e.apiCode === null);
 }
 
-/** Rents every chosen offer; an offer taken meanwhile is replaced once by a spare on another machine at no higher price. */
-export async function rentAll(ctx: ToolContext, plan: Plan, r: Resolved, naming: { label?: string; project?: string; profile?: string }, env: Record<string, string>, onstart: string | null): Promise<Rented[]> {
+/**
+ * Rents every chosen offer; an offer taken meanwhile is replaced once by a spare on another machine at no
+ * higher price (and the replacement passes `checkReplacement`, the same caps). Never throws once something
+ * was rented: the failure is returned with what was rented, so the caller can say what is billing.
+ */
+export async function rentAll(
+  ctx: ToolContext, plan: Plan, r: Resolved, naming: { label?: string; project?: string; profile?: string; approvedVia?: string }, env: Record<string, string>, onstart: string | null,
+  checkReplacement: (q: QuoteLine, o: Offer) => Promise<void> = async () => undefined,
+): Promise<RentResult> {
   const { deps } = ctx;
   const account = naming.label ?? labelBase(await deps.vast.currentUser().catch(() => null));
   const base = naming.project ? `${account}-${naming.project}` : account;
-  const out: Rented[] = [];
+  const res: RentResult = { rented: [], duplicates: [], failure: null, warnings: [] };
   const usedMachines = new Set(plan.chosen.map((o) => o.machine_id));
   const spares = [...plan.spares];
   for (let i = 0; i < plan.chosen.length; i++) {
@@ -41,33 +59,47 @@ export async function rentAll(ctx: ToolContext, plan: Plan, r: Resolved, naming:
     for (let attempt = 0; ; attempt++) {
       const body = createBody(offer, r, quote, { label, env, onstart });
       try {
-        const rent = await rentReconciled(deps.vast, offer.id, body, deps.logger, deps.sleep);
-        deps.audit.record({ tool: 'create', action: 'rent', args: { offer_id: offer.id, ...body, env: Object.keys(env) }, result: 'ok', instance_id: rent.instanceId, detail: { reconciled: rent.reconciled, total_per_hour: quote.total_per_hour, profile: naming.profile ?? null, project: naming.project ?? null } });
-        out.push({ instance_id: rent.instanceId, label, offer_id: offer.id, total_per_hour: quote.total_per_hour, reconciled: rent.reconciled, replaced_offer_id: replaced, state: null, diagnosis: null });
+        if (ctx.extra.signal?.aborted) throw new VastMcpError('The call was cancelled by the client; no further instance was rented.', 'cancelled');
+        const rent = await rentReconciled(deps.vast, offer.id, body, {
+          logger: deps.logger, sleep: deps.sleep, windowMs: deps.config.createCommitWindowMs,
+          // The marker is on disk before the request goes out, so a late commit can be recognised later.
+          onAttempt: (marker, n) => deps.audit.record({ tool: 'create', action: 'rent_attempt', args: { offer_id: offer.id, label: marker, attempt: n }, result: 'pending' }),
+        });
+        const onPlatform = `instance #${rent.instanceId} "${rent.label}" was rented from offer ${offer.id} and is billing.`;
+        const w = recordOutcome(deps.audit, { tool: 'create', action: 'rent', args: { offer_id: offer.id, ...body, label: rent.label, env: Object.keys(env) }, result: 'ok', instance_id: rent.instanceId, detail: { reconciled: rent.reconciled, total_per_hour: quote.total_per_hour, profile: naming.profile ?? null, project: naming.project ?? null, duplicates: rent.duplicates, approved_via: naming.approvedVia ?? null } }, onPlatform);
+        if (w) res.warnings.push(w);
+        res.duplicates.push(...rent.duplicates);
+        res.rented.push({ instance_id: rent.instanceId, label: rent.label, offer_id: offer.id, total_per_hour: quote.total_per_hour, reconciled: rent.reconciled, replaced_offer_id: replaced, state: null, diagnosis: null });
         break;
       } catch (e) {
-        deps.audit.record({ tool: 'create', action: 'rent', args: { offer_id: offer.id, label }, result: 'error', detail: { error: (e as Error).message } });
+        recordOutcome(deps.audit, { tool: 'create', action: 'rent', args: { offer_id: offer.id, label }, result: 'error', detail: { error: (e as Error).message } }, 'the rent failed');
         if (!offerTaken(e) || attempt >= 1) {
-          const done = out.length ? ` Already rented: ${out.map((x) => `#${x.instance_id}`).join(', ')}.` : ' Nothing was rented.';
-          if (e instanceof VastMcpError) throw new VastMcpError(`${e.message}${done}`, e.code);
-          throw e;
+          res.failure = e as Error;
+          return res;
         }
         // A replacement may cost a little more than what the user confirmed, never more than the tolerance or their max_dph.
         const ceiling = Math.min(confirmedPrice * (1 + REPLACEMENT_TOLERANCE), r.filters.max_dph ?? Infinity) + 1e-9;
         const next = spares.find((s) => !usedMachines.has(s.machine_id) && quoteOffer(s, r).total_per_hour <= ceiling);
         if (!next) {
-          throw new VastMcpError(`Offer ${offer.id} was taken before it could be rented, and no other machine matches within ${REPLACEMENT_TOLERANCE * 100}% of the confirmed $${confirmedPrice.toFixed(4)}/h. Call create again for a new quote.${out.length ? ` Already rented: ${out.map((x) => `#${x.instance_id}`).join(', ')}.` : ' Nothing was rented.'}`, 'offer_taken');
+          res.failure = new VastMcpError(`Offer ${offer.id} was taken before it could be rented, and no other machine matches within ${REPLACEMENT_TOLERANCE * 100}% of the confirmed $${confirmedPrice.toFixed(4)}/h. Call create again for a new quote.`, 'offer_taken');
+          return res;
         }
         spares.splice(spares.indexOf(next), 1);
         usedMachines.add(next.machine_id);
         replaced = offer.id;
         offer = next;
         quote = quoteOffer(next, r);
+        try {
+          await checkReplacement(quote, next);
+        } catch (ce) {
+          res.failure = new VastMcpError(`Offer ${replaced} was taken; its replacement, offer ${next.id} at $${quote.total_per_hour.toFixed(4)}/h, is refused by the caps: ${(ce as Error).message}`, 'offer_taken');
+          return res;
+        }
         await ctx.progress(0, undefined, `Offer ${replaced} was taken; renting offer ${offer.id} on machine ${offer.machine_id} instead`);
       }
     }
   }
-  return out;
+  return res;
 }
 
 /** `wait: true`: poll each new instance until running, with a hard deadline and progress notes. */
@@ -75,19 +107,24 @@ export async function waitAll(ctx: ToolContext, rented: Rented[], timeoutSeconds
   const { deps } = ctx;
   const deadlineAt = deps.monotonicMs() + timeoutSeconds * 1000;
   for (const r of rented) {
-    const result = await waitUntilRunning(deps.vast, r.instance_id, {
-      deadlineMs: Math.max(0, deadlineAt - deps.monotonicMs()),
-      minIntervalMs: deps.config.pollMinMs,
-      maxIntervalMs: deps.config.pollMaxMs,
-      now: deps.monotonicMs,
-      sleep: deps.sleep,
-      epochNow: deps.now,
-      stuckSchedulingMs: 120_000,
-      onPoll: async (inst, elapsed) => {
-        await ctx.progress(Math.round(elapsed / 1000), timeoutSeconds, `#${r.instance_id}: ${inst?.actual_status ?? 'provisioning'}${inst?.status_msg ? ` — ${inst.status_msg}` : ''}`);
-      },
-    });
-    r.state = result.instance?.actual_status ?? null;
-    r.diagnosis = result.outcome === 'deadline' ? `Not running after the ${timeoutSeconds} s deadline: ${result.diagnosis?.summary ?? ''} It keeps billing disk; check status later or destroy it.` : (result.diagnosis?.summary ?? null);
+    try {
+      const result = await waitUntilRunning(deps.vast, r.instance_id, {
+        deadlineMs: Math.max(0, deadlineAt - deps.monotonicMs()),
+        minIntervalMs: deps.config.pollMinMs,
+        maxIntervalMs: deps.config.pollMaxMs,
+        now: deps.monotonicMs,
+        sleep: deps.sleep,
+        epochNow: deps.now,
+        stuckSchedulingMs: 120_000,
+        onPoll: async (inst, elapsed) => {
+          await ctx.progress(Math.round(elapsed / 1000), timeoutSeconds, `#${r.instance_id}: ${inst?.actual_status ?? 'provisioning'}${inst?.status_msg ? ` — ${inst.status_msg}` : ''}`);
+        },
+      });
+      r.state = result.instance?.actual_status ?? null;
+      r.diagnosis = result.outcome === 'deadline' ? `Not running after the ${timeoutSeconds} s deadline: ${result.diagnosis?.summary ?? ''} It keeps billing disk; check status later or destroy it.` : (result.diagnosis?.summary ?? null);
+    } catch (e) {
+      // The rental happened: a failed wait must never read as "nothing happened".
+      r.diagnosis = `Waiting failed (${(e as Error).message}); the instance IS rented and billing. Call status to see its state; do not create again.`;
+    }
   }
 }

@@ -39,17 +39,28 @@ const QuoteLineSchema = z.object({
   storage_cost_per_gb_month: z.number(), bandwidth_up_per_gb: z.number(), bandwidth_down_per_gb: z.number(), projected_total: z.number().describe('USD for `hours`'),
 });
 
+const BillingLine = z.object({ id: z.number(), label: z.string().nullable(), state: z.string().nullable(), burn_per_hour: z.number() });
+
 export const CreateOutputSchema = z.object({
-  status: z.enum(['needs_confirmation', 'declined', 'created']),
+  status: z.enum(['needs_confirmation', 'declined', 'created', 'partially_created']),
   proposal: z.object({ api_key_source: z.string(), image: z.string(), disk_gb: z.number(), count: z.number(), interruptible: z.boolean(), filters: z.record(z.string(), z.unknown()), defaults_applied: z.array(z.string()) }),
   quote: z.array(QuoteLineSchema),
   total_per_hour: z.number(),
   projected_total: z.number(),
   hours: z.number(),
-  unexpected_instances: z.array(z.object({ id: z.number(), label: z.string().nullable(), state: z.string().nullable(), burn_per_hour: z.number() })),
+  unexpected_instances: z.array(BillingLine).describe('Instances billing that the agent did not list in expected_instance_ids'),
+  already_billing: z.array(BillingLine).describe('Every instance already on the account, whatever the agent expected'),
+  run: z.object({ label_prefix: z.string(), project: z.string().nullable(), onstart: z.string().nullable(), env_names: z.array(z.string()), ports: z.array(z.string()) }).describe('What will run on the instance besides the image'),
+  billing_started: z.boolean().describe('True when the platform accepted a rental: instances listed are rented and billing'),
+  next_step: z.string().describe('What the agent must do next'),
+  duplicates: z.array(z.number()).describe('Extra instances from a create the platform committed late: rented, billing disk, stopped; ask the user whether to destroy them'),
+  warnings: z.array(z.string()),
+  fallback_reason: z.string().optional().describe('Why the token flow is used although the client has elicitation'),
+  approval_channel: z.enum(['elicitation', 'url', 'token']).optional(),
   notes: z.array(z.string()),
   questions: z.array(z.string()).optional(),
   confirmation_token: z.string().optional(),
+  approval_url: z.string().optional().describe('Local approval page the user has open (URL-mode elicitation)'),
   expires_at: z.string().optional(),
   instances: z.array(z.object({ instance_id: z.number(), label: z.string(), offer_id: z.number(), total_per_hour: z.number(), reconciled: z.boolean(), replaced_offer_id: z.number().nullable(), state: z.string().nullable(), diagnosis: z.string().nullable() })),
 });

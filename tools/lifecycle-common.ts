@@ -15,6 +15,7 @@ export const LifecycleOutputSchema = z.object({
   diagnosis: z.string(),
   note: z.string(),
   confirmation_token: z.string().optional(),
+  approval_url: z.string().optional().describe('Local approval page the user has open (URL-mode elicitation)'),
   expires_at: z.string().optional(),
 });
 export type LifecycleOutput = z.infer<typeof LifecycleOutputSchema>;

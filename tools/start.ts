@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { diagnose } from '../server/vast/diagnosis.js';
 import { diskPerHour, round4 } from '../server/vast/pricing.js';
-import { confirmWithUser } from './confirm.js';
+import { checkInstanceSpend } from '../server/profiles/spend-gate.js';
+import { assertStateWritable, recordOutcome } from '../server/safety/mutation-record.js';
+import { assertNotCancelled, confirmWithUser, pendingApproval } from './confirm.js';
 import { defineTool } from './define-tool.js';
 import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
 
@@ -36,16 +38,21 @@ export const startTool = defineTool({
       yesTitle: `Start and pay $${price.toFixed(4)}/h`,
     });
     if (decision.decision === 'needs_confirmation') {
-      return lifecycleResult(deps, inst, 'needs_confirmation', `NOT STARTED. Starting resumes GPU billing at $${price.toFixed(4)}/h. Ask the user; if they agree call start again with confirmation_token "${decision.token}".`, { confirmation_token: decision.token, expires_at: new Date(decision.expiresAt * 1000).toISOString() });
+      const p = pendingApproval(decision, 'start', 'confirmation_token');
+      return lifecycleResult(deps, inst, 'needs_confirmation', `NOT STARTED. Starting resumes GPU billing at $${price.toFixed(4)}/h. ${p.instruction}`, p.fields);
     }
     if (decision.decision === 'declined') {
       deps.audit.record({ tool: 'start', action: 'start', args: { instance_id }, result: 'declined', instance_id });
       return lifecycleResult(deps, inst, 'declined', 'The user declined. The instance stays stopped (its disk keeps billing).');
     }
+    // Caps, a writable state directory and a live request come before the platform call (helper C: money).
+    assertNotCancelled(ctx, 'starting');
+    assertStateWritable(deps.config.stateDir, 'starting');
+    await checkInstanceSpend(deps, inst, price);
     await deps.vast.setState(instance_id, 'running');
-    deps.audit.record({ tool: 'start', action: 'start', args: { instance_id }, result: 'ok', instance_id, detail: { price, epoch: deps.now() } });
+    const warn = recordOutcome(deps.audit, { tool: 'start', action: 'start', args: { instance_id }, result: 'ok', instance_id, detail: { price, epoch: deps.now(), approved_via: decision.via } }, `instance ${instance_id} was started and bills $${price.toFixed(4)}/h once running.`);
     const after = await requireInstance(deps, instance_id);
     // The platform converges asynchronously (DOC manage-instances.mdx:86-94): the first read may still show the old state.
-    return lifecycleResult(deps, after, 'done', `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h). The state changes within seconds to minutes: check status (or create with wait) rather than assuming it runs.`);
+    return lifecycleResult(deps, after, 'done', `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h). The state changes within seconds to minutes: check status (or create with wait) rather than assuming it runs.${warn ? ` ${warn}` : ''}`);
   },
 });

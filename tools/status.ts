@@ -3,6 +3,7 @@ import { accruedByInstance, expiryWarning, viewInstance } from '../server/vast/i
 import { round4 } from '../server/vast/pricing.js';
 import { defineTool } from './define-tool.js';
 import { overdueInfo, profilesByInstance } from '../server/profiles/overdue.js';
+import { checkLateRentals } from '../server/safety/orphans.js';
 
 const CostSchema = z.object({ total: z.number(), gpu: z.number(), disk: z.number(), bandwidth: z.number() }).describe('USD accrued so far');
 
@@ -42,6 +43,7 @@ const output = z.object({
   instances: z.array(InstanceViewSchema),
   count: z.number(),
   total_burn_per_hour: z.number().describe('USD/hour across the listed instances, stopped disks included'),
+  late_rentals: z.array(z.object({ instance_id: z.number(), label: z.string(), stopped: z.boolean() })).optional().describe('Duplicates from a create the platform committed late: ask the user'),
 });
 
 export const statusTool = defineTool({
@@ -78,7 +80,8 @@ export const statusTool = defineTool({
         `now $${v.burn_per_hour.total.toFixed(4)}/h, accrued $${(v.accrued_cost?.total ?? 0).toFixed(4)}. ${v.diagnosis.summary}` +
         (v.hours_left !== null && v.hours_left > 0 ? ` Rental ends in ${v.hours_left} h.` : '') + v.warnings.map((w) => ` WARNING: ${w}`).join(''),
     );
-    const text = views.length ? `${lines.join('\n')}\nTotal burn: $${total.toFixed(4)}/h.` : 'No instances on this account. Nothing is billing.';
-    return { data: { instances: views, count: views.length, total_burn_per_hour: total }, text };
+    const late = await checkLateRentals(deps, list);
+    const text = (views.length ? `${lines.join('\n')}\nTotal burn: $${total.toFixed(4)}/h.` : 'No instances on this account. Nothing is billing.') + (late.note ? `\n${late.note}` : '');
+    return { data: { instances: views, count: views.length, total_burn_per_hour: total, ...(late.late.length ? { late_rentals: late.late } : {}) }, text };
   },
 });

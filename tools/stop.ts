@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineTool } from './define-tool.js';
 import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
 import { diskPerHour } from '../server/vast/pricing.js';
+import { assertStateWritable, recordOutcome } from '../server/safety/mutation-record.js';
 
 export const stopTool = defineTool({
   name: 'stop',
@@ -17,9 +18,10 @@ export const stopTool = defineTool({
     const disk = diskPerHour(inst.storage_cost ?? 0, inst.disk_space ?? 0);
     const billing = `Disk keeps billing $${disk.toFixed(4)}/h ($${(disk * 24).toFixed(2)}/day) while stopped; only destroy stops the meter (copy results off first).`;
     if (inst.intended_status === 'stopped' && inst.actual_status === 'stopped') return lifecycleResult(deps, inst, 'already', `Instance ${instance_id} is already stopped. ${billing}`);
+    assertStateWritable(deps.config.stateDir, 'stopping');
     await deps.vast.setState(instance_id, 'stopped');
-    deps.audit.record({ tool: 'stop', action: 'stop', args: { instance_id }, result: 'ok', instance_id });
+    const warn = recordOutcome(deps.audit, { tool: 'stop', action: 'stop', args: { instance_id }, result: 'ok', instance_id, detail: { epoch: deps.now() } }, `instance ${instance_id} was stopped (its disk keeps billing).`);
     const after = await requireInstance(deps, instance_id);
-    return lifecycleResult(deps, after, 'done', `Stopped ${instance_id}. ${billing}`);
+    return lifecycleResult(deps, after, 'done', `Stopped ${instance_id}. ${billing}${warn ? ` ${warn}` : ''}`);
   },
 });

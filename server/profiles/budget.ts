@@ -1,8 +1,9 @@
 import { InputError } from '../errors.js';
 import type { ServerDeps } from '../deps.js';
-import { instanceBurnPerHour, round2, round4 } from '../vast/pricing.js';
+import { diskPerHour, round2, round4 } from '../vast/pricing.js';
 import type { Instance } from '../vast/schemas.js';
 import type { Profile, ProfilesFile } from './profile-config.js';
+import type { Outstanding } from './reservations.js';
 
 export interface LimitStatus {
   total_usd: number | null;
@@ -17,19 +18,38 @@ export interface BudgetStatus extends LimitStatus {
   projects: Record<string, LimitStatus>;
 }
 
-/** Instance ids of a project: labels `<account>-<project>-<suffix>`, live or recorded in the audit log. */
-function projectIds(deps: ServerDeps, instances: Instance[], project: string): Set<number> {
-  const marker = `-${project}-`;
-  const ids = new Set(instances.filter((i) => (i.label ?? '').includes(marker)).map((i) => i.id));
+/**
+ * What an instance will burn once it runs: GPU and disk unless it is meant to stay stopped. A cap
+ * checked against today's burn would let instances still loading (disk only) slip under it.
+ */
+export function projectedBurnPerHour(inst: Instance): number {
+  const disk = diskPerHour(inst.storage_cost ?? 0, inst.disk_space ?? 0);
+  const willRun = inst.actual_status === 'running' || (inst.intended_status ?? 'running') !== 'stopped';
+  const gpu = willRun ? (inst.dph_base ?? Math.max(0, (inst.dph_total ?? 0) - disk)) : 0;
+  return round4(gpu + disk);
+}
+
+/**
+ * Instance ids of a project: rentals this server recorded with that project. Labels alone are not
+ * trusted (someone else's label may contain the name, and a long account name may cut it off).
+ */
+export function projectIds(deps: ServerDeps, project: string): Set<number> {
+  const ids = new Set<number>();
   for (const e of deps.audit.entries()) {
-    const label = (e.args as { label?: unknown } | undefined)?.label;
-    if (e.action === 'rent' && e.result === 'ok' && typeof label === 'string' && label.includes(marker) && e.instance_id) ids.add(e.instance_id);
+    const d = e.detail as { project?: unknown } | undefined;
+    if (e.action === 'rent' && e.result === 'ok' && e.instance_id && d?.project === project) ids.add(e.instance_id);
   }
   return ids;
 }
 
-/** Spend since the budget start and the burn right now, overall and per project. */
-export async function budgetStatus(deps: ServerDeps, file: ProfilesFile, instances: Instance[]): Promise<BudgetStatus> {
+export interface SpendSnapshot {
+  budget: BudgetStatus;
+  /** USD charged per instance since the budget start. */
+  charged: Map<number, number>;
+}
+
+/** Spend since the budget start and the burn once running, overall and per project. */
+export async function spendSnapshot(deps: ServerDeps, file: ProfilesFile, instances: Instance[]): Promise<SpendSnapshot> {
   const b = file.budgets;
   const now = deps.now();
   const sinceEpoch = b.since ? Date.parse(b.since) / 1000 : now - 30 * 86400;
@@ -40,40 +60,69 @@ export async function budgetStatus(deps: ServerDeps, file: ProfilesFile, instanc
     if (Number.isFinite(id)) perInstance.set(id, (perInstance.get(id) ?? 0) + c.amount);
   }
   const spentOf = (ids: Set<number> | null) => round2([...perInstance.entries()].filter(([id]) => !ids || ids.has(id)).reduce((s, [, a]) => s + a, 0));
-  const burnOf = (ids: Set<number> | null) => round4(instances.filter((i) => !ids || ids.has(i.id)).reduce((s, i) => s + instanceBurnPerHour(i).total, 0));
+  const burnOf = (ids: Set<number> | null) => round4(instances.filter((i) => !ids || ids.has(i.id)).reduce((s, i) => s + projectedBurnPerHour(i), 0));
   const status = (ids: Set<number> | null, total?: number, maxBurn?: number): LimitStatus => {
     const spent = spentOf(ids);
     return { total_usd: total ?? null, spent_usd: spent, remaining_usd: total !== undefined ? round2(total - spent) : null, burn_per_hour: burnOf(ids), max_burn_per_hour: maxBurn ?? null };
   };
   const projects: Record<string, LimitStatus> = {};
-  for (const [name, limit] of Object.entries(b.projects)) projects[name] = status(projectIds(deps, instances, name), limit.total_usd, limit.max_burn_per_hour);
-  return { since: new Date(sinceEpoch * 1000).toISOString(), ...status(null, b.total_usd, b.max_burn_per_hour), projects };
+  for (const [name, limit] of Object.entries(b.projects)) projects[name] = status(projectIds(deps, name), limit.total_usd, limit.max_burn_per_hour);
+  return { budget: { since: new Date(sinceEpoch * 1000).toISOString(), ...status(null, b.total_usd, b.max_burn_per_hour), projects }, charged: perInstance };
+}
+
+export async function budgetStatus(deps: ServerDeps, file: ProfilesFile, instances: Instance[]): Promise<BudgetStatus> {
+  return (await spendSnapshot(deps, file, instances)).budget;
+}
+
+export interface OfferFacts {
+  gpu_name: string;
+  num_gpus: number;
+  reliability: number | null;
+}
+
+/** An offer that does not fit the profile (GPU model, count, reliability), whatever way it was chosen. */
+export function assertOfferFitsProfile(profileName: string, profile: Profile, offers: OfferFacts[]): void {
+  for (const o of offers) {
+    const why = o.gpu_name !== profile.gpu_name ? `its GPU is ${o.gpu_name}, not ${profile.gpu_name}`
+      : o.num_gpus !== profile.num_gpus ? `it has ${o.num_gpus} GPU(s), not ${profile.num_gpus}`
+      : (o.reliability ?? 0) + 1e-9 < profile.min_reliability ? `its reliability ${o.reliability ?? 'unknown'} is below ${profile.min_reliability}` : null;
+    if (why) throw new InputError(`Refused: the offer does not fit profile "${profileName}": ${why}. Pick an offer that matches the profile, or another profile.`);
+  }
 }
 
 /**
- * Server-side refusals for a create, with the numbers: a price above the profile's cap, a projected
- * cost over the remaining budget, or a burn rate over the cap (overall or for the project).
+ * Server-side refusals for anything that raises spend, with the numbers: a price above the profile's
+ * cap, a projected cost over the remaining budget (after what approved rentals have reserved), or a
+ * burn rate over the cap (overall or for the project). `replacesPerHour` is what the change stops
+ * burning (e.g. the old bid of the same instance).
  */
-export function enforceLimits(opts: { profileName?: string; profile?: Profile; perInstance: number[]; totalPerHour: number; hours: number; budget: BudgetStatus; project?: string }): void {
+export function enforceLimits(opts: {
+  profileName?: string; profile?: Profile; perInstance: number[]; totalPerHour: number; hours: number; budget: BudgetStatus; project?: string;
+  offers?: OfferFacts[]; reserved?: Outstanding[]; replacesPerHour?: number;
+}): void {
   const { profile, budget } = opts;
   if (profile) {
     const worst = Math.max(...opts.perInstance);
     if (worst > profile.max_dph + 1e-9) {
       throw new InputError(`Refused: the offer costs $${worst.toFixed(4)}/h, above profile "${opts.profileName}"'s cap of $${profile.max_dph.toFixed(2)}/h. Pick a cheaper offer or another profile.`);
     }
+    if (opts.offers) assertOfferFitsProfile(opts.profileName ?? '?', profile, opts.offers);
   }
   const projected = round2(opts.totalPerHour * opts.hours);
-  const check = (scope: string, s: LimitStatus) => {
-    if (s.remaining_usd !== null && projected > s.remaining_usd + 1e-9) {
-      throw new InputError(`Refused: ${opts.hours} h at $${opts.totalPerHour.toFixed(4)}/h would cost $${projected.toFixed(2)}, more than the $${s.remaining_usd.toFixed(2)} left of the ${scope} budget ($${s.spent_usd.toFixed(2)} of $${s.total_usd!.toFixed(2)} spent).`);
+  const added = opts.totalPerHour - (opts.replacesPerHour ?? 0);
+  const check = (scope: string, key: string, s: LimitStatus) => {
+    const reserved = round2((opts.reserved ?? []).filter((r) => r.scopes.includes(key)).reduce((a, r) => a + r.amount, 0));
+    if (s.remaining_usd !== null && projected > s.remaining_usd - reserved + 1e-9) {
+      const held = reserved > 0 ? ` and $${reserved.toFixed(2)} reserved by approved rentals` : '';
+      throw new InputError(`Refused: ${opts.hours} h at $${opts.totalPerHour.toFixed(4)}/h would cost $${projected.toFixed(2)}, more than the $${Math.max(0, s.remaining_usd - reserved).toFixed(2)} left of the ${scope} budget ($${s.spent_usd.toFixed(2)} of $${s.total_usd!.toFixed(2)} spent${held}).`);
     }
-    if (s.max_burn_per_hour !== null && s.burn_per_hour + opts.totalPerHour > s.max_burn_per_hour + 1e-9) {
-      throw new InputError(`Refused: the ${scope} burn rate would be $${(s.burn_per_hour + opts.totalPerHour).toFixed(4)}/h (now $${s.burn_per_hour.toFixed(4)}/h + $${opts.totalPerHour.toFixed(4)}/h), above the cap of $${s.max_burn_per_hour.toFixed(2)}/h. Stop or destroy something first, or raise the cap.`);
+    if (s.max_burn_per_hour !== null && s.burn_per_hour + added > s.max_burn_per_hour + 1e-9) {
+      throw new InputError(`Refused: the ${scope} burn rate would be $${(s.burn_per_hour + added).toFixed(4)}/h once running (now $${s.burn_per_hour.toFixed(4)}/h counting every instance at its running price, + $${added.toFixed(4)}/h), above the cap of $${s.max_burn_per_hour.toFixed(2)}/h. Stop or destroy something first, or raise the cap.`);
     }
   };
-  check('overall', budget);
+  check('overall', 'overall', budget);
   if (opts.project) {
     const p = budget.projects[opts.project];
-    if (p) check(`project "${opts.project}"`, p);
+    if (p) check(`project "${opts.project}"`, `project:${opts.project}`, p);
   }
 }

@@ -25,8 +25,10 @@ export const ProfilesFileSchema = z.object({
     total_usd: money.optional(),
     since: z.string().regex(/^\d{4}-\d{2}-\d{2}/, 'an ISO date like 2026-01-01').optional(),
     max_burn_per_hour: money.optional(),
+    /** Fewest hours a budget check projects when no profile gives them (the agent's `hours` may be lower). */
+    min_projection_hours: z.number().positive().max(8760).default(1),
     projects: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'project names are lowercase letters, digits and dashes'), LimitSchema).default({}),
-  }).strict().default({ projects: {} }),
+  }).strict().default({ projects: {}, min_projection_hours: 1 }),
 }).strict();
 
 export type Profile = z.infer<typeof ProfileSchema>;

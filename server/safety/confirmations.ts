@@ -32,6 +32,8 @@ export function bindingOf(value: unknown): string {
  */
 export class ConfirmationStore {
   private readonly pending = new Map<string, Pending>();
+  /** Plans the user declined: a "no" is final for that exact plan, whatever channel asks next. */
+  private readonly declined = new Set<string>();
 
   constructor(
     private readonly ttlSeconds = 600,
@@ -55,6 +57,14 @@ export class ConfirmationStore {
     if (this.now() > p.expiresAt) return { ok: false, reason: 'expired' };
     if (p.binding !== bindingOf(bound)) return { ok: false, reason: 'mismatch' };
     return { ok: true, payload: p.payload };
+  }
+
+  markDeclined(kind: ConfirmationKind, bound: unknown): void {
+    this.declined.add(`${kind}:${bindingOf(bound)}`);
+  }
+
+  isDeclined(kind: ConfirmationKind, bound: unknown): boolean {
+    return this.declined.has(`${kind}:${bindingOf(bound)}`);
   }
 
   private sweep(): void {

@@ -2,31 +2,76 @@ import type { AuditLog } from '../state/audit-log.js';
 import type { CopyLedger, VerifiedCopy } from '../state/ledger.js';
 import type { Instance } from '../vast/schemas.js';
 
+export interface LastStart {
+  /** Epoch seconds; copies before it prove nothing about the disk now. Infinity when it cannot be known. */
+  epoch: number;
+  /** Why this value: shown in the approval dialog. */
+  note: string;
+}
+
 /**
- * When the instance last started: its creation, or a later start made through this server.
- * Copies made before it no longer prove anything about what is on the disk now.
+ * When the instance last started, from what the platform reports, not only from this server's own
+ * records: a reboot, a start from the web console or an outbid instance resumed by the platform are
+ * starts too. Running: now − uptime. Not running: only a stop this server recorded, with no start
+ * after it, bounds the disk; otherwise it cannot be known and no copy counts (fail closed).
  */
-export function lastStartEpoch(inst: Instance, audit: AuditLog): number {
-  let last = inst.start_date ?? 0;
-  for (const e of audit.entries()) {
-    const epoch = (e.detail as { epoch?: unknown } | undefined)?.epoch;
-    if (e.instance_id === inst.id && e.action === 'start' && e.result === 'ok' && typeof epoch === 'number') last = Math.max(last, epoch);
+export function lastStart(inst: Instance, audit: AuditLog, now: number): LastStart & { stoppedAt: number | null } {
+  let recorded = inst.start_date ?? 0;
+  let stoppedAt: number | null = null;
+  let entries: ReturnType<AuditLog['entries']> = [];
+  try {
+    entries = audit.entries();
+  } catch {
+    return { epoch: Infinity, note: 'the audit log cannot be read, so the last start is unknown', stoppedAt: null };
   }
-  return last;
+  for (const e of entries) {
+    if (e.instance_id !== inst.id || e.result !== 'ok') continue;
+    const epoch = (e.detail as { epoch?: unknown } | undefined)?.epoch;
+    if (typeof epoch !== 'number') continue;
+    if (e.action === 'start') {
+      recorded = Math.max(recorded, epoch);
+      stoppedAt = null;
+    } else if (e.action === 'stop' && epoch >= recorded) stoppedAt = epoch;
+  }
+  if (inst.actual_status === 'running') {
+    if (typeof inst.uptime_mins !== 'number' || !Number.isFinite(inst.uptime_mins)) {
+      return { epoch: Infinity, note: 'the platform does not report how long it has been running, so its last start is unknown', stoppedAt: null };
+    }
+    const platform = now - inst.uptime_mins * 60;
+    return { epoch: Math.max(recorded, platform), note: `last started ${new Date(Math.max(recorded, platform) * 1000).toISOString()} (platform uptime ${Math.round(inst.uptime_mins)} min)`, stoppedAt: null };
+  }
+  if (stoppedAt !== null) return { epoch: recorded, note: `stopped by this server at ${new Date(stoppedAt * 1000).toISOString()}; copies made while it ran count`, stoppedAt };
+  return { epoch: Infinity, note: `it is ${inst.actual_status ?? 'not running'} and was not stopped by this server, so when it last ran (and wrote to its disk) is unknown`, stoppedAt: null };
+}
+
+/** Kept for callers of the old signature: the epoch of the last start (Infinity when unknown). */
+export function lastStartEpoch(inst: Instance, audit: AuditLog, now = Date.now() / 1000): number {
+  return lastStart(inst, audit, now).epoch;
 }
 
 export interface GateState {
   copies: VerifiedCopy[];
   ledgerDigest: string;
   since: number;
+  /** Why `since` is what it is (or why no copy counts). */
+  sinceNote: string;
 }
 
-export function gateState(inst: Instance, ledger: CopyLedger, audit: AuditLog): GateState {
-  const since = lastStartEpoch(inst, audit);
-  return { copies: ledger.verifiedCopiesFor(inst.id, since), ledgerDigest: ledger.stateDigest(inst.id), since };
+export function gateState(inst: Instance, ledger: CopyLedger, audit: AuditLog, now = Date.now() / 1000): GateState {
+  const start = lastStart(inst, audit, now);
+  const copies = Number.isFinite(start.epoch)
+    ? ledger.verifiedCopiesFor(inst.id, start.epoch).filter((c) => start.stoppedAt === null || c.at <= start.stoppedAt)
+    : [];
+  return { copies, ledgerDigest: ledger.stateDigest(inst.id), since: start.epoch, sinceNote: start.note };
 }
 
 /** The iron law: approval alone is not enough; there must be a verified copy or an explicit discard. */
 export function gateAllows(state: GateState, discardChosen: boolean): boolean {
   return state.copies.length > 0 || discardChosen;
+}
+
+/** Files on the instance that no verified copy covers (by remote path), largest first. */
+export function uncoveredFiles(files: { path: string; bytes: number }[], copies: VerifiedCopy[]): { path: string; bytes: number }[] {
+  const covered = new Set(copies.map((c) => c.remote_path));
+  return files.filter((f) => !covered.has(f.path) && !covered.has(f.path.replace(/^\/workspace\//, ''))).sort((a, b) => b.bytes - a.bytes);
 }

@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import type { CreateBody, VastClient } from './client.js';
 import type { OfferFilters } from './offer-search.js';
-import { selectOffers } from './offer-selection.js';
+import { fitsDisk, selectOffers } from './offer-selection.js';
 import { diskPerHour, instanceBurnPerHour, round2, round4 } from './pricing.js';
 import type { Instance, Offer } from './schemas.js';
 
@@ -113,6 +113,7 @@ export async function planOffers(vast: VastClient, req: CreateRequest, r: Resolv
   if (req.offer_id !== undefined) {
     const [offer] = await vast.searchOffers({ id: { eq: req.offer_id }, rentable: { eq: true }, rented: { eq: false }, type: r.interruptible ? 'bid' : 'on-demand', allocated_storage: r.disk_gb, limit: 1 });
     if (!offer) throw new InputError(`Offer ${req.offer_id} is no longer available (taken or unlisted). Call offers again and pick another.`);
+    if (!fitsDisk(offer, r.disk_gb)) throw new InputError(`Offer ${req.offer_id} has only ${offer.disk_space} GB of disk, less than the ${r.disk_gb} GB requested. Pick another offer or ask for less disk.`);
     if (r.count !== 1) throw new InputError('offer_id rents exactly one instance: leave count at 1, or give filters instead of offer_id to rent several.');
     chosen = [offer];
     spares = (await selectOffers(vast, { gpu_name: offer.gpu_name, num_gpus: offer.num_gpus, disk_gb: r.disk_gb, interruptible: r.interruptible }, 4, false)).chosen.filter((o) => o.machine_id !== offer.machine_id);

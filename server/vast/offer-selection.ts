@@ -2,6 +2,11 @@ import type { VastClient } from './client.js';
 import { buildOfferSearch, type OfferFilters } from './offer-search.js';
 import type { Offer } from './schemas.js';
 
+/** Whether the offer can hold `diskGb` of disk (`disk_space`, GB, per OpenAPI search_offers; unknown → assume it can). */
+export function fitsDisk(o: Offer, diskGb: number | undefined): boolean {
+  return diskGb === undefined || o.disk_space === null || o.disk_space === undefined || o.disk_space + 1e-9 >= diskGb;
+}
+
 export interface Selection {
   chosen: Offer[];
   /** Further candidates, cheapest first, for replacing an offer taken meanwhile. */
@@ -17,7 +22,10 @@ export async function selectOffers(vast: VastClient, filters: OfferFilters, coun
   const search = buildOfferSearch({ ...filters, sort: 'price', limit: Math.min(64, count * 4 + 8) });
   search.body.rentable = { eq: true };
   search.body.rented = { eq: false };
-  const offers = (await vast.searchOffers(search.body)).filter((o) => o.rentable !== false && o.rented !== true);
+  // Never quote an offer whose machine cannot hold the requested disk (the platform would refuse or shrink it).
+  const diskGb = filters.disk_gb;
+  if (diskGb !== undefined) search.body.disk_space = { gte: diskGb };
+  const offers = (await vast.searchOffers(search.body)).filter((o) => o.rentable !== false && o.rented !== true && fitsDisk(o, diskGb));
   const perMachine: Offer[] = [];
   const seen = new Set<number>();
   for (const o of offers) {

@@ -89,12 +89,14 @@ describe('create without elicitation: confirmation token', () => {
 });
 
 describe('create with elicitation', () => {
-  it('accept proceeds with the values the user edited', async () => {
+  it('an edited form is re-priced and shown again; the plan accepted as shown is rented', async () => {
     const seen: any[] = [];
     const mcp = await connect({ onElicit: (params) => { seen.push(params); return { action: 'accept', content: { confirm: true, image: 'ubuntu:22.04', disk_gb: 30, count: 1 } }; } });
     const r = await mcp.call('create', ARGS);
     expect((r.structuredContent as any).status).toBe('created');
-    expect(seen).toHaveLength(1);
+    expect(seen).toHaveLength(2);
+    expect(seen[1].message).toMatch(/You changed the plan \(image ubuntu:22\.04, disk 30 GB, count 1\): it now costs \$\d+\.\d{4}\/h/);
+    expect(seen[1].message).toMatch(/Disk: 30 GB/);
     expect(seen[0].message).toMatch(/\$\d+\.\d{4}\/h = GPU/);
     expect(seen[0].message).toMatch(/storage \$[\d.]+\/GB\/month/);
     expect(seen[0].message).toMatch(/bandwidth \$[\d.]+\/GB up/);
@@ -103,7 +105,7 @@ describe('create with elicitation', () => {
     expect(live()[0]!.diskGb).toBe(30);
   });
 
-  it.each(['decline', 'cancel'] as const)('%s is final: nothing rented, no token offered', async (action) => {
+  it.each(['decline'] as const)('%s is final: nothing rented, no token offered', async (action) => {
     const mcp = await connect({ onElicit: () => ({ action }) });
     const r = await mcp.call('create', ARGS);
     const d = r.structuredContent as any;
@@ -260,7 +262,7 @@ describe('audit log', () => {
     const p = (await mcp.call('create', { ...ARGS, env: { SECRET_THING: 'hunter2-very-secret' } })).structuredContent as any;
     await mcp.call('create', { ...ARGS, env: { SECRET_THING: 'hunter2-very-secret' }, confirmation_token: p.confirmation_token });
     const entries = mcp.deps.audit.entries();
-    expect(entries.map((e) => `${e.action}:${e.result}`)).toEqual(['propose:pending', 'rent:ok']);
+    expect(entries.map((e) => `${e.action}:${e.result}`)).toEqual(['propose:pending', 'rent_attempt:pending', 'rent:ok']);
     expect(statSync(mcp.deps.audit.path).mode & 0o777).toBe(0o600);
     const raw = JSON.stringify(entries);
     expect(raw).not.toContain(TEST_KEY);

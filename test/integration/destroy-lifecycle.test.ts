@@ -61,7 +61,7 @@ describe('destroy gate without elicitation', () => {
     const d = first.structuredContent as any;
     expect(d.status).toBe('needs_approval');
     expect(d.verified_copies).toEqual([expect.objectContaining({ remote_path: '/workspace/ckpt.pt', size: 1234, sha256: SHA })]);
-    expect(textOf(first)).toMatch(/\/workspace\/ckpt\.pt → \/tmp\/out\/ckpt\.pt/);
+    expect(textOf(first)).toMatch(/"\/workspace\/ckpt\.pt" → "\/tmp\/out\/ckpt\.pt"/);
     const done = (await mcp.call('destroy', { instance_id: id, approval_token: d.approval_token })).structuredContent as any;
     expect(done).toMatchObject({ status: 'destroyed', verified_final_state: 'gone', discarded: false });
     expect(alive()).toBe(false);
@@ -124,10 +124,18 @@ describe('destroy gate with elicitation', () => {
     expect(alive()).toBe(true);
   });
 
-  it.each(['decline', 'cancel'] as const)('%s keeps the instance', async (action) => {
-    const mcp = await connect({ onElicit: () => ({ action }) });
+  it('decline keeps the instance and is final for that scope', async () => {
+    const mcp = await connect({ onElicit: () => ({ action: 'decline' }) });
     const r = await mcp.call('destroy', { instance_id: id });
     expect(r.structuredContent).toMatchObject({ status: 'declined', verified_final_state: 'present' });
+    expect(alive()).toBe(true);
+  });
+
+  it('cancel keeps the instance and falls back to an approval token, saying why', async () => {
+    const mcp = await connect({ onElicit: () => ({ action: 'cancel' }) });
+    const r = await mcp.call('destroy', { instance_id: id, discard: true });
+    expect(r.structuredContent).toMatchObject({ status: 'needs_approval', verified_final_state: 'present' });
+    expect((r.structuredContent as any).fallback_reason).toMatch(/dismissed/);
     expect(alive()).toBe(true);
   });
 });

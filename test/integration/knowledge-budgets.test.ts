@@ -104,7 +104,7 @@ describe('enforcement', () => {
     const mcp = await connect(PROFILES.replace('max_burn_per_hour: 5', 'max_burn_per_hour: 0.30'));
     const r = await mcp.call('create', { profile: 'cheap-4090' });
     expect(r.isError).toBe(true);
-    expect(textOf(r)).toMatch(/Refused: the overall burn rate would be \$\d\.\d{4}\/h \(now \$\d\.\d{4}\/h \+ \$0\.\d{4}\/h\), above the cap of \$0\.30\/h/);
+    expect(textOf(r)).toMatch(/Refused: the overall burn rate would be \$\d\.\d{4}\/h once running \(now \$\d\.\d{4}\/h counting every instance at its running price, \+ \$0\.\d{4}\/h\), above the cap of \$0\.30\/h/);
   });
 
   it('applies a project budget and puts the project in the label', async () => {

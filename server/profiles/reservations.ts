@@ -1,0 +1,104 @@
+import { closeSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { VastMcpError } from '../errors.js';
+import { appendJsonLine, readJsonLines } from '../state/jsonl-file.js';
+
+/**
+ * Budget reservations shared by every server process on one state directory: an approved rental
+ * reserves its projected cost before it is rented, so two creates (in one process or two) cannot each
+ * pass the budget check against the same "spent so far". Append-only JSONL; check-and-reserve runs
+ * under an exclusive lock file so the check and the append are one step across processes.
+ */
+export type ReservationRecord =
+  | { type: 'reserve'; id: string; amount: number; scopes: string[]; until: number; at: number }
+  | { type: 'bind'; id: string; instance_ids: number[] }
+  | { type: 'release'; id: string };
+
+export interface Outstanding {
+  id: string;
+  amount: number;
+  scopes: string[];
+  instance_ids: number[];
+}
+
+const LOCK_STALE_MS = 30_000;
+
+function withLock<T>(dir: string, fn: () => T): T {
+  const lock = join(dir, 'reservations.lock');
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx', 0o600));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) unlinkSync(lock);
+      } catch {
+        /* removed meanwhile */
+      }
+      if (Date.now() > deadline) throw new VastMcpError('Refused: the budget reservation lock is held by another server process for over 10 s. Nothing was rented; try again.', 'reservation_busy');
+      // A short synchronous pause: the critical section is a read and one append, held for milliseconds.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    try {
+      unlinkSync(lock);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+export class BudgetReservations {
+  readonly path: string;
+
+  constructor(private readonly stateDir: string) {
+    this.path = join(stateDir, 'reservations.jsonl');
+  }
+
+  /** Reservations still counting against the budget at `now`, minus what their instances already charged. */
+  outstanding(now: number, chargedByInstance: Map<number, number>): Outstanding[] {
+    const recs = readJsonLines<ReservationRecord>(this.path);
+    const byId = new Map<string, Outstanding & { until: number }>();
+    const released = new Set<string>();
+    for (const r of recs) {
+      if (r.type === 'reserve') byId.set(r.id, { id: r.id, amount: r.amount, scopes: r.scopes, instance_ids: [], until: r.until });
+      else if (r.type === 'bind') byId.get(r.id)?.instance_ids.push(...r.instance_ids);
+      else if (r.type === 'release') released.add(r.id);
+    }
+    const out: Outstanding[] = [];
+    for (const r of byId.values()) {
+      if (released.has(r.id) || now > r.until) continue;
+      const charged = r.instance_ids.reduce((s, id) => s + (chargedByInstance.get(id) ?? 0), 0);
+      const left = r.amount - charged;
+      if (left > 1e-9) out.push({ id: r.id, amount: left, scopes: r.scopes, instance_ids: r.instance_ids });
+    }
+    return out;
+  }
+
+  /**
+   * Atomically: `check(outstanding)` (throws to refuse) and then append the reservation. Returns its id.
+   * `until` is when the projection ends (epoch seconds).
+   */
+  reserve(amount: number, scopes: string[], now: number, until: number, chargedByInstance: Map<number, number>, check: (outstanding: Outstanding[]) => void): string {
+    return withLock(this.stateDir, () => {
+      check(this.outstanding(now, chargedByInstance));
+      const id = `r-${randomBytes(6).toString('hex')}`;
+      appendJsonLine(this.path, { type: 'reserve', id, amount, scopes, until, at: now } satisfies ReservationRecord);
+      return id;
+    });
+  }
+
+  bind(id: string, instanceIds: number[]): void {
+    appendJsonLine(this.path, { type: 'bind', id, instance_ids: instanceIds } satisfies ReservationRecord);
+  }
+
+  release(id: string): void {
+    appendJsonLine(this.path, { type: 'release', id } satisfies ReservationRecord);
+  }
+}

@@ -1,0 +1,111 @@
+import { statSync } from 'node:fs';
+import type { ServerDeps } from '../deps.js';
+import { ConfigError } from '../errors.js';
+import type { Instance } from '../vast/schemas.js';
+import { enforceLimits, projectedBurnPerHour, spendSnapshot, type OfferFacts } from './budget.js';
+import { loadProfiles, type Profile, type ProfilesFile } from './profile-config.js';
+import { BudgetReservations } from './reservations.js';
+
+const seenMtime = new WeakMap<ServerDeps, number>();
+
+/** The profiles file as it is now: an edit takes effect without a restart; a broken edit refuses spending. */
+export function currentProfiles(deps: ServerDeps): ProfilesFile {
+  const path = deps.config.profilesPath;
+  if (!path) return deps.profiles;
+  let mtime: number;
+  try {
+    mtime = statSync(path).mtimeMs;
+  } catch {
+    return deps.profiles;
+  }
+  const seen = seenMtime.get(deps);
+  if (seen === undefined) {
+    seenMtime.set(deps, mtime);
+    return deps.profiles;
+  }
+  if (mtime === seen) return deps.profiles;
+  try {
+    deps.profiles = loadProfiles(path).file;
+    seenMtime.set(deps, mtime);
+    deps.logger.info({ path }, 'profiles file changed: reloaded');
+  } catch (e) {
+    throw new ConfigError(`The profiles file was edited and is now invalid, so no spending is allowed until it is fixed: ${(e as Error).message}`);
+  }
+  return deps.profiles;
+}
+
+export interface SpendRequest {
+  profileName?: string;
+  profile?: Profile;
+  project?: string;
+  perInstance: number[];
+  totalPerHour: number;
+  /** Hours the human or the agent asked to project; the profile's max_hours, or at least the configured floor, wins. */
+  hours: number | undefined;
+  offers?: OfferFacts[];
+  /** What the change stops burning (the instance's own current projected burn, for start/bid). */
+  replacesPerHour?: number;
+  instances?: Instance[];
+  /** Check only (for a proposal): count existing reservations, reserve nothing. */
+  dryRun?: boolean;
+}
+
+/** Projected hours never come from the agent alone: the profile's max_hours, else at least the budget's floor. */
+export function enforcedHours(file: ProfilesFile, profile: Profile | undefined, hours: number | undefined): number {
+  if (profile) return profile.max_hours;
+  return Math.max(hours ?? 0, file.budgets.min_projection_hours ?? 1);
+}
+
+/**
+ * Checks every cap for a change that raises spend and, when a total budget applies, reserves the
+ * projected cost atomically across processes. Returns the reservation (bind it to the instances once
+ * rented, release it when nothing was rented) or null.
+ */
+export async function checkAndReserve(deps: ServerDeps, req: SpendRequest): Promise<{ reservation: string | null; hours: number }> {
+  const file = currentProfiles(deps);
+  const instances = req.instances ?? (await deps.vast.listInstances());
+  const { budget, charged } = await spendSnapshot(deps, file, instances);
+  const hours = enforcedHours(file, req.profile, req.hours);
+  const opts = { ...req, hours, budget };
+  const scopes = ['overall', ...(req.project ? [`project:${req.project}`] : [])];
+  const hasTotal = budget.total_usd !== null || (req.project !== undefined && budget.projects[req.project]?.total_usd != null);
+  if (!hasTotal) {
+    enforceLimits(opts);
+    return { reservation: null, hours };
+  }
+  const reservations = new BudgetReservations(deps.config.stateDir);
+  const now = deps.now();
+  if (req.dryRun) {
+    enforceLimits({ ...opts, reserved: reservations.outstanding(now, charged) });
+    return { reservation: null, hours };
+  }
+  const amount = Math.round(req.totalPerHour * hours * 100) / 100;
+  const reservation = reservations.reserve(amount, scopes, now, now + hours * 3600, charged, (reserved) => enforceLimits({ ...opts, reserved }));
+  return { reservation, hours };
+}
+
+export function bindReservation(deps: ServerDeps, id: string | null, instanceIds: number[]): void {
+  if (!id) return;
+  const r = new BudgetReservations(deps.config.stateDir);
+  if (instanceIds.length) r.bind(id, instanceIds);
+  else r.release(id);
+}
+
+/** Caps for start and bid: the instance's profile and project come from this server's own rent record. */
+export async function checkInstanceSpend(deps: ServerDeps, inst: Instance, newPerHour: number): Promise<{ reservation: string | null }> {
+  const file = currentProfiles(deps);
+  let profileName: string | undefined;
+  let project: string | undefined;
+  for (const e of deps.audit.entries()) {
+    const d = e.detail as { profile?: unknown; project?: unknown } | undefined;
+    if (e.action === 'rent' && e.result === 'ok' && e.instance_id === inst.id) {
+      profileName = typeof d?.profile === 'string' ? d.profile : undefined;
+      project = typeof d?.project === 'string' ? d.project : undefined;
+    }
+  }
+  const profile = profileName ? file.profiles[profileName] : undefined;
+  const { reservation } = await checkAndReserve(deps, {
+    profileName, profile, project, perInstance: [newPerHour], totalPerHour: newPerHour, hours: undefined, replacesPerHour: projectedBurnPerHour(inst),
+  });
+  return { reservation };
+}

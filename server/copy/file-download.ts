@@ -101,6 +101,8 @@ export async function downloadFile(conn: CopyConnection, tree: LocalTree, remote
       w?.();
     };
     const remoteHash = remoteSha256(s, remotePath);
+    // Observed at once: it may fail while the streams are still running (awaited below either way).
+    remoteHash.catch(() => undefined);
     const hashing = (async () => {
       const h = createHash('sha256');
       const fh = await open(partial, 'r');
@@ -123,6 +125,7 @@ export async function downloadFile(conn: CopyConnection, tree: LocalTree, remote
         await fh.close();
       }
     })();
+    hashing.catch(() => undefined);
     let sinceSync = 0;
     let syncing = false;
     const stream = async (g: (typeof ranges)[number]) => {

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, lstatSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, lstatSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { VastMcpError } from '../errors.js';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 import { withRetries, type CopyConnection } from './connection.js';
@@ -220,7 +220,8 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
       await chain.catch(() => undefined);
       const c = cur as { fd: number } | null;
       if (c) closeQuietly(c.fd);
-      for (const p of outstanding) removeQuietly(p);
+      // Never unlink through a directory that was swapped for a link meanwhile.
+      for (const p of outstanding) if (resolvesToItself(dirname(p))) removeQuietly(p);
       throw e;
     }
     await hashing.catch(() => undefined);
@@ -234,6 +235,14 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
     digestLocal: treeDigest(out),
     attempts: r.attempts,
   };
+}
+
+function resolvesToItself(dir: string): boolean {
+  try {
+    return realpathSync.native(dir) === dir;
+  } catch {
+    return false;
+  }
 }
 
 function closeQuietly(fd: number): void {

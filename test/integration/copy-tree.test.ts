@@ -159,6 +159,23 @@ describe('single files', () => {
   });
 });
 
+describe('a long link', () => {
+  it('copies over a shaped direct endpoint (80 ms round trip, 50 MB/s), verified, and billed once', async () => {
+    sim.ssh!.setLink({ rttMs: 80, bytesPerSecond: 50_000_000 });
+    try {
+      const before = sim.world.instances.get(id)!.bytesUp;
+      const r = data(await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/ckpt/big.pt', local_path: 'far/big.pt' }));
+      expect(r.endpoint).toBe('direct');
+      expect(sha(readFileSync(join(copyRoot, 'far/big.pt')))).toBe((await sh('sha256sum /workspace/ckpt/big.pt')).slice(0, 64));
+      const billed = sim.world.instances.get(id)!.bytesUp - before;
+      expect(billed).toBeGreaterThan(3_000_000);
+      expect(billed).toBeLessThan(4_000_000);
+    } finally {
+      sim.ssh!.setLink(null);
+    }
+  });
+});
+
 const isRoot = process.getuid?.() === 0;
 
 describe.skipIf(!isRoot)('a full local disk', () => {

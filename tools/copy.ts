@@ -13,7 +13,8 @@ const output = z.object({
   mb_per_s: z.number(),
   warnings: z.array(z.string()),
   manifest: z.string().nullable().describe('Local manifest file for directory copies'),
-  recorded_in_ledger: z.number().describe('Verified copies recorded for the destroy gate'),
+  recorded_in_ledger: z.number().describe('Verified copies recorded for the destroy gate (a directory is one record, written only when every file in it verified)'),
+  skipped: z.array(z.object({ path: z.string(), reason: z.string() })).describe('Symbolic links and special files that were not copied (links are never followed)'),
 });
 
 export const copyTool = defineTool({
@@ -22,7 +23,9 @@ export const copyTool = defineTool({
   description:
     'Copy files or whole directories between an instance and this machine, or from an instance to an S3-compatible bucket, with end-to-end verification: ' +
     'sha256 is computed on the instance and on the receiving side (for S3, by reading the stored object back); a mismatch is an error and nothing is recorded. ' +
-    'Local files appear only after verification (written to a partial name, fsync\'d, renamed); an interrupted copy resumes from what was received. ' +
+    'Local files appear only after verification (written to a partial name, fsync\'d, renamed); an interrupted copy resumes from what was verified. ' +
+    'Directories travel as one stream and are recorded as a whole only when every file verified; a failed or partial copy records nothing. ' +
+    'Symbolic links are never followed on either side (they are listed as skipped). ' +
     'Copies off the instance (instance_to_local, instance_to_s3) are recorded in the ledger that destroy checks. Local paths are confined to the copy root. ' +
     'Uses the direct SSH endpoint when there is one (the proxy is throttled). Bandwidth is billed by the host both ways.',
   access: 'write',
@@ -40,7 +43,7 @@ export const copyTool = defineTool({
   async run(args, ctx) {
     const { deps } = ctx;
     let lastSent = 0;
-    const report = await runCopy(deps, { instanceId: args.instance_id, direction: args.direction, remotePath: args.remote_path, localPath: args.local_path, s3Uri: args.s3_uri, preferProxy: args.prefer_proxy, method: args.method, connectionId: args.connection_id }, async (done, total, message) => {
+    const report = await runCopy(deps, { instanceId: args.instance_id, direction: args.direction, remotePath: args.remote_path, localPath: args.local_path, s3Uri: args.s3_uri, preferProxy: args.prefer_proxy, method: args.method, connectionId: args.connection_id, signal: ctx.extra.signal }, async (done, total, message) => {
       const now = deps.monotonicMs();
       if (now - lastSent < 250 && done < total) return;
       lastSent = now;

@@ -1,6 +1,7 @@
 import { VastMcpError } from '../errors.js';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
-import { TransferInterrupted } from './download.js';
+import { listTree } from './remote-tree.js';
+import { TransferInterrupted } from './transfer-errors.js';
 
 export interface RemoteFile {
   /** Absolute path on the instance. */
@@ -15,35 +16,35 @@ export interface RemoteListing {
   files: RemoteFile[];
 }
 
-const MANIFEST_CAP = 32 * 1024 * 1024;
-
-/** What is at `remotePath` on the instance: one file, or every regular file below a directory. */
+/**
+ * What is at `remotePath` on the instance: one file, or every regular file below a directory.
+ * Streamed with no size cap (see listTree); a listing that cannot be read completely fails.
+ */
 export async function listRemote(session: SshSession, remotePath: string): Promise<RemoteListing> {
-  const q = shellQuote(remotePath);
-  const cmd = `p=${q}; if [ -d "$p" ]; then printf 'D\\0'; find "$p" -type f -printf '%s\\t%P\\0'; elif [ -f "$p" ]; then printf 'F\\0'; stat -c '%s' "$p"; else printf 'N\\0'; fi`;
-  const r = await session.exec(cmd, 120_000, MANIFEST_CAP);
-  if (r.code !== 0) throw new VastMcpError(`Listing ${remotePath} on the instance failed: ${r.stderr.toString('utf8').trim().slice(0, 300)}`, 'copy_failed');
-  const text = r.stdout.toString('utf8');
-  const [kind, ...rest] = text.split('\0');
-  if (kind === 'N') throw new VastMcpError(`${remotePath} does not exist on the instance (only /workspace and /root hold your files).`, 'copy_source_missing');
-  if (kind === 'F') return { kind: 'file', files: [{ path: remotePath, rel: '', size: Number(rest.join('').trim()) }] };
+  const t = await listTree(session, remotePath);
+  if (t.kind === 'file') return { kind: 'file', files: [{ path: remotePath, rel: '', size: t.size }] };
   const base = remotePath.replace(/\/+$/, '');
-  const files = rest.filter(Boolean).map((entry) => {
-    const tab = entry.indexOf('\t');
-    const rel = entry.slice(tab + 1);
-    return { path: `${base}/${rel}`, rel, size: Number(entry.slice(0, tab)) };
-  });
-  return { kind: 'dir', files };
+  return { kind: 'dir', files: t.entries.filter((e) => e.type === 'f').map((e) => ({ path: `${base}/${e.rel}`, rel: e.rel, size: e.size })) };
 }
 
-/** sha256 of a file, computed on the instance. */
-export async function remoteSha256(session: SshSession, path: string, timeoutMs = 3_600_000): Promise<string> {
-  // openssl uses the CPU's SHA instructions (several times faster than coreutils' sha256sum); fall back when absent.
-  const q = shellQuote(path);
-  const r = await session.exec(`if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r ${q}; else sha256sum -- ${q}; fi`, timeoutMs, 4096);
+const HASH_CMD = (input: string) => `if command -v openssl >/dev/null 2>&1; then ${input} | openssl dgst -sha256 -r; else ${input} | sha256sum; fi`;
+
+async function hashCommand(session: SshSession, cmd: string, what: string, timeoutMs: number): Promise<string> {
+  const r = await session.exec(cmd, timeoutMs, 4096);
   // No exit status: the connection dropped mid-command, which a reconnect can fix.
-  if (r.code === null && !r.timedOut) throw new TransferInterrupted(`checksumming ${path} was interrupted`);
+  if (r.code === null && !r.timedOut) throw new TransferInterrupted(`checksumming ${what} was interrupted`);
   const hex = /^([0-9a-f]{64})\s/.exec(r.stdout.toString('utf8'))?.[1];
-  if (r.code !== 0 || !hex) throw new VastMcpError(`Could not checksum ${path} on the instance: ${r.stderr.toString('utf8').trim().slice(0, 300) || 'no sha256sum output'}`, 'copy_failed');
+  if (r.code !== 0 || !hex) throw new VastMcpError(`Could not checksum ${what} on the instance: ${JSON.stringify(r.stderr.toString('utf8').trim().slice(0, 300)) || 'no sha256 output'}`, 'copy_failed');
   return hex;
+}
+
+/** sha256 of a file, computed on the instance (openssl uses the CPU's SHA instructions; coreutils as fallback). */
+export async function remoteSha256(session: SshSession, path: string, timeoutMs = 3_600_000): Promise<string> {
+  const q = shellQuote(path);
+  return hashCommand(session, `if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r ${q}; else sha256sum -- ${q}; fi`, path, timeoutMs);
+}
+
+/** sha256 of the first `len` bytes of a file on the instance: is a local partial really its prefix? */
+export async function remotePrefixSha256(session: SshSession, path: string, len: number, timeoutMs = 3_600_000): Promise<string> {
+  return hashCommand(session, HASH_CMD(`head -c ${Math.floor(len)} -- ${shellQuote(path)}`), `the first ${len} bytes of ${path}`, timeoutMs);
 }

@@ -6,7 +6,7 @@ import type { Connection, ParsedKey, ServerChannel } from 'ssh2';
 import type { SimInstance } from '../types.js';
 import type { InstanceSandbox } from './sandbox.js';
 import { serveSftp } from './sftp-handler.js';
-import { Throttle } from './throttle.js';
+import { Delay, Throttle, type LinkShape } from './throttle.js';
 
 export interface SshHooks {
   isRunning(inst: SimInstance): boolean;
@@ -15,6 +15,8 @@ export interface SshHooks {
   log(inst: SimInstance, line: string): void;
   /** Faults: a chance to cut a connection after N bytes out of the instance, or corrupt one byte. */
   faults: { resetAfterBytes: number | null; flipByteAt: number | null };
+  /** Shaping of the direct endpoint (null: loopback as it is); read at each new connection. */
+  link: () => LinkShape | null;
 }
 
 const listen = (server: NetServer): Promise<number> =>
@@ -40,6 +42,9 @@ export class InstanceSsh {
   private readonly ssh: InstanceType<typeof ssh2.Server>;
   private readonly direct = createServer((s) => this.acceptDirect(s));
   private readonly proxy = createServer((s) => this.acceptProxy(s));
+  /** The unshaped SSH server behind a shaped direct endpoint. */
+  private readonly inner = createServer((s) => this.acceptInner(s, false));
+  private innerPort = 0;
   private readonly sockets = new Set<Socket>();
   private readonly children = new Set<ChildProcess>();
   directPort = 0;
@@ -58,25 +63,41 @@ export class InstanceSsh {
   async start(): Promise<void> {
     this.directPort = await listen(this.direct);
     this.proxyPort = await listen(this.proxy);
+    this.innerPort = await listen(this.inner);
   }
 
   private acceptDirect(socket: Socket): void {
     if (!this.hooks.isRunning(this.inst)) return void socket.destroy();
+    const shape = this.hooks.link();
+    if (shape) return this.relay(socket, this.innerPort, shape.rttMs / 2, shape.bytesPerSecond, true);
+    this.acceptInner(socket, true);
+  }
+
+  /** `bill`: false behind a shaped relay, which counts the bytes on the outer connection. */
+  private acceptInner(socket: Socket, bill: boolean): void {
     this.sockets.add(socket);
     socket.on('error', () => undefined);
     socket.on('close', () => {
       this.sockets.delete(socket);
-      this.hooks.countBytes(this.inst, socket.bytesWritten, socket.bytesRead);
+      if (bill) this.hooks.countBytes(this.inst, socket.bytesWritten, socket.bytesRead);
     });
     this.ssh.injectSocket(socket);
   }
 
   private acceptProxy(socket: Socket): void {
     if (!this.hooks.isRunning(this.inst)) return void socket.destroy();
-    const upstream = connect(this.directPort, '127.0.0.1');
+    this.relay(socket, this.directPort, 0, this.proxyBytesPerSecond, false);
+  }
+
+  /** A TCP relay with a one-way delay and/or a bandwidth cap in each direction. */
+  private relay(socket: Socket, port: number, delayMs: number, bytesPerSecond: number | null, bill: boolean): void {
+    const upstream = connect(port, '127.0.0.1');
     this.sockets.add(socket);
     this.sockets.add(upstream);
+    let ended = false;
     const end = () => {
+      if (bill && !ended) this.hooks.countBytes(this.inst, socket.bytesWritten, socket.bytesRead);
+      ended = true;
       socket.destroy();
       upstream.destroy();
       this.sockets.delete(socket);
@@ -84,8 +105,14 @@ export class InstanceSsh {
     };
     socket.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
-    socket.pipe(new Throttle(this.proxyBytesPerSecond)).pipe(upstream);
-    upstream.pipe(new Throttle(this.proxyBytesPerSecond)).pipe(socket);
+    const shaped = (from: Socket, to: Socket) => {
+      let s: NodeJS.ReadableStream = from;
+      if (delayMs > 0) s = s.pipe(new Delay(delayMs));
+      if (bytesPerSecond) s = s.pipe(new Throttle(bytesPerSecond));
+      s.pipe(to);
+    };
+    shaped(socket, upstream);
+    shaped(upstream, socket);
   }
 
   private onClient(client: Connection): void {
@@ -173,6 +200,6 @@ export class InstanceSsh {
 
   async close(): Promise<void> {
     this.disconnectAll();
-    await Promise.all([new Promise<void>((r) => this.direct.close(() => r())), new Promise<void>((r) => this.proxy.close(() => r()))]);
+    await Promise.all([this.direct, this.proxy, this.inner].map((srv) => new Promise<void>((r) => srv.close(() => r()))));
   }
 }

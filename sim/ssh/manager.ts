@@ -4,6 +4,7 @@ import type { SimInstance } from '../types.js';
 import type { SimWorld } from '../world.js';
 import { InstanceSsh, type SshHooks } from './instance-ssh.js';
 import { InstanceSandbox } from './sandbox.js';
+import type { LinkShape } from './throttle.js';
 
 export const DEFAULT_PROXY_BYTES_PER_SECOND = 20 * 1024 * 1024;
 
@@ -14,6 +15,7 @@ export class SshManager {
   private readonly servers = new Map<number, InstanceSsh>();
   private readonly onstarts = new Map<number, ChildProcess>();
   readonly faults: SshHooks['faults'] = { resetAfterBytes: null, flipByteAt: null };
+  private link: LinkShape | null = null;
 
   constructor(
     private readonly world: SimWorld,
@@ -40,12 +42,21 @@ export class SshManager {
         if (line) this.world.log(i, line);
       },
       faults: this.faults,
+      link: () => this.link,
     };
     const server = new InstanceSsh(inst, this.hostKey, this.sandbox, this.proxyBytesPerSecond, hooks);
     await server.start();
     this.servers.set(inst.id, server);
     inst.sshPort = server.proxyPort;
     inst.directSshPort = inst.directSshPort !== null ? server.directPort : null;
+  }
+
+  /**
+   * Makes every new connection to a direct endpoint behave like a long (and optionally narrow) link:
+   * e.g. { rttMs: 100, bytesPerSecond: null } for a host 100 ms away. Null restores loopback.
+   */
+  setLink(shape: LinkShape | null): void {
+    this.link = shape;
   }
 
   /** The onstart script runs at every start, its output going to the instance's logs. */

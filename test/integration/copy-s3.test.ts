@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 describe('copy to S3', () => {
-  it('streams a directory to the bucket, reads every object back, and records it', async () => {
+  it('streams a directory to the bucket, reads every object back, and records it once, as a whole', async () => {
     const r = await mcp.call('copy', { instance_id: id, direction: 'instance_to_s3', remote_path: '/workspace/run', s3_uri: 's3://results/exp1' });
     expect(r.isError, textOf(r)).toBeFalsy();
     const d = r.structuredContent as any;
@@ -50,8 +50,30 @@ describe('copy to S3', () => {
     const remoteSha = (remote.structuredContent as any).stdout.slice(0, 64);
     expect(await objectSha('exp1/model.pt')).toBe(remoteSha);
     expect(d.files.find((f: any) => f.source.endsWith('model.pt')).sha256).toBe(remoteSha);
-    const ledger = mcp.deps.ledger.verifiedCopiesFor(id).map((c) => c.destination).sort();
-    expect(ledger).toEqual(['s3://results/exp1/logs/train.log', 's3://results/exp1/model.pt']);
+    const ledger = mcp.deps.ledger.verifiedCopiesFor(id).filter((c) => c.destination.startsWith('s3://results/exp1'));
+    expect(ledger.map((c) => [c.remote_path, c.destination, c.size])).toEqual([['/workspace/run', 's3://results/exp1', 12_000_006]]);
+    expect(d.recorded_in_ledger).toBe(1);
+  });
+
+  it.each([
+    ['a backslash', "printf x > '/workspace/keys/a\\..\\..\\b'"],
+    ['a control character', "printf x > \"/workspace/keys/a$(printf '\\033')b\""],
+    ['a newline', "printf x > '/workspace/keys/a\nb'"],
+  ])('refuses to map a remote name with %s to an object key, uploading and recording nothing', async (_what, make) => {
+    const made = await mcp.call('ssh', { instance_id: id, command: `rm -rf /workspace/keys; mkdir -p /workspace/keys && echo ok > /workspace/keys/fine.txt && ${make}` });
+    expect((made.structuredContent as any).exit_code, textOf(made)).toBe(0);
+    const before = mcp.deps.ledger.verifiedCopiesFor(id).length;
+    const r = await mcp.call('copy', { instance_id: id, direction: 'instance_to_s3', remote_path: '/workspace/keys', s3_uri: 's3://results/keys' });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/cannot be stored safely under the bucket prefix/);
+    expect(mcp.deps.ledger.verifiedCopiesFor(id)).toHaveLength(before);
+    await expect(objectSha('keys/fine.txt')).rejects.toThrow();
+  });
+
+  it.each(['s3://results/../other', 's3://results/a/./b', 's3://results/a//b'])('refuses the prefix of %s', async (uri) => {
+    const r = await mcp.call('copy', { instance_id: id, direction: 'instance_to_s3', remote_path: '/workspace/run', s3_uri: uri });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/must be plain path segments/);
   });
 
   it('catches a store that keeps different bytes, and records nothing', async () => {

@@ -4,6 +4,7 @@ import { packageRoot } from '../server/package-root.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServerDeps } from '../server/deps.js';
 import type { ProfilesFile } from '../server/profiles/profile-config.js';
+import { registerTemplates } from './templates.js';
 
 export const REFERENCE_URIS = { api: 'vast-mcp://references/api', gotchas: 'vast-mcp://references/gotchas', profiles: 'vast-mcp://references/profiles' } as const;
 
@@ -40,4 +41,5 @@ export function registerReferences(server: McpServer, deps: ServerDeps): void {
   server.registerResource('api', REFERENCE_URIS.api, { title: 'Vast API map and safe-calling checklist', description: 'Endpoints this server uses, which are safe to repeat, and the rules it follows', mimeType: 'text/markdown' }, async (uri) => md(uri.href, readReference('api')));
   server.registerResource('gotchas', REFERENCE_URIS.gotchas, { title: 'Vast.ai gotchas', description: 'Platform traps as symptom → cause → what the tools do', mimeType: 'text/markdown' }, async (uri) => md(uri.href, readReference('gotchas')));
   server.registerResource('profiles', REFERENCE_URIS.profiles, { title: 'GPU profiles and budgets', description: 'The active profiles and budget caps, from the loaded config', mimeType: 'text/markdown' }, async (uri) => md(uri.href, profilesMarkdown(deps.profiles, deps.config.profilesPath ?? 'the shipped defaults (config/default-profiles.yaml)')));
+  registerTemplates(server, deps);
 }

@@ -23,7 +23,10 @@ export async function instanceStatusMarkdown(deps: ServerDeps, id: number): Prom
     `- diagnosis code: \`${/^[a-z_]+$/.test(v.diagnosis.code) ? v.diagnosis.code : 'other'}\``,
     '- A stopped instance still bills its disk; only destroy (after a verified copy) stops the meter.',
     '',
-    fenceUntrusted(JSON.stringify(v, null, 2), 'the instance record as the platform reports it (label, status message and image are set outside this server)'),
+    fenceUntrusted(
+      JSON.stringify(v, null, 2),
+      'the instance record as the platform reports it (label, status message and image are set outside this server)',
+    ),
   ].join('\n');
 }
 
@@ -57,7 +60,11 @@ export function registerTemplates(server: McpServer, deps: ServerDeps): void {
       list: undefined,
       complete: { instance_id: (value) => instanceIds(value) },
     }),
-    { title: 'Instance status', description: 'One instance: $/h billed now, cost accrued, diagnosis, and its record (fenced as untrusted). Read-only.', mimeType: 'text/markdown' },
+    {
+      title: 'Instance status',
+      description: 'One instance: $/h billed now, cost accrued, diagnosis, and its record (fenced as untrusted). Read-only.',
+      mimeType: 'text/markdown',
+    },
     async (uri, vars) => {
       const raw = String(vars.instance_id ?? '');
       if (!/^\d{1,15}$/.test(raw)) throw new Error('instance_id must be a number (see the status tool)');
@@ -69,11 +76,20 @@ export function registerTemplates(server: McpServer, deps: ServerDeps): void {
     'profile',
     new ResourceTemplate(TEMPLATE_URIS.profile, {
       list: async () => ({
-        resources: Object.keys(deps.profiles.profiles).map((name) => ({ uri: `vast-mcp://profiles/${name}`, name: `profile-${name}`, title: `GPU profile ${name}`, mimeType: 'text/markdown' })),
+        resources: Object.keys(deps.profiles.profiles).map((name) => ({
+          uri: `vast-mcp://profiles/${name}`,
+          name: `profile-${name}`,
+          title: `GPU profile ${name}`,
+          mimeType: 'text/markdown',
+        })),
       }),
       complete: { name: (value) => profileNames(value) },
     }),
-    { title: 'GPU profile', description: 'One GPU profile: its GPU, price cap, reliability floor and max hours, as enforced by the server.', mimeType: 'text/markdown' },
+    {
+      title: 'GPU profile',
+      description: 'One GPU profile: its GPU, price cap, reliability floor and max hours, as enforced by the server.',
+      mimeType: 'text/markdown',
+    },
     async (uri, vars) => md(uri.href, profileMarkdown(deps, String(vars.name ?? ''))),
   );
 }

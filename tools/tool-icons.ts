@@ -7,7 +7,9 @@ function svg(body: string): Icon {
 }
 
 /** A GPU board: the server itself. */
-export const SERVER_ICON: Icon = svg('<rect x="2" y="6" width="20" height="12" rx="2"/><rect x="6" y="9" width="6" height="6"/><path d="M15 10h4M15 14h4M5 18v3M9 18v3M13 18v3"/>');
+export const SERVER_ICON: Icon = svg(
+  '<rect x="2" y="6" width="20" height="12" rx="2"/><rect x="6" y="9" width="6" height="6"/><path d="M15 10h4M15 14h4M5 18v3M9 18v3M13 18v3"/>',
+);
 const READ_ICON = svg('<circle cx="11" cy="11" r="7"/><path d="m21 21-5-5"/>');
 const WRITE_ICON = svg('<path d="M13 2 4 14h7l-1 8 9-12h-7z"/>');
 const DESTRUCTIVE_ICON = svg('<path d="M12 3 2 21h20z"/><path d="M12 10v5M12 18v.5"/>');

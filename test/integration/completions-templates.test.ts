@@ -34,19 +34,28 @@ describe('completions', () => {
     const r = await mcp.client.complete({ ref: { type: 'ref/prompt', name: 'teardown' }, argument: { name: 'instance_id', value: '' } });
     expect(r.completion.values.map(Number).sort()).toEqual([...ids].sort());
     const prefix = String(ids[0]).slice(0, 3);
-    const narrowed = await mcp.client.complete({ ref: { type: 'ref/prompt', name: 'recover-preempted' }, argument: { name: 'instance_id', value: prefix } });
+    const narrowed = await mcp.client.complete({
+      ref: { type: 'ref/prompt', name: 'recover-preempted' },
+      argument: { name: 'instance_id', value: prefix },
+    });
     expect(narrowed.completion.values.every((v) => v.startsWith(prefix))).toBe(true);
   });
 
   it('complete a profile name from the loaded config', async () => {
     const r = await mcp.client.complete({ ref: { type: 'ref/prompt', name: 'rent-gpu' }, argument: { name: 'profile', value: 'dev' } });
     expect(r.completion.values).toEqual(['dev-test']);
-    const t = await mcp.client.complete({ ref: { type: 'ref/resource', uri: 'vast-mcp://profiles/{name}' }, argument: { name: 'name', value: 'training' } });
+    const t = await mcp.client.complete({
+      ref: { type: 'ref/resource', uri: 'vast-mcp://profiles/{name}' },
+      argument: { name: 'name', value: 'training' },
+    });
     expect(t.completion.values.sort()).toEqual(['training-distributed', 'training-standard']);
   });
 
   it('complete a resource template instance_id', async () => {
-    const r = await mcp.client.complete({ ref: { type: 'ref/resource', uri: 'vast-mcp://instances/{instance_id}/status' }, argument: { name: 'instance_id', value: '' } });
+    const r = await mcp.client.complete({
+      ref: { type: 'ref/resource', uri: 'vast-mcp://instances/{instance_id}/status' },
+      argument: { name: 'instance_id', value: '' },
+    });
     expect(r.completion.values.length).toBe(2);
   });
 });

@@ -11,7 +11,8 @@ const SNAPSHOT = new URL('./tool-schemas.snapshot.json', import.meta.url);
 const UPDATE = process.env.UPDATE_TOOL_SNAPSHOT === '1';
 
 const BOOLEAN_OK = new Set(['additionalProperties', 'unevaluatedProperties', 'additionalItems', 'unevaluatedItems']);
-const CONSTRAINTS = /^(type|enum|const|multipleOf|(exclusive)?(maximum|minimum)|(max|min)(Length|Items|Properties|Contains)|pattern|format|required|allOf|anyOf|oneOf|not|items|prefixItems|contains|properties|patternProperties|additionalProperties|propertyNames|dependentRequired|dependentSchemas|\$ref)$/;
+const CONSTRAINTS =
+  /^(type|enum|const|multipleOf|(exclusive)?(maximum|minimum)|(max|min)(Length|Items|Properties|Contains)|pattern|format|required|allOf|anyOf|oneOf|not|items|prefixItems|contains|properties|patternProperties|additionalProperties|propertyNames|dependentRequired|dependentSchemas|\$ref)$/;
 
 /** Portability findings as clients see them (the rules Inspector `--strict` applies): "path: problem". */
 function findings(node: unknown, path: string, keyword?: string): string[] {
@@ -28,7 +29,7 @@ function findings(node: unknown, path: string, keyword?: string): string[] {
   }
   for (const key of ['anyOf', 'oneOf', 'allOf', 'prefixItems']) {
     const arr = n[key];
-    if (Array.isArray(arr)) arr.forEach((sub, i) => out.push(...findings(sub, `${path}.${key}[${i}]`, key)));
+    if (Array.isArray(arr)) for (const [i, sub] of arr.entries()) out.push(...findings(sub, `${path}.${key}[${i}]`, key));
   }
   for (const key of ['items', 'contains', 'not', 'propertyNames', 'if', 'then', 'else', ...BOOLEAN_OK]) {
     if (key in n) out.push(...findings(n[key], `${path}.${key}`, key));

@@ -11,7 +11,10 @@ describe('portableSchema', () => {
   });
 
   it('keeps constraints with every non-null branch and annotations at the top', () => {
-    expect(portableSchema({ type: ['string', 'null'], maxLength: 5, title: 'T' })).toEqual({ title: 'T', anyOf: [{ type: 'string', maxLength: 5 }, { type: 'null' }] });
+    expect(portableSchema({ type: ['string', 'null'], maxLength: 5, title: 'T' })).toEqual({
+      title: 'T',
+      anyOf: [{ type: 'string', maxLength: 5 }, { type: 'null' }],
+    });
     expect(portableSchema({ type: ['string'] })).toEqual({ type: 'string' });
   });
 
@@ -23,7 +26,10 @@ describe('portableSchema', () => {
     });
     expect(out).toEqual({
       type: 'object',
-      properties: { list: { type: 'array', items: { anyOf: [{ type: 'integer' }, { type: 'null' }] } }, rec: { type: 'object', additionalProperties: true } },
+      properties: {
+        list: { type: 'array', items: { anyOf: [{ type: 'integer' }, { type: 'null' }] } },
+        rec: { type: 'object', additionalProperties: true },
+      },
       $defs: { a: { anyOf: [{ anyOf: [{ type: 'string' }, { type: 'null' }] }, { type: 'boolean' }] } },
     });
   });
@@ -50,7 +56,9 @@ describe('limits in descriptions (Codex drops min/max/length/pattern)', () => {
     expect(limitsInWords({ type: 'number', exclusiveMinimum: 0, maximum: 1000 })).toBe('greater than 0, at most 1000');
     expect(limitsInWords({ type: 'string', minLength: 1, maxLength: 100000 })).toBe('at most 100000 characters');
     expect(limitsInWords({ type: 'string', minLength: 2, maxLength: 64 })).toBe('2–64 characters');
-    expect(limitsInWords({ type: 'array', maxItems: 50, items: { type: 'string', pattern: '^[A-Z]{2}$' } })).toBe('at most 50 items, each matching /^[A-Z]{2}$/');
+    expect(limitsInWords({ type: 'array', maxItems: 50, items: { type: 'string', pattern: '^[A-Z]{2}$' } })).toBe(
+      'at most 50 items, each matching /^[A-Z]{2}$/',
+    );
     expect(limitsInWords({ type: 'boolean' })).toBe('');
   });
 

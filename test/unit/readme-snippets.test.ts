@@ -18,7 +18,10 @@ interface Entry {
   env: Record<string, string>;
 }
 
-const blocks = [...section.matchAll(/^### (.+)$|^```(\w+)\n([\s\S]*?)^```$/gm)].reduce<{ heading: string; found: { client: string; lang: string; body: string }[] }>(
+const blocks = [...section.matchAll(/^### (.+)$|^```(\w+)\n([\s\S]*?)^```$/gm)].reduce<{
+  heading: string;
+  found: { client: string; lang: string; body: string }[];
+}>(
   (acc, m) => {
     if (m[1]) acc.heading = m[1];
     else acc.found.push({ client: acc.heading, lang: m[2]!, body: m[3]! });
@@ -41,7 +44,13 @@ function entriesOf(block: { client: string; lang: string; body: string }): Entry
   }
   const doc = (lang === 'toml' ? parseToml(body) : JSON.parse(body)) as Record<string, Record<string, Record<string, unknown>>>;
   const servers = doc.mcp_servers ?? doc.mcpServers ?? doc.servers ?? {};
-  return Object.entries(servers).map(([name, s]) => ({ client, name, command: s.command as string, args: s.args as string[], env: (s.env ?? {}) as Record<string, string> }));
+  return Object.entries(servers).map(([name, s]) => ({
+    client,
+    name,
+    command: s.command as string,
+    args: s.args as string[],
+    env: (s.env ?? {}) as Record<string, string>,
+  }));
 }
 
 const entries = blocks.flatMap(entriesOf);
@@ -53,8 +62,14 @@ describe('README client setup snippets', () => {
     expect([...new Set(entries.map((e) => e.client))].sort()).toEqual([...clients].sort());
     for (const client of clients) {
       const mine = entries.filter((e) => e.client === client);
-      expect(mine.some((e) => e.args.includes('--sandbox')), client).toBe(true);
-      expect(mine.some((e) => !e.args.includes('--sandbox')), client).toBe(true);
+      expect(
+        mine.some((e) => e.args.includes('--sandbox')),
+        client,
+      ).toBe(true);
+      expect(
+        mine.some((e) => !e.args.includes('--sandbox')),
+        client,
+      ).toBe(true);
     }
   });
 
@@ -70,24 +85,36 @@ describe('README client setup snippets', () => {
     const vscode = JSON.parse(blocks.find((b) => b.client === 'VS Code')!.body);
     expect(vscode.mcpServers).toBeUndefined();
     for (const s of Object.values(vscode.servers) as Record<string, unknown>[]) expect(s.type).toBe('stdio');
-    const ids = (vscode.inputs as { id: string; type: string; password: boolean }[]).filter((i) => i.type === 'promptString' && i.password).map((i) => i.id);
-    expect(JSON.stringify(vscode.servers).match(/\$\{input:([\w-]+)\}/g)!.map((r) => r.slice(8, -1)).every((id) => ids.includes(id))).toBe(true);
-    const codex = parseToml(blocks.find((b) => b.client === 'Codex')!.body) as { mcp_servers: Record<string, { tool_timeout_sec: number; startup_timeout_sec: number }> };
+    const ids = (vscode.inputs as { id: string; type: string; password: boolean }[])
+      .filter((i) => i.type === 'promptString' && i.password)
+      .map((i) => i.id);
+    expect(
+      JSON.stringify(vscode.servers)
+        .match(/\$\{input:([\w-]+)\}/g)!
+        .map((r) => r.slice(8, -1))
+        .every((id) => ids.includes(id)),
+    ).toBe(true);
+    const codex = parseToml(blocks.find((b) => b.client === 'Codex')!.body) as {
+      mcp_servers: Record<string, { tool_timeout_sec: number; startup_timeout_sec: number }>;
+    };
     for (const s of Object.values(codex.mcp_servers)) expect(s.tool_timeout_sec).toBeGreaterThan(600);
     const gemini = JSON.parse(blocks.find((b) => b.client === 'Gemini CLI')!.body);
     for (const s of Object.values(gemini.mcpServers) as { timeout: number }[]) expect(s.timeout).toBeGreaterThan(600_000);
   });
 
-  it.each(entries.filter((e) => e.args.includes('--sandbox')).map((e) => [e.client, e] as const))('%s: the sandbox entry starts with its parsed command line and lists the tools', async (_client, e) => {
-    const transport = new StdioClientTransport({ command: e.command, args: real(e.args), env: cleanEnv(e.env), stderr: 'pipe' });
-    const client = new Client({ name: 'readme-snippet', version: '1.0.0' });
-    await client.connect(transport);
-    try {
-      const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toContain('create');
-      expect(client.getInstructions()).toMatch(/SIMULATED|simulat/i);
-    } finally {
-      await client.close();
-    }
-  });
+  it.each(entries.filter((e) => e.args.includes('--sandbox')).map((e) => [e.client, e] as const))(
+    '%s: the sandbox entry starts with its parsed command line and lists the tools',
+    async (_client, e) => {
+      const transport = new StdioClientTransport({ command: e.command, args: real(e.args), env: cleanEnv(e.env), stderr: 'pipe' });
+      const client = new Client({ name: 'readme-snippet', version: '1.0.0' });
+      await client.connect(transport);
+      try {
+        const { tools } = await client.listTools();
+        expect(tools.map((t) => t.name)).toContain('create');
+        expect(client.getInstructions()).toMatch(/SIMULATED|simulat/i);
+      } finally {
+        await client.close();
+      }
+    },
+  );
 });

@@ -75,14 +75,8 @@ export function registerTemplates(server: McpServer, deps: ServerDeps): void {
   server.registerResource(
     'profile',
     new ResourceTemplate(TEMPLATE_URIS.profile, {
-      list: async () => ({
-        resources: Object.keys(deps.profiles.profiles).map((name) => ({
-          uri: `vast-mcp://profiles/${name}`,
-          name: `profile-${name}`,
-          title: `GPU profile ${name}`,
-          mimeType: 'text/markdown',
-        })),
-      }),
+      // The profiles reference already lists every profile; resources/list stays the three references.
+      list: undefined,
       complete: { name: (value) => profileNames(value) },
     }),
     {

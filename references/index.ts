@@ -4,8 +4,13 @@ import { packageRoot } from '../server/package-root.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServerDeps } from '../server/deps.js';
 import type { ProfilesFile } from '../server/profiles/profile-config.js';
+import { registerTemplates } from './templates.js';
 
-export const REFERENCE_URIS = { api: 'vast-mcp://references/api', gotchas: 'vast-mcp://references/gotchas', profiles: 'vast-mcp://references/profiles' } as const;
+export const REFERENCE_URIS = {
+  api: 'vast-mcp://references/api',
+  gotchas: 'vast-mcp://references/gotchas',
+  profiles: 'vast-mcp://references/profiles',
+} as const;
 
 /** The markdown files ship beside the build (package root/references). */
 function readReference(name: string): string {
@@ -14,9 +19,15 @@ function readReference(name: string): string {
 
 /** The active profiles and budgets as markdown, generated from the loaded config so it is always true. */
 export function profilesMarkdown(file: ProfilesFile, source: string): string {
-  const rows = Object.entries(file.profiles).map(([name, p]) => `| \`${name}\` | ${p.num_gpus}× ${p.gpu_name} | $${p.max_dph.toFixed(2)} | ${p.min_reliability} | ${p.max_hours} | ${p.description ?? ''} |`);
+  const rows = Object.entries(file.profiles).map(
+    ([name, p]) =>
+      `| \`${name}\` | ${p.num_gpus}× ${p.gpu_name} | $${p.max_dph.toFixed(2)} | ${p.min_reliability} | ${p.max_hours} | ${p.description ?? ''} |`,
+  );
   const b = file.budgets;
-  const projects = Object.entries(b.projects).map(([n, l]) => `- \`${n}\`: ${l.total_usd !== undefined ? `$${l.total_usd} total` : 'no total cap'}, ${l.max_burn_per_hour !== undefined ? `$${l.max_burn_per_hour}/h burn cap` : 'no burn cap'}`);
+  const projects = Object.entries(b.projects).map(
+    ([n, l]) =>
+      `- \`${n}\`: ${l.total_usd !== undefined ? `$${l.total_usd} total` : 'no total cap'}, ${l.max_burn_per_hour !== undefined ? `$${l.max_burn_per_hour}/h burn cap` : 'no burn cap'}`,
+  );
   return [
     '# GPU profiles and budgets',
     '',
@@ -31,13 +42,33 @@ export function profilesMarkdown(file: ProfilesFile, source: string): string {
     `- burn cap across everything billing (stopped disks included): ${b.max_burn_per_hour !== undefined ? `$${b.max_burn_per_hour}/h` : 'none'}`,
     ...(projects.length ? ['- projects:', ...projects.map((p) => `  ${p}`)] : ['- projects: none']),
     '',
-    'A create is refused when its offer exceeds the profile cap, when its cost over the profile\'s max hours would exceed the remaining budget, or when the burn rate would exceed a cap. Instances past their profile\'s max hours are reported as overdue; nothing is destroyed automatically.',
+    "A create is refused when its offer exceeds the profile cap, when its cost over the profile's max hours would exceed the remaining budget, or when the burn rate would exceed a cap. Instances past their profile's max hours are reported as overdue; nothing is destroyed automatically.",
   ].join('\n');
 }
 
 export function registerReferences(server: McpServer, deps: ServerDeps): void {
   const md = (uri: string, text: string) => ({ contents: [{ uri, mimeType: 'text/markdown', text }] });
-  server.registerResource('api', REFERENCE_URIS.api, { title: 'Vast API map and safe-calling checklist', description: 'Endpoints this server uses, which are safe to repeat, and the rules it follows', mimeType: 'text/markdown' }, async (uri) => md(uri.href, readReference('api')));
-  server.registerResource('gotchas', REFERENCE_URIS.gotchas, { title: 'Vast.ai gotchas', description: 'Platform traps as symptom → cause → what the tools do', mimeType: 'text/markdown' }, async (uri) => md(uri.href, readReference('gotchas')));
-  server.registerResource('profiles', REFERENCE_URIS.profiles, { title: 'GPU profiles and budgets', description: 'The active profiles and budget caps, from the loaded config', mimeType: 'text/markdown' }, async (uri) => md(uri.href, profilesMarkdown(deps.profiles, deps.config.profilesPath ?? 'the shipped defaults (config/default-profiles.yaml)')));
+  server.registerResource(
+    'api',
+    REFERENCE_URIS.api,
+    {
+      title: 'Vast API map and safe-calling checklist',
+      description: 'Endpoints this server uses, which are safe to repeat, and the rules it follows',
+      mimeType: 'text/markdown',
+    },
+    async (uri) => md(uri.href, readReference('api')),
+  );
+  server.registerResource(
+    'gotchas',
+    REFERENCE_URIS.gotchas,
+    { title: 'Vast.ai gotchas', description: 'Platform traps as symptom → cause → what the tools do', mimeType: 'text/markdown' },
+    async (uri) => md(uri.href, readReference('gotchas')),
+  );
+  server.registerResource(
+    'profiles',
+    REFERENCE_URIS.profiles,
+    { title: 'GPU profiles and budgets', description: 'The active profiles and budget caps, from the loaded config', mimeType: 'text/markdown' },
+    async (uri) => md(uri.href, profilesMarkdown(deps.profiles, deps.config.profilesPath ?? 'the shipped defaults (config/default-profiles.yaml)')),
+  );
+  registerTemplates(server, deps);
 }

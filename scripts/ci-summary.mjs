@@ -1,15 +1,31 @@
-// Prints the closing line CI reads ("N passed, N failed") from vitest's JSON report.
+// Prints the closing line CI reads ("N passed, N failed") from one or more vitest JSON reports (one per Node version),
+// counting each failed non-test step (`--failed-step NAME`, e.g. lint or the test typecheck) as one failure.
 import { existsSync, readFileSync } from 'node:fs';
 
-const file = process.argv[2] ?? '.test-output/vitest.json';
-if (!existsSync(file)) {
-  process.stdout.write('0 passed, 1 failed\n');
-  process.stderr.write(`no test report at ${file}: the build or the test runner failed before reporting\n`);
-  process.exit(1);
+const files = [];
+const failedSteps = [];
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i] === '--failed-step') failedSteps.push(argv[++i] ?? 'unnamed step');
+  else files.push(argv[i]);
 }
-const report = JSON.parse(readFileSync(file, 'utf8'));
-const passed = report.numPassedTests ?? 0;
-const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
-const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+if (files.length === 0) files.push('.test-output/vitest.json');
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const file of files) {
+  if (!existsSync(file)) {
+    failed += 1;
+    process.stderr.write(`no test report at ${file}: the build or the test runner failed before reporting\n`);
+    continue;
+  }
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  passed += report.numPassedTests ?? 0;
+  failed += (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+  skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+}
+for (const step of failedSteps) process.stderr.write(`failed step: ${step}\n`);
+failed += failedSteps.length;
 process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

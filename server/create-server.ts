@@ -5,12 +5,15 @@ import { registerReferences } from '../references/index.js';
 import type { ServerDeps } from './deps.js';
 import { serverInstructions } from './instructions.js';
 import { SERVER_VERSION } from './version.js';
+import { SERVER_ICON } from '../tools/tool-icons.js';
 
 /** The one factory every transport and every test uses. */
 export function createServer(deps: ServerDeps): McpServer {
   const server = new McpServer(
-    { name: 'vast-mcp', version: SERVER_VERSION },
-    { capabilities: { tools: {}, prompts: {}, resources: {}, logging: {} }, instructions: serverInstructions(deps.config.simulated) },
+    { name: 'vast-mcp', title: 'Vast.ai GPUs (dialog-first)', version: SERVER_VERSION, icons: [SERVER_ICON] },
+    // No `logging` capability: operational messages go to stderr (pino), never to the client; completions come with
+    // the completable prompt arguments and resource templates.
+    { capabilities: { tools: {}, prompts: {}, resources: {}, completions: {} }, instructions: serverInstructions(deps.config.simulated) },
   );
   registerTools(server, deps);
   registerPrompts(server, deps);

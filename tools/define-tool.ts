@@ -7,13 +7,13 @@ import type { ServerDeps } from '../server/deps.js';
 /** One access level per tool; every annotation is derived from it so hints cannot contradict behaviour. */
 export type Access = 'read' | 'write' | 'destructive';
 
-export function annotationsFor(access: Access, title: string): ToolAnnotations {
+export function annotationsFor(access: Access, title: string, idempotent?: boolean): ToolAnnotations {
   return {
     title,
     readOnlyHint: access === 'read',
     destructiveHint: access === 'destructive',
     // Reads are repeatable; destroy of a destroyed instance is a harmless no-op; writes (rent, start…) are not.
-    idempotentHint: access !== 'write',
+    idempotentHint: idempotent ?? access !== 'write',
     openWorldHint: true,
   };
 }
@@ -37,6 +37,8 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   title: string;
   description: string;
   access: Access;
+  /** Overrides the idempotent hint derived from `access` (e.g. a destructive tool whose repeat is not a no-op). */
+  idempotent?: boolean;
   input: I;
   output: O;
   run(input: z.infer<I>, ctx: ToolContext): Promise<ToolResult<z.infer<O>>>;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { describeError } from '../server/errors.js';
 import type { ServerDeps } from '../server/deps.js';
 import { annotationsFor, type ToolContext, type ToolDefinition } from './define-tool.js';
+import { usePortableToolList } from './portable-tool-list.js';
 
 export const MAX_TEXT_BYTES = 64 * 1024;
 const SIMULATED_NOTE = '[SIMULATED — sandbox simulator, no real account or money]';
@@ -21,7 +22,7 @@ export function registerTool(server: McpServer, deps: ServerDeps, tool: ToolDefi
   const output = tool.output.extend({ simulated: z.boolean().optional().describe('True when the answer comes from the simulator') });
   server.registerTool(
     tool.name,
-    { title: tool.title, description: tool.description, inputSchema: tool.input, outputSchema: output, annotations: annotationsFor(tool.access, tool.title) },
+    { title: tool.title, description: tool.description, inputSchema: tool.input, outputSchema: output, annotations: annotationsFor(tool.access, tool.title, tool.idempotent) },
     async (args: unknown, extra): Promise<CallToolResult> => {
       const ctx: ToolContext = {
         deps,
@@ -47,4 +48,5 @@ export function registerTool(server: McpServer, deps: ServerDeps, tool: ToolDefi
       }
     },
   );
+  usePortableToolList(server);
 }

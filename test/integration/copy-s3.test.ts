@@ -87,7 +87,7 @@ describe('copy to S3', () => {
         let body = Buffer.concat(chunks);
         if (req.method === 'PUT' && body.length > 1000) {
           body = Buffer.from(body);
-          body[500] ^= 0xff;
+          body[500] = (body[500] ?? 0) ^ 0xff;
         }
         const fwd = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, 'content-length': String(body.length) } }, (up) => {
           res.writeHead(up.statusCode ?? 500, up.headers);

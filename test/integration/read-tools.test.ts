@@ -20,7 +20,7 @@ describe('tool surface', () => {
     const { tools } = await mcp.client.listTools();
     expect(tools.map((t) => t.name)).toEqual(['offers', 'status', 'billing', 'logs', 'ssh', 'copy', 'create', 'start', 'stop', 'reboot', 'label', 'bid', 'destroy']);
     const access: Record<string, [boolean, boolean, boolean]> = {
-      offers: [true, false, true], status: [true, false, true], billing: [true, false, true], logs: [true, false, true], ssh: [false, false, false], copy: [false, false, false],
+      offers: [true, false, true], status: [true, false, true], billing: [true, false, true], logs: [true, false, true], ssh: [false, true, false], copy: [false, false, false],
       create: [false, false, false], start: [false, false, false], stop: [false, false, false], reboot: [false, false, false], label: [false, false, false], bid: [false, false, false],
       destroy: [false, true, true],
     };

@@ -59,7 +59,8 @@ describe('a job outbid mid-run', () => {
         const id = store.attempts('job1')[0]!.instance_id!;
         expect((await simFetch(sim, 'POST', `/_sim/instances/${id}/fault`, { kind: 'outbid' }, null)).status).toBe(200);
       }
-      sim.world.clock.advance(5);
+      // Provisioning is platform time; training is real time on the instance.
+      sim.world.clock.advance(job.state === 'RUNNING' ? 5 : 15);
       if (Date.now() > deadline) throw new Error(`job stuck in ${job.state}: ${job.waiting_for}`);
       await new Promise((r) => setTimeout(r, 50));
     }

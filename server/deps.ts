@@ -6,6 +6,7 @@ import type { ConfirmationStore } from './safety/confirmations.js';
 import type { AuditLog } from './state/audit-log.js';
 import type { CopyLedger } from './state/ledger.js';
 import type { ProfilesFile } from './profiles/profile-config.js';
+import type { JobsRuntime } from './jobs/runtime.js';
 
 /** What this server process remembers between calls of one session. */
 export interface SessionState {
@@ -32,4 +33,6 @@ export interface ServerDeps {
   profiles: ProfilesFile;
   /** Reads `du` of /workspace over SSH when the instance is reachable (absent: not inspected). */
   inspectDisk?: (instanceId: number) => Promise<string | null>;
+  /** The jobs store and supervisor starter, opened on first use by the job tools (server/jobs/runtime.ts). */
+  jobs?: JobsRuntime;
 }

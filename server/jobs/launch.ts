@@ -1,25 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
 import { runCopy } from '../copy/run-copy.js';
-import { findProfile, withProfile } from '../profiles/apply-profile.js';
 import { packOnstart } from '../safety/onstart.js';
-import { createBody, quoteOffer, resolveRequest } from '../vast/create-plan.js';
+import { createBody, quoteOffer } from '../vast/create-plan.js';
 import { labelBase } from '../vast/labels.js';
 import { selectOffers } from '../vast/offer-selection.js';
 import { rentReconciled } from '../vast/rent.js';
 import type { AttemptRow } from '../store/job-store.js';
 import type { JobCtx } from './job-context.js';
-import type { JobSpec } from './job-spec.js';
+import { jobResolved } from './plan.js';
 import { sendGo } from './remote-agent.js';
 import { agentOnstart } from './worker-agent.js';
 
 const DEAD = new Set(['lost', 'stopped', 'destroyed', 'abandoned']);
 const noProgress = async () => {};
-
-export function offerFilters(ctx: JobCtx, spec: JobSpec) {
-  const profile = findProfile(ctx.deps.profiles, spec.profile);
-  return withProfile({ query: spec.query, gpu_name: spec.gpu_name, num_gpus: spec.num_gpus, max_dph: spec.max_dph, min_reliability: spec.min_reliability }, profile);
-}
 
 /** Unique per attempt and recognisable: `<account>-job-<id>-a<n>-<random>`. */
 function attemptLabel(base: string, jobId: string, n: number): string {
@@ -31,7 +25,7 @@ async function rentAttempt(ctx: JobCtx): Promise<void> {
   const { deps } = ctx;
   const spec = ctx.spec;
   const excluded = new Set(ctx.store.attempts(ctx.job.id).map((a) => a.machine_id).filter((m): m is number => m !== null));
-  const resolved = resolveRequest({ filters: offerFilters(ctx, spec), image: spec.image, disk_gb: spec.disk_gb, count: 1, interruptible: spec.interruptible, bid_multiplier: spec.bid_multiplier, hours: spec.max_hours }, deps.config.bidMultiplier);
+  const resolved = jobResolved(deps, spec);
   const selection = await selectOffers(deps.vast, { ...resolved.filters, disk_gb: resolved.disk_gb, interruptible: resolved.interruptible }, 8, false);
   const offer = [...selection.chosen, ...selection.spares].find((o) => !excluded.has(o.machine_id));
   if (!offer) {

@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { ServerDeps } from '../server/deps.js';
 import { cannedPrompts } from './workflows.js';
+import { registerJobPrompts } from './jobs.js';
 
 /** The dialog-first workflows as MCP prompts. */
 export function registerPrompts(server: McpServer, deps: ServerDeps): void {
@@ -40,4 +41,5 @@ export function registerPrompts(server: McpServer, deps: ServerDeps): void {
     description: 'What bills now (stopped disks too), the 24 h projection, budget headroom, overdue instances.',
     argsSchema: { days: z.string().optional().describe('Days of history to review (default 7)') },
   }, (a) => text(w.costReview(a)));
+  registerJobPrompts(server);
 }

@@ -5,7 +5,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServerDeps } from '../server/deps.js';
 import type { ProfilesFile } from '../server/profiles/profile-config.js';
 
-export const REFERENCE_URIS = { api: 'vast-mcp://references/api', gotchas: 'vast-mcp://references/gotchas', profiles: 'vast-mcp://references/profiles' } as const;
+export const REFERENCE_URIS = { api: 'vast-mcp://references/api', gotchas: 'vast-mcp://references/gotchas', profiles: 'vast-mcp://references/profiles', jobs: 'vast-mcp://references/jobs' } as const;
 
 /** The markdown files ship beside the build (package root/references). */
 function readReference(name: string): string {
@@ -39,5 +39,6 @@ export function registerReferences(server: McpServer, deps: ServerDeps): void {
   const md = (uri: string, text: string) => ({ contents: [{ uri, mimeType: 'text/markdown', text }] });
   server.registerResource('api', REFERENCE_URIS.api, { title: 'Vast API map and safe-calling checklist', description: 'Endpoints this server uses, which are safe to repeat, and the rules it follows', mimeType: 'text/markdown' }, async (uri) => md(uri.href, readReference('api')));
   server.registerResource('gotchas', REFERENCE_URIS.gotchas, { title: 'Vast.ai gotchas', description: 'Platform traps as symptom → cause → what the tools do', mimeType: 'text/markdown' }, async (uri) => md(uri.href, readReference('gotchas')));
+  server.registerResource('jobs', REFERENCE_URIS.jobs, { title: 'Jobs: caps, checkpoints, preemption, teardown', description: 'How jobs are submitted with a cap, what preemption does, how checkpoints are kept and how teardown is approved', mimeType: 'text/markdown' }, async (uri) => md(uri.href, readReference('jobs')));
   server.registerResource('profiles', REFERENCE_URIS.profiles, { title: 'GPU profiles and budgets', description: 'The active profiles and budget caps, from the loaded config', mimeType: 'text/markdown' }, async (uri) => md(uri.href, profilesMarkdown(deps.profiles, deps.config.profilesPath ?? 'the shipped defaults (config/default-profiles.yaml)')));
 }

@@ -133,8 +133,8 @@ describe('process behaviour', () => {
   });
 
   it('lists the references and prompts over stdio', async () => {
-    expect((await client.listResources()).resources.map((x) => x.name).sort()).toEqual(['api', 'gotchas', 'profiles']);
-    expect((await client.listPrompts()).prompts.map((x) => x.name)).toEqual(['rent-gpu', 'teardown', 'recover-preempted', 'cost-review']);
+    expect((await client.listResources()).resources.map((x) => x.name).sort()).toEqual(['api', 'gotchas', 'jobs', 'profiles']);
+    expect((await client.listPrompts()).prompts.map((x) => x.name)).toEqual(['rent-gpu', 'teardown', 'recover-preempted', 'cost-review', 'run-job']);
   });
 
   it('serves a sandbox that says it is simulated', async () => {

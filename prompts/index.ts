@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ServerDeps } from '../server/deps.js';
 import { instanceIdCompleter, profileNameCompleter } from './completions.js';
 import { cannedPrompts } from './workflows.js';
+import { registerJobPrompts } from './jobs.js';
 
 /** The dialog-first workflows as MCP prompts. */
 export function registerPrompts(server: McpServer, deps: ServerDeps): void {
@@ -66,4 +67,5 @@ export function registerPrompts(server: McpServer, deps: ServerDeps): void {
     },
     (a) => text(w.costReview(a)),
   );
+  registerJobPrompts(server);
 }

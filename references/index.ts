@@ -10,6 +10,7 @@ export const REFERENCE_URIS = {
   api: 'vast-mcp://references/api',
   gotchas: 'vast-mcp://references/gotchas',
   profiles: 'vast-mcp://references/profiles',
+  jobs: 'vast-mcp://references/jobs',
 } as const;
 
 /** The markdown files ship beside the build (package root/references). */
@@ -69,6 +70,16 @@ export function registerReferences(server: McpServer, deps: ServerDeps): void {
     REFERENCE_URIS.profiles,
     { title: 'GPU profiles and budgets', description: 'The active profiles and budget caps, from the loaded config', mimeType: 'text/markdown' },
     async (uri) => md(uri.href, profilesMarkdown(deps.profiles, deps.config.profilesPath ?? 'the shipped defaults (config/default-profiles.yaml)')),
+  );
+  server.registerResource(
+    'jobs',
+    REFERENCE_URIS.jobs,
+    {
+      title: 'Jobs: caps, checkpoints, preemption, teardown',
+      description: 'How jobs are submitted with a cap, what preemption does, how checkpoints are kept and how teardown is approved',
+      mimeType: 'text/markdown',
+    },
+    async (uri) => md(uri.href, readReference('jobs')),
   );
   registerTemplates(server, deps);
 }

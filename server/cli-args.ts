@@ -23,13 +23,34 @@ export interface SimArgs {
   rateLimits: boolean;
 }
 
-export type CliArgs = ServeArgs | SimArgs | { command: 'help' } | { command: 'version' };
+export interface JobdArgs {
+  command: 'jobd';
+  apiUrl?: string;
+  stateDir?: string;
+  logLevel?: string;
+  configPath?: string;
+}
+
+export interface JobsArgs {
+  command: 'jobs';
+  action: 'list' | 'status' | 'logs' | 'cancel';
+  jobId?: string;
+  stateDir?: string;
+  cursor: number;
+  limit: number;
+}
+
+export type CliArgs = ServeArgs | SimArgs | JobdArgs | JobsArgs | { command: 'help' } | { command: 'version' };
 
 export const USAGE = `Usage:
   vast-mcp [--api-url URL] [--state-dir DIR] [--log-level LEVEL] [--config PROFILES.yaml]   serve MCP over stdio against Vast (VAST_URL, VAST_API_KEY)
   vast-mcp --sandbox                                               serve MCP over stdio against an in-process simulator (no account, no money)
   vast-mcp sim [--port N] [--api-key KEY] [--seed S] [--offers N] [--time-scale X] [--faults 429:0.05,503:0.02,drop_create:0.01,latency:0.05] [--rate-limits]
                                                                    run the Vast-compatible simulator on 127.0.0.1
+  vast-mcp jobd [--api-url URL] [--state-dir DIR] [--log-level LEVEL] [--config PROFILES.yaml]
+                                                                   run the jobs supervisor (one per account and state directory; started by the server)
+  vast-mcp jobs list|status ID|logs ID [--cursor N] [--limit N]|cancel ID [--state-dir DIR]
+                                                                   the jobs, for a person at a terminal
   vast-mcp --help | --version`;
 
 function checkFaults(spec: string | undefined): string | undefined {
@@ -78,6 +99,19 @@ export function parseCliArgs(argv: string[]): CliArgs {
       faults: checkFaults(v.faults as string | undefined),
       rateLimits: Boolean(v['rate-limits']),
     };
+  }
+  if (argv[0] === 'jobd') {
+    const v = parse(argv.slice(1), { 'api-url': { type: 'string' }, 'state-dir': { type: 'string' }, 'log-level': { type: 'string' }, config: { type: 'string' } });
+    return { command: 'jobd', apiUrl: v['api-url'] as string | undefined, stateDir: v['state-dir'] as string | undefined, logLevel: v['log-level'] as string | undefined, configPath: v.config as string | undefined };
+  }
+  if (argv[0] === 'jobs') {
+    const action = argv[1];
+    if (action !== 'list' && action !== 'status' && action !== 'logs' && action !== 'cancel') throw new UsageError('jobs needs one of: list, status ID, logs ID, cancel ID (see vast-mcp --help)');
+    const hasId = argv[2] !== undefined && !argv[2].startsWith('-');
+    const jobId = hasId ? argv[2] : undefined;
+    if (action !== 'list' && !jobId) throw new UsageError(`jobs ${action} needs a job id`);
+    const v = parse(argv.slice(hasId ? 3 : 2), { 'state-dir': { type: 'string' }, cursor: { type: 'string' }, limit: { type: 'string' } });
+    return { command: 'jobs', action, jobId, stateDir: v['state-dir'] as string | undefined, cursor: wholeNumber('cursor', v.cursor as string | undefined, 0, Number.MAX_SAFE_INTEGER) ?? 0, limit: wholeNumber('limit', v.limit as string | undefined, 1, 100000) ?? 200 };
   }
   if (argv.length > 0 && !argv[0]!.startsWith('-')) throw new UsageError(`Unknown command ${JSON.stringify(argv[0])} (see vast-mcp --help)`);
   const v = parse(argv, {

@@ -8,6 +8,7 @@ import type { CopyLedger } from './state/ledger.js';
 import type { ProfilesFile } from './profiles/profile-config.js';
 import type { DiskSummary } from './ssh/inspect-disk.js';
 import type { ApprovalPages } from './safety/approval-page.js';
+import type { JobsRuntime } from './jobs/runtime.js';
 
 /** What this server process remembers between calls of one session. */
 export interface SessionState {
@@ -36,4 +37,6 @@ export interface ServerDeps {
   inspectDisk?: (instanceId: number) => Promise<DiskSummary | null>;
   /** Loopback approval pages for URL-mode elicitation (created on first use). */
   approvalPages?: ApprovalPages;
+  /** The jobs store and supervisor starter, opened on first use by the job tools (server/jobs/runtime.ts). */
+  jobs?: JobsRuntime;
 }

@@ -79,6 +79,12 @@ async function main(): Promise<void> {
     return;
   }
   if (args.command === 'sim') return runSim(args);
+  if (args.command === 'jobd' || args.command === 'jobs') {
+    const { runJobd, runJobsCommand } = await import('./jobs/cli.js');
+    const out = (s: string) => void process.stdout.write(s);
+    if (args.command === 'jobd') return runJobd(args, out);
+    return runJobsCommand(args, out);
+  }
   return runServe(args);
 }
 

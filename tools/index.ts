@@ -15,10 +15,15 @@ import { logsTool } from './logs.js';
 import { destroyTool } from './destroy.js';
 import { sshTool } from './ssh.js';
 import { copyTool } from './copy.js';
+import { jobSubmitTool } from './job-submit.js';
+import { jobStatusTool } from './job-status.js';
+import { jobLogsTool } from './job-logs.js';
+import { jobArtifactsTool } from './job-artifacts.js';
+import { jobCancelTool } from './job-cancel.js';
 
 /** Every tool the server exposes, in the order clients list them. */
 export function allTools(): ToolDefinition[] {
-  return [offersTool, statusTool, billingTool, logsTool, sshTool, copyTool, createTool, startTool, stopTool, rebootTool, labelTool, bidTool, destroyTool] as unknown as ToolDefinition[];
+  return [offersTool, statusTool, billingTool, logsTool, sshTool, copyTool, createTool, startTool, stopTool, rebootTool, labelTool, bidTool, destroyTool, jobSubmitTool, jobStatusTool, jobLogsTool, jobArtifactsTool, jobCancelTool] as unknown as ToolDefinition[];
 }
 
 export function registerTools(server: McpServer, deps: ServerDeps): void {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 
-export type ConfirmationKind = 'create' | 'start' | 'bid' | 'destroy';
+export type ConfirmationKind = 'create' | 'start' | 'bid' | 'destroy' | 'job_submit';
 
 interface Pending {
   kind: ConfirmationKind;

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SimInstance } from '../types.js';
+import { TRAINER_COMMAND, TRAINER_SCRIPT } from '../trainer/trainer-script.js';
 
 /** System directories a container image would have; nothing from the host's homes, /proc or state. */
 const SYSTEM_DIRS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'usr', 'etc', 'opt'];
@@ -71,6 +72,8 @@ export class InstanceSandbox {
     mkdirSync(this.binDir, { recursive: true });
     writeFileSync(join(this.binDir, 'nvidia-smi'), NVIDIA_SMI);
     chmodSync(join(this.binDir, 'nvidia-smi'), 0o755);
+    // The deterministic trainer jobs tests run (sim/trainer).
+    writeFileSync(join(this.binDir, TRAINER_COMMAND), TRAINER_SCRIPT, { mode: 0o755 });
     const found = spawnSync('sh', ['-c', 'command -v proot'], { encoding: 'utf8' });
     this.proot = found.status === 0 ? found.stdout.trim() : null;
     this.mode = detectMode(this.proot);

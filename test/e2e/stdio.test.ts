@@ -41,7 +41,7 @@ afterAll(async () => {
 describe('built server over stdio against `vast-mcp sim`', () => {
   it('lists exactly the expected tools', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['offers', 'status', 'billing', 'logs', 'ssh', 'copy', 'create', 'start', 'stop', 'reboot', 'label', 'bid', 'destroy']);
+    expect(tools.map((t) => t.name)).toEqual(['offers', 'status', 'billing', 'logs', 'ssh', 'copy', 'create', 'start', 'stop', 'reboot', 'label', 'bid', 'destroy', 'job_submit', 'job_status', 'job_logs', 'job_artifacts', 'job_cancel']);
   });
 
   it('answers offers, status and billing with real simulator data', async () => {
@@ -133,8 +133,8 @@ describe('process behaviour', () => {
   });
 
   it('lists the references and prompts over stdio', async () => {
-    expect((await client.listResources()).resources.map((x) => x.name).sort()).toEqual(['api', 'gotchas', 'profiles']);
-    expect((await client.listPrompts()).prompts.map((x) => x.name)).toEqual(['rent-gpu', 'teardown', 'recover-preempted', 'cost-review']);
+    expect((await client.listResources()).resources.map((x) => x.name).sort()).toEqual(['api', 'gotchas', 'jobs', 'profiles']);
+    expect((await client.listPrompts()).prompts.map((x) => x.name)).toEqual(['rent-gpu', 'teardown', 'recover-preempted', 'cost-review', 'run-job']);
   });
 
   it('serves a sandbox that says it is simulated', async () => {

@@ -32,7 +32,7 @@ describe('resources and prompts', () => {
   it('lists and reads the references, with profiles generated from the loaded config', async () => {
     const mcp = await connect(PROFILES);
     const { resources } = await mcp.client.listResources();
-    expect(resources.map((r) => r.uri).sort()).toEqual(['vast-mcp://references/api', 'vast-mcp://references/gotchas', 'vast-mcp://references/profiles']);
+    expect(resources.map((r) => r.uri).sort()).toEqual(['vast-mcp://references/api', 'vast-mcp://references/gotchas', 'vast-mcp://references/jobs', 'vast-mcp://references/profiles']);
     const gotchas = await mcp.client.readResource({ uri: 'vast-mcp://references/gotchas' });
     expect((gotchas.contents[0] as any).text).toMatch(/Stopped instances still cost money/);
     expect((gotchas.contents[0] as any).text).toMatch(/onstart/);
@@ -48,7 +48,7 @@ describe('resources and prompts', () => {
   it('lists the four workflows and fills in their arguments', async () => {
     const mcp = await connect();
     const { prompts } = await mcp.client.listPrompts();
-    expect(prompts.map((p) => p.name)).toEqual(['rent-gpu', 'teardown', 'recover-preempted', 'cost-review']);
+    expect(prompts.map((p) => p.name)).toEqual(['rent-gpu', 'teardown', 'recover-preempted', 'cost-review', 'run-job']);
     const teardown = await mcp.client.getPrompt({ name: 'teardown', arguments: { instance_id: '4242', destination: 's3://bucket/x' } });
     const text = (teardown.messages[0]!.content as any).text as string;
     expect(text).toMatch(/instance 4242/);

@@ -18,7 +18,7 @@ afterAll(async () => {
 describe('tool surface', () => {
   it('lists exactly the expected tools with annotations derived from their access level', async () => {
     const { tools } = await mcp.client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['offers', 'status', 'billing', 'logs', 'ssh', 'copy', 'create', 'start', 'stop', 'reboot', 'label', 'bid', 'destroy']);
+    expect(tools.map((t) => t.name)).toEqual(['offers', 'status', 'billing', 'logs', 'ssh', 'copy', 'create', 'start', 'stop', 'reboot', 'label', 'bid', 'destroy', 'job_submit', 'job_status', 'job_logs', 'job_artifacts', 'job_cancel']);
     const access: Record<string, [boolean, boolean, boolean]> = {
       offers: [true, false, true], status: [true, false, true], billing: [true, false, true], logs: [true, false, true], ssh: [false, true, false], copy: [false, false, false],
       create: [false, false, false], start: [false, false, false], stop: [false, false, false], reboot: [false, false, false], label: [false, false, false], bid: [false, false, false],

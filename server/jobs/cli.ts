@@ -1,0 +1,66 @@
+import type { JobdArgs, JobsArgs } from '../cli-args.js';
+import { buildDeps } from '../build-deps.js';
+import { loadConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { SecretRegistry } from '../secrets.js';
+import { SqliteJobStore } from '../store/sqlite-store.js';
+import { requireJob, summaryLine, viewJob } from './job-view.js';
+import { SUPERVISOR_LEASE, Supervisor } from './supervisor.js';
+
+/** `vast-mcp jobd`: drives the jobs until none is active for ten minutes. Exits at once if another holds the lock. */
+export async function runJobd(args: JobdArgs, out: (s: string) => void): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const secrets = new SecretRegistry();
+  const { config, warnings } = loadConfig(args, process.env);
+  const logger = createLogger(config.logLevel, secrets);
+  for (const w of warnings) logger.warn(w);
+  const deps = buildDeps(config, logger, secrets);
+  const store = SqliteJobStore.inStateDir(config.stateDir);
+  deps.jobs = { store, ensureSupervisor: async () => 'already_running' };
+  const sup = new Supervisor(deps, store);
+  if (!sup.acquireLock()) {
+    out('another jobs supervisor holds the lock for this state directory; exiting\n');
+    store.close();
+    return;
+  }
+  const stop = () => sup.stop();
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  logger.info({ owner: sup.owner, stateDir: config.stateDir }, 'jobs supervisor started');
+  try {
+    await sup.run({ idleExitMs: 10 * 60_000 });
+  } finally {
+    sup.releaseLock();
+    store.close();
+    logger.info('jobs supervisor stopped');
+  }
+}
+
+/** `vast-mcp jobs …`: the same views as the tools, for a person at a terminal. */
+export function runJobsCommand(args: JobsArgs, out: (s: string) => void): void {
+  const { config } = loadConfig({ stateDir: args.stateDir }, process.env);
+  const store = SqliteJobStore.inStateDir(config.stateDir);
+  const now = Date.now() / 1000;
+  try {
+    if (args.action === 'list') {
+      const jobs = store.listJobs();
+      out(jobs.length ? `${jobs.map((j) => summaryLine(viewJob(store, j, now, 0))).join('\n')}\n` : 'no jobs\n');
+      return;
+    }
+    const job = requireJob(store, args.jobId!);
+    if (args.action === 'status') {
+      const v = viewJob(store, job, now, 20);
+      out(`${summaryLine(v)}\n${v.recent_events.map((e) => `  ${new Date(e.at * 1000).toISOString()} ${e.from ?? '-'} → ${e.to}: ${e.reason}`).join('\n')}\n`);
+    } else if (args.action === 'logs') {
+      const rows = store.logs(job.id, args.cursor, args.limit);
+      out(rows.map((r) => `[a${r.attempt}] ${r.line}\n`).join(''));
+      if (rows.length === args.limit) out(`-- more: --cursor ${rows[rows.length - 1]!.seq}\n`);
+    } else {
+      const after = store.requestCancel(job.id, now);
+      const running = store.leaseHolder(SUPERVISOR_LEASE, now) !== null;
+      out(`cancel requested for ${job.id} (state ${after?.state}); the supervisor stops the worker, keeps a final checkpoint and tears down as approved${running ? '' : '. No supervisor is running: start one with `vast-mcp jobd`'}\n`);
+    }
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,95 @@
+import type { ServerDeps } from '../deps.js';
+import { openInstanceSsh } from '../ssh/access.js';
+import type { SshSession } from '../ssh/ssh-session.js';
+import type { AttemptRow, Fence, JobPatch, JobRow, JobStore } from '../store/job-store.js';
+import type { JobSpec } from './job-spec.js';
+import { jobDir } from './job-spec.js';
+import type { JobState } from './state-machine.js';
+
+/** Timings of the supervisor. Platform-clock seconds unless said otherwise. */
+export interface SupervisorSettings {
+  /** Pause between passes over the jobs, real ms. */
+  pollMs: number;
+  /** A loss is confirmed by a second reading at least this long after the first. */
+  confirmSeconds: number;
+  /** A heartbeat that has not moved for this long counts as a missing heartbeat. */
+  heartbeatStaleSeconds: number;
+  /** A rental not running by then is given up (stopped, never destroyed) and replaced. */
+  provisionDeadlineSeconds: number;
+  /** Lease length, real seconds; renewed every pass. */
+  leaseSeconds: number;
+  /** SSH readiness window per connection attempt, real ms. */
+  sshReadinessMs: number;
+  /** Waiting for the worker to exit after SIGTERM beyond its grace, platform seconds. */
+  exitMarginSeconds: number;
+}
+
+export const DEFAULT_SETTINGS: SupervisorSettings = {
+  pollMs: 15_000, confirmSeconds: 60, heartbeatStaleSeconds: 180, provisionDeadlineSeconds: 1800, leaseSeconds: 120, sshReadinessMs: 20_000, exitMarginSeconds: 120,
+};
+
+/** Everything one step of one job needs. The fence goes with every write. */
+export class JobCtx {
+  constructor(
+    readonly deps: ServerDeps,
+    readonly store: JobStore,
+    readonly fence: Fence,
+    readonly settings: SupervisorSettings,
+    public job: JobRow,
+  ) {}
+
+  get spec(): JobSpec {
+    return this.job.spec as JobSpec;
+  }
+
+  get dir(): string {
+    return jobDir(this.deps.config.stateDir, this.job.id);
+  }
+
+  now(): number {
+    return this.deps.now();
+  }
+
+  current(): AttemptRow | null {
+    const all = this.store.attempts(this.job.id);
+    return all[all.length - 1] ?? null;
+  }
+
+  move(to: JobState, reason: string, patch: JobPatch = {}): void {
+    this.job = this.store.transition(this.fence, this.job.id, to, reason, this.now(), patch);
+    this.deps.logger.info({ job: this.job.id, state: to, reason }, 'job transition');
+  }
+
+  update(patch: JobPatch): void {
+    this.job = this.store.updateJob(this.fence, this.job.id, patch, this.now());
+  }
+
+  attempt(n: number, patch: Parameters<JobStore['updateAttempt']>[3]): AttemptRow {
+    return this.store.updateAttempt(this.fence, this.job.id, n, patch);
+  }
+
+  /** Spend so far (conservative: the quoted $/h, disk included, for every hour an attempt was held). */
+  spent(): number {
+    const now = this.now();
+    let total = 0;
+    for (const a of this.store.attempts(this.job.id)) {
+      if (a.started_at === null || a.price_per_hour === null) continue;
+      total += (a.price_per_hour * Math.max(0, (a.ended_at ?? now) - a.started_at)) / 3600;
+    }
+    return Math.round(total * 1e6) / 1e6;
+  }
+
+  /** Deps whose copy root is this job's own directory (checkpoints live there). */
+  jobDeps(): ServerDeps {
+    return { ...this.deps, config: { ...this.deps.config, copyRoot: this.dir } };
+  }
+
+  async withSession<T>(instanceId: number, fn: (s: SshSession) => Promise<T>): Promise<T> {
+    const access = await openInstanceSsh(this.deps, instanceId, { attachKey: true, readinessMs: this.settings.sshReadinessMs });
+    try {
+      return await fn(access.session);
+    } finally {
+      access.session.end();
+    }
+  }
+}

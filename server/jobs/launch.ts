@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { relative } from 'node:path';
+import { runCopy } from '../copy/run-copy.js';
+import { packOnstart } from '../safety/onstart.js';
+import { createBody, quoteOffer } from '../vast/create-plan.js';
+import { labelBase } from '../vast/labels.js';
+import { selectOffers } from '../vast/offer-selection.js';
+import { rentReconciled } from '../vast/rent.js';
+import type { AttemptRow } from '../store/job-store.js';
+import type { JobCtx } from './job-context.js';
+import { jobResolved } from './plan.js';
+import { sendGo } from './remote-agent.js';
+import { agentOnstart } from './worker-agent.js';
+
+const DEAD = new Set(['lost', 'stopped', 'destroyed', 'abandoned']);
+const noProgress = async () => {};
+
+/** Unique per attempt and recognisable: `<account>-job-<id>-a<n>-<random>`. */
+function attemptLabel(base: string, jobId: string, n: number): string {
+  return `${base}-job-${jobId}-a${n}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Rents a new attempt: written as an intent first, marked sent before the request, recorded after. */
+async function rentAttempt(ctx: JobCtx): Promise<void> {
+  const { deps } = ctx;
+  const spec = ctx.spec;
+  const excluded = new Set(ctx.store.attempts(ctx.job.id).map((a) => a.machine_id).filter((m): m is number => m !== null));
+  const resolved = jobResolved(deps, spec);
+  const selection = await selectOffers(deps.vast, { ...resolved.filters, disk_gb: resolved.disk_gb, interruptible: resolved.interruptible }, 8, false);
+  const offer = [...selection.chosen, ...selection.spares].find((o) => !excluded.has(o.machine_id));
+  if (!offer) {
+    ctx.update({ waiting_for: `no offer matches the job's filter on a machine it has not used yet (${excluded.size} excluded); retrying` });
+    return;
+  }
+  const quote = quoteOffer(offer, resolved);
+  const spent = ctx.spent();
+  // The cap is checked before every launch: this rental must fit at least one polling interval.
+  if (spent + (quote.total_per_hour * ctx.settings.pollMs) / 3_600_000 >= spec.max_cost_usd) {
+    ctx.move('TEARDOWN', `budget: spent $${spent.toFixed(4)} of the $${spec.max_cost_usd} cap; no room for another launch at $${quote.total_per_hour.toFixed(4)}/h`, { outcome: 'budget_exhausted' });
+    return;
+  }
+  const base = labelBase(await deps.vast.currentUser().catch(() => null));
+  const n = ctx.store.attempts(ctx.job.id).length + 1;
+  const label = attemptLabel(base, ctx.job.id, n);
+  const a = ctx.store.addAttempt(ctx.fence, { job_id: ctx.job.id, label, state: 'intent', offer_id: offer.id, machine_id: offer.machine_id, instance_id: null, price_per_hour: quote.total_per_hour });
+  const onstart = packOnstart(agentOnstart({ command: spec.command, checkpointDir: spec.checkpoint_dir, graceSeconds: spec.grace_seconds, heartbeatSeconds: 5 })).onstart;
+  const body = createBody(offer, resolved, quote, { label, env: spec.env, onstart });
+  ctx.attempt(a.n, { state: 'sent', started_at: ctx.now() });
+  try {
+    const r = await rentReconciled(deps.vast, offer.id, body, deps.logger, deps.sleep);
+    ctx.attempt(a.n, { state: 'rented', instance_id: r.instanceId });
+    deps.audit.record({ tool: 'job', action: 'rent', args: { job: ctx.job.id, offer_id: offer.id, label }, result: 'ok', instance_id: r.instanceId, detail: { reconciled: r.reconciled, total_per_hour: quote.total_per_hour } });
+    ctx.update({ waiting_for: null });
+  } catch (e) {
+    deps.audit.record({ tool: 'job', action: 'rent', args: { job: ctx.job.id, offer_id: offer.id, label }, result: 'error', detail: { error: (e as Error).message } });
+    // Left as 'sent': the next pass looks for the label before anything else is rented.
+    ctx.update({ waiting_for: `rental of offer ${offer.id} failed or its answer was lost (${(e as Error).message}); reconciling by label` });
+  }
+}
+
+/** A rental whose answer never arrived: found by its label, or given up after two readings apart. */
+async function reconcileSent(ctx: JobCtx, a: AttemptRow): Promise<void> {
+  const hit = (await ctx.deps.vast.listInstances()).find((i) => i.label === a.label);
+  if (hit) {
+    ctx.attempt(a.n, { state: 'rented', instance_id: hit.id, suspect_since: null });
+    return;
+  }
+  if (a.suspect_since === null) {
+    ctx.attempt(a.n, { suspect_since: ctx.now() });
+  } else if (ctx.now() - a.suspect_since >= ctx.settings.confirmSeconds) {
+    ctx.attempt(a.n, { state: 'abandoned', ended_at: ctx.now() });
+  }
+}
+
+/** Inputs, then the last verified checkpoint, each copied and verified; then the worker may start. */
+async function prepare(ctx: JobCtx, a: AttemptRow): Promise<void> {
+  const instanceId = a.instance_id!;
+  const spec = ctx.spec;
+  for (const input of spec.inputs) {
+    await runCopy(ctx.deps, { instanceId, direction: 'local_to_instance', localPath: input.local_path, remotePath: input.remote_path }, noProgress);
+  }
+  const step = ctx.job.checkpoint_step;
+  let resumed = '';
+  if (step !== null && ctx.job.checkpoint_path) {
+    const name = `step-${String(step).padStart(6, '0')}`;
+    await runCopy(ctx.jobDeps(), { instanceId, direction: 'local_to_instance', localPath: relative(ctx.dir, ctx.job.checkpoint_path), remotePath: `${spec.checkpoint_dir}/${name}` }, noProgress);
+    resumed = ` from checkpoint step ${step} (restored and verified)`;
+  }
+  await ctx.withSession(instanceId, sendGo);
+  ctx.attempt(a.n, { state: 'running', suspect_since: null });
+  ctx.move('RUNNING', `attempt ${a.n} running on instance #${instanceId} (machine ${a.machine_id})${resumed}`, { waiting_for: null });
+}
+
+/** One pass of PROVISIONING or RECOVERING. */
+export async function stepLaunch(ctx: JobCtx): Promise<void> {
+  const a = ctx.current();
+  if (!a || DEAD.has(a.state)) {
+    if (ctx.job.recoveries > ctx.spec.max_recoveries) {
+      ctx.move('TEARDOWN', `gave up after ${ctx.job.recoveries - 1} recoveries (max ${ctx.spec.max_recoveries})`, { outcome: 'failed' });
+      return;
+    }
+    await rentAttempt(ctx);
+    return;
+  }
+  if (a.state === 'intent') {
+    // Never sent (the supervisor stopped between writing the intent and sending it).
+    ctx.attempt(a.n, { state: 'abandoned', ended_at: ctx.now() });
+    return;
+  }
+  if (a.state === 'sent') return reconcileSent(ctx, a);
+  const inst = await ctx.deps.vast.getInstance(a.instance_id!);
+  if (!inst) {
+    ctx.attempt(a.n, { state: 'destroyed', ended_at: ctx.now() });
+    ctx.update({ recoveries: ctx.job.recoveries + 1 });
+    return;
+  }
+  if (inst.actual_status === 'running') {
+    try {
+      await prepare(ctx, a);
+    } catch (e) {
+      ctx.update({ waiting_for: `preparing instance #${inst.id}: ${(e as Error).message}; retrying` });
+    }
+    return;
+  }
+  const late = ctx.now() - (a.started_at ?? ctx.now()) > ctx.settings.provisionDeadlineSeconds;
+  if (late || inst.actual_status === 'exited' || inst.actual_status === 'offline') {
+    await ctx.deps.vast.setState(inst.id, 'stopped').catch(() => undefined);
+    ctx.attempt(a.n, { state: 'stopped', ended_at: ctx.now() });
+    ctx.update({ recoveries: ctx.job.recoveries + 1, waiting_for: null });
+    if (ctx.job.state === 'PROVISIONING') ctx.move('RECOVERING', `instance #${inst.id} did not start (${inst.actual_status ?? 'provisioning'}: ${inst.status_msg ?? ''}); stopped, trying another machine`);
+  }
+}

@@ -1,0 +1,120 @@
+import { join } from 'node:path';
+import { runCopy } from '../copy/run-copy.js';
+import type { AttemptRow } from '../store/job-store.js';
+import type { JobCtx } from './job-context.js';
+import { completeLines, probeAgent, readAgentLogs, terminateAgent, type AgentProbe } from './remote-agent.js';
+
+/** What one supervisor process remembers between passes (platform seconds); lost on restart, which only delays. */
+export interface SupervisorMemo {
+  /** The last heartbeat counter seen per job, and when it last moved. */
+  heartbeat: Map<string, { value: number; at: number }>;
+  /** When a checkpoint was last copied off, per job. */
+  lastSync: Map<string, number>;
+  /** When SIGTERM was sent, per job. */
+  termSentAt: Map<string, number>;
+}
+
+export function newMemo(): SupervisorMemo {
+  return { heartbeat: new Map(), lastSync: new Map(), termSentAt: new Map() };
+}
+
+const noProgress = async () => {};
+const stepName = (step: number) => `step-${String(step).padStart(6, '0')}`;
+
+/** Copies a complete checkpoint off the instance (verified) into the job's directory and records it. */
+export async function syncCheckpoint(ctx: JobCtx, a: AttemptRow, step: number): Promise<void> {
+  const name = stepName(step);
+  await runCopy(ctx.jobDeps(), { instanceId: a.instance_id!, direction: 'instance_to_local', remotePath: `${ctx.spec.checkpoint_dir}/${name}`, localPath: join('checkpoints', name) }, noProgress);
+  ctx.update({ checkpoint_step: step, checkpoint_path: join(ctx.dir, 'checkpoints', name) });
+  ctx.store.appendLogs(ctx.fence, ctx.job.id, a.n, ctx.now(), [`[supervisor] checkpoint ${name} copied off instance #${a.instance_id} and verified`]);
+}
+
+/** Pulls new log lines into the store, so they outlive the instance. */
+export async function pullLogs(ctx: JobCtx, a: AttemptRow, read: (offset: number) => Promise<Buffer>): Promise<void> {
+  const buf = await read(a.log_offset);
+  const { lines, consumed } = completeLines(buf);
+  if (!consumed) return;
+  ctx.store.appendLogs(ctx.fence, ctx.job.id, a.n, ctx.now(), lines);
+  ctx.attempt(a.n, { log_offset: a.log_offset + consumed });
+}
+
+/** First reading of a loss: remembered. Second one, far enough apart: confirmed. */
+function confirmLoss(ctx: JobCtx, a: AttemptRow): boolean {
+  if (a.suspect_since === null) {
+    ctx.attempt(a.n, { suspect_since: ctx.now() });
+    return false;
+  }
+  return ctx.now() - a.suspect_since >= ctx.settings.confirmSeconds;
+}
+
+async function recover(ctx: JobCtx, a: AttemptRow, why: string): Promise<void> {
+  // The old attempt is stopped, never destroyed here: teardown decides with the approval and the ledger.
+  await ctx.deps.vast.setState(a.instance_id!, 'stopped').catch(() => undefined);
+  ctx.attempt(a.n, { state: 'lost', ended_at: ctx.now() });
+  ctx.move('RECOVERING', `${why}; attempt ${a.n} on instance #${a.instance_id} stopped; last verified checkpoint: ${ctx.job.checkpoint_step ?? 'none'}`, { recoveries: ctx.job.recoveries + 1 });
+}
+
+/** One pass of RUNNING: platform fields, heartbeat, logs, checkpoints, budget, cancel, exit. */
+export async function stepRunning(ctx: JobCtx, memo: SupervisorMemo): Promise<void> {
+  const a = ctx.current()!;
+  const spec = ctx.spec;
+  const inst = await ctx.deps.vast.getInstance(a.instance_id!);
+  if (!inst || inst.actual_status !== 'running') {
+    const seen = inst ? `${inst.actual_status ?? 'unknown'}${inst.status_msg ? ` (${inst.status_msg})` : ''}` : 'gone';
+    if (confirmLoss(ctx, a)) await recover(ctx, a, `instance #${a.instance_id} is ${seen}, confirmed by a second reading`);
+    return;
+  }
+  let probe: AgentProbe;
+  try {
+    probe = await ctx.withSession(a.instance_id!, async (s) => {
+      const p = await probeAgent(s, spec.checkpoint_dir);
+      await pullLogs(ctx, ctx.current()!, (off) => readAgentLogs(s, off));
+      return p;
+    });
+  } catch (e) {
+    if (confirmLoss(ctx, a)) await recover(ctx, a, `instance #${a.instance_id} unreachable over SSH (${(e as Error).message}), confirmed by a second reading`);
+    return;
+  }
+  const now = ctx.now();
+  const hb = memo.heartbeat;
+  const last = hb.get(ctx.job.id);
+  if (probe.heartbeat !== null && (!last || probe.heartbeat !== last.value)) hb.set(ctx.job.id, { value: probe.heartbeat, at: now });
+  if (!hb.has(ctx.job.id)) hb.set(ctx.job.id, { value: -1, at: now });
+  const hbAge = now - hb.get(ctx.job.id)!.at;
+  if (probe.exitCode === null && hbAge > ctx.settings.heartbeatStaleSeconds) {
+    if (confirmLoss(ctx, a)) await recover(ctx, a, `worker heartbeat missing for ${Math.round(hbAge)} s`);
+    return;
+  }
+  if (ctx.current()!.suspect_since !== null) ctx.attempt(a.n, { suspect_since: null });
+  ctx.update({ last_heartbeat: hb.get(ctx.job.id)!.value >= 0 ? hb.get(ctx.job.id)!.at : null });
+
+  const newest = probe.checkpoints[probe.checkpoints.length - 1];
+  const lastSync = ctx.job.checkpoint_step;
+  const syncAt = memo.lastSync.get(ctx.job.id);
+  const due = probe.exitCode !== null || syncAt === undefined || now - syncAt >= spec.checkpoint_sync_seconds;
+  if (newest !== undefined && (lastSync === null || newest > lastSync) && due) {
+    await syncCheckpoint(ctx, ctx.current()!, newest);
+    memo.lastSync.set(ctx.job.id, now);
+  }
+  ctx.update({ spent_usd: ctx.spent() });
+  if (probe.exitCode !== null) {
+    const outcome = ctx.job.outcome ?? (probe.exitCode === 0 ? 'succeeded' : 'failed');
+    ctx.move('FINALIZING', `command exited with code ${probe.exitCode}${probe.terminated ? ' after SIGTERM' : ''}`, { outcome });
+    return;
+  }
+  if (ctx.job.outcome) {
+    // SIGTERM already sent: wait for the worker, but not beyond its grace and a margin.
+    const sent = memo.termSentAt.get(ctx.job.id) ?? now;
+    memo.termSentAt.set(ctx.job.id, sent);
+    if (now - sent > spec.grace_seconds + ctx.settings.exitMarginSeconds) ctx.move('FINALIZING', `worker did not exit within ${spec.grace_seconds} s of SIGTERM`);
+    return;
+  }
+  const rate = a.price_per_hour ?? 0;
+  const stopFor = ctx.job.cancel_requested ? 'cancelled' : ctx.spent() + (rate * ctx.settings.pollMs) / 3_600_000 >= spec.max_cost_usd ? 'budget_exhausted' : null;
+  if (stopFor) {
+    await ctx.withSession(a.instance_id!, terminateAgent);
+    memo.termSentAt.set(ctx.job.id, now);
+    ctx.update({ outcome: stopFor, waiting_for: `SIGTERM sent (${stopFor === 'cancelled' ? 'cancel' : `budget cap $${spec.max_cost_usd} reached`}); waiting up to ${spec.grace_seconds} s for a final checkpoint` });
+    ctx.store.appendLogs(ctx.fence, ctx.job.id, a.n, now, [`[supervisor] SIGTERM sent to the worker: ${stopFor}`]);
+  }
+}

@@ -1,0 +1,121 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { ServerDeps } from '../deps.js';
+import { LeaseLost, type Fence, type JobRow, type JobStore } from '../store/job-store.js';
+import { approvalValid, stepFinalize, stepTeardown } from './finish.js';
+import { DEFAULT_SETTINGS, JobCtx, type SupervisorSettings } from './job-context.js';
+import { stepLaunch } from './launch.js';
+import { newMemo, stepRunning, type SupervisorMemo } from './monitor.js';
+
+export const SUPERVISOR_LEASE = 'jobd';
+
+const wallNow = () => Date.now() / 1000;
+
+/**
+ * Drives every active job one step per pass. Restart-safe: each step reads the store and the
+ * platform before acting, and every write is fenced by the job's lease, so a paused supervisor that
+ * wakes up after losing a job cannot act on it.
+ */
+export class Supervisor {
+  readonly owner: string;
+  private readonly memo: SupervisorMemo = newMemo();
+  private lock: Fence | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly deps: ServerDeps,
+    private readonly store: JobStore,
+    readonly settings: SupervisorSettings = DEFAULT_SETTINGS,
+    owner?: string,
+  ) {
+    this.owner = owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  }
+
+  /** One supervisor per account and store: false when another one holds the lock. */
+  acquireLock(): boolean {
+    this.lock = this.store.acquireLease(SUPERVISOR_LEASE, this.owner, this.settings.leaseSeconds, wallNow());
+    return this.lock !== null;
+  }
+
+  releaseLock(): void {
+    if (this.lock) this.store.releaseLease(SUPERVISOR_LEASE, this.lock);
+    for (const j of this.store.listJobs()) {
+      const h = this.store.leaseHolder(`job:${j.id}`, wallNow());
+      if (h?.owner === this.owner) this.store.releaseLease(`job:${j.id}`, { owner: h.owner, epoch: h.epoch });
+    }
+    this.lock = null;
+  }
+
+  stop(): void {
+    this.stopping = true;
+  }
+
+  /** One pass over the active jobs. Returns how many are still active. */
+  async runOnce(): Promise<number> {
+    if (this.lock && !this.store.acquireLease(SUPERVISOR_LEASE, this.owner, this.settings.leaseSeconds, wallNow())) {
+      throw new LeaseLost(SUPERVISOR_LEASE);
+    }
+    const active = this.store.listJobs({ active: true });
+    for (const job of active) {
+      if (this.stopping) break;
+      const fence = this.store.acquireLease(`job:${job.id}`, this.owner, this.settings.leaseSeconds, wallNow());
+      if (!fence) continue;
+      await this.step(job, fence);
+    }
+    return this.store.listJobs({ active: true }).length;
+  }
+
+  private async step(job: JobRow, fence: Fence): Promise<void> {
+    const ctx = new JobCtx(this.deps, this.store, fence, this.settings, job);
+    try {
+      switch (job.state) {
+        case 'SUBMITTED':
+          if (job.cancel_requested) ctx.move('cancelled', 'cancelled before anything was rented', { outcome: 'cancelled' });
+          else ctx.move('PROVISIONING', `looking for an offer (cap $${ctx.spec.max_cost_usd})`);
+          return;
+        case 'PROVISIONING':
+        case 'RECOVERING':
+          if (job.cancel_requested) {
+            ctx.move('TEARDOWN', 'cancel requested while provisioning: accounting for any rental in flight', { outcome: 'cancelled' });
+            return;
+          }
+          return await stepLaunch(ctx);
+        case 'RUNNING':
+          return await stepRunning(ctx, this.memo);
+        case 'FINALIZING':
+          return await stepFinalize(ctx, this.memo);
+        case 'TEARDOWN':
+          return await stepTeardown(ctx);
+        case 'awaiting_user':
+          if (job.cancel_requested && job.outcome !== 'cancelled') ctx.update({ outcome: job.outcome ?? 'cancelled' });
+          if (job.waiting_for?.startsWith('teardown') && approvalValid(ctx) && ctx.spec.on_end === 'destroy') ctx.move('TEARDOWN', 'standing teardown approval present: retrying teardown');
+          return;
+        default:
+          return;
+      }
+    } catch (e) {
+      if (e instanceof LeaseLost) return;
+      this.deps.logger.warn({ job: job.id, state: job.state, err: (e as Error).message }, 'job step failed; retrying next pass');
+      try {
+        ctx.update({ waiting_for: `${job.state.toLowerCase()}: ${(e as Error).message.slice(0, 300)}; retrying` });
+      } catch {
+        /* lease lost meanwhile */
+      }
+    }
+  }
+
+  /** Runs passes until no job is active for `idleExitMs` (real ms) or stop() is called. */
+  async run(opts: { idleExitMs?: number } = {}): Promise<void> {
+    let idleSince: number | null = null;
+    while (!this.stopping) {
+      const active = await this.runOnce();
+      if (active === 0) {
+        idleSince ??= Date.now();
+        if (opts.idleExitMs !== undefined && Date.now() - idleSince >= opts.idleExitMs) return;
+      } else {
+        idleSince = null;
+      }
+      await this.deps.sleep(this.settings.pollMs);
+    }
+  }
+}

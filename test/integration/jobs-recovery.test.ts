@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approvalBinding } from '../../server/jobs/finish.js';
+import type { SupervisorSettings } from '../../server/jobs/job-context.js';
+import { JobSpecSchema } from '../../server/jobs/job-spec.js';
+import { Supervisor } from '../../server/jobs/supervisor.js';
+import { SqliteJobStore } from '../../server/store/sqlite-store.js';
+import type { RunningSimulator } from '../../sim/server.js';
+import { trainerOutput } from '../../sim/trainer/trainer-script.js';
+import { connectInMemory, type Connected } from '../helpers/mcp.js';
+import { simFetch, startTestSim, TEST_KEY } from '../helpers/sim.js';
+
+const SETTINGS: SupervisorSettings = { pollMs: 20, confirmSeconds: 10, heartbeatStaleSeconds: 600, provisionDeadlineSeconds: 3600, leaseSeconds: 60, sshReadinessMs: 5000, exitMarginSeconds: 60 };
+const STEPS = 80;
+
+let sim: RunningSimulator;
+let mcp: Connected;
+let copyRoot: string;
+
+beforeAll(async () => {
+  sim = await startTestSim();
+  copyRoot = mkdtempSync(join(tmpdir(), 'jobs-copyroot-'));
+  mcp = await connectInMemory(sim, { config: { copyRoot } });
+});
+afterAll(async () => {
+  await mcp.close();
+  await sim.close();
+});
+
+function spec(name: string) {
+  return JobSpecSchema.parse({
+    name, image: 'pytorch/pytorch:latest', gpu_name: 'RTX 4090', disk_gb: 20, interruptible: true,
+    command: `vast-sim-trainer --steps ${STEPS} --every 10 --step-ms 150 --out /workspace/out --ckpt /workspace/checkpoints`,
+    outputs: ['/workspace/out/model.bin'], output_dir: `results-${name}`, checkpoint_dir: '/workspace/checkpoints', checkpoint_sync_seconds: 10,
+    max_cost_usd: 50, max_hours: 2, grace_seconds: 5,
+  });
+}
+
+describe('a job outbid mid-run', () => {
+  it('resumes on another machine from its last verified checkpoint and ends with exactly the bytes of an uninterrupted run', async () => {
+    const store = SqliteJobStore.inStateDir(mcp.deps.config.stateDir);
+    const s = spec('outbid');
+    store.createJob({ id: 'job1', name: s.name, spec: s, now: sim.world.now() }, { binding: approvalBinding(s) });
+    const sup = new Supervisor(mcp.deps, store, SETTINGS, 'test-supervisor');
+    expect(sup.acquireLock()).toBe(true);
+    let outbidAt: number | null = null;
+    let maxRunningAtOnce = 0;
+    const deadline = Date.now() + 150_000;
+    for (;;) {
+      await sup.runOnce();
+      const job = store.getJob('job1')!;
+      const ids = store.attempts('job1').map((a) => a.instance_id).filter((x): x is number => x !== null);
+      maxRunningAtOnce = Math.max(maxRunningAtOnce, ids.filter((id) => sim.world.instances.get(id)?.actual === 'running').length);
+      if (['succeeded', 'failed', 'cancelled', 'budget_exhausted', 'awaiting_user'].includes(job.state)) break;
+      if (outbidAt === null && job.state === 'RUNNING' && (job.checkpoint_step ?? 0) >= 20) {
+        outbidAt = job.checkpoint_step;
+        const id = store.attempts('job1')[0]!.instance_id!;
+        expect((await simFetch(sim, 'POST', `/_sim/instances/${id}/fault`, { kind: 'outbid' }, null)).status).toBe(200);
+      }
+      // Provisioning is platform time; training is real time on the instance.
+      sim.world.clock.advance(job.state === 'RUNNING' ? 5 : 15);
+      if (Date.now() > deadline) throw new Error(`job stuck in ${job.state}: ${job.waiting_for}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const job = store.getJob('job1')!;
+    const events = store.events('job1');
+    expect(job.state, `${job.waiting_for}\n${events.map((e) => `${e.to_state}: ${e.reason}`).join('\n')}`).toBe('succeeded');
+    expect(outbidAt).not.toBeNull();
+    const attempts = store.attempts('job1');
+    expect(attempts).toHaveLength(2);
+    expect(attempts[0]!.machine_id).not.toBe(attempts[1]!.machine_id);
+    expect(events.map((e) => e.to_state)).toEqual(['SUBMITTED', 'PROVISIONING', 'RUNNING', 'RECOVERING', 'RUNNING', 'FINALIZING', 'TEARDOWN', 'succeeded']);
+    expect(events[3]!.reason).toMatch(/stopped.*confirmed by a second reading|confirmed by a second reading/);
+    expect(maxRunningAtOnce).toBe(1);
+    // The resumed worker started from the checkpoint copied off the first machine, not from zero.
+    const logs = store.logs('job1', 0, 10_000).map((l) => l.line);
+    expect(logs.some((l) => /^resumed from \/workspace\/checkpoints\/step-0000[2-9]0 at step [2-9]0$/.test(l))).toBe(true);
+    const out = readFileSync(join(copyRoot, 'results-outbid', 'model.bin'));
+    expect(out.equals(trainerOutput(STEPS))).toBe(true);
+    expect(store.artifacts('job1')).toEqual([expect.objectContaining({ remote_path: '/workspace/out/model.bin', size: out.length, attempt: 2 })]);
+    // Both instances destroyed (standing approval + verified copies), nothing left billing.
+    for (const id of attempts.map((a) => a.instance_id!)) expect(sim.world.instances.get(id)!.destroyedAt).not.toBeNull();
+    // No credential reached an instance.
+    const state = (await simFetch(sim, 'GET', '/_sim/state', undefined, null)).json;
+    expect(JSON.stringify(state.instances)).not.toContain(TEST_KEY);
+    sup.releaseLock();
+    store.close();
+  }, 180_000);
+});

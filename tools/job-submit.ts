@@ -5,7 +5,7 @@ import { JobSpecSchema, validateSpec } from '../server/jobs/job-spec.js';
 import { quoteJob, type JobQuote } from '../server/jobs/plan.js';
 import { jobsRuntime } from '../server/jobs/runtime.js';
 import type { JobSpec } from '../server/jobs/job-spec.js';
-import { confirmWithUser } from './confirm.js';
+import { confirmWithUser, pendingApproval } from './confirm.js';
 import { defineTool } from './define-tool.js';
 
 const Input = JobSpecSchema.extend({
@@ -26,6 +26,7 @@ const Output = z.object({
   notes: z.array(z.string()),
   questions: z.array(z.string()).optional(),
   confirmation_token: z.string().optional(),
+  approval_url: z.string().optional().describe('The local approval page the user has open (URL-mode elicitation)'),
   expires_at: z.string().optional(),
   supervisor: z.string().optional(),
 });
@@ -72,9 +73,10 @@ export const jobSubmitTool = defineTool({
     if (decision.decision === 'needs_confirmation') {
       const questions = [`Run job "${spec.name}" at about $${q.total_per_hour.toFixed(4)}/h with a hard cap of $${spec.max_cost_usd}?`];
       if (wantsApproval) questions.push('Grant the standing teardown approval (destroy instances only after every output is copied and verified)? Without it they are stopped and the disk keeps billing until you decide.');
+      const pending = pendingApproval(decision, 'job_submit', 'confirmation_token');
       return {
-        data: { status: 'needs_confirmation' as const, job_id: null, ...base, teardown_approval: false, questions, confirmation_token: decision.token, expires_at: new Date(decision.expiresAt * 1000).toISOString() },
-        text: `${message}\n\nNOTHING WAS RENTED. Ask the user:\n${questions.map((x) => `- ${x}`).join('\n')}\nIf they say yes, call job_submit again with the same arguments, grant_teardown_approval set to their answer, and confirmation_token "${decision.token}". If they say no, stop.`,
+        data: { status: 'needs_confirmation' as const, job_id: null, ...base, teardown_approval: false, questions, ...pending.fields },
+        text: `${message}\n\nNOTHING WAS RENTED. Ask the user:\n${questions.map((x) => `- ${x}`).join('\n')}\nPass grant_teardown_approval set to their answer. ${pending.instruction}`,
       };
     }
     if (decision.decision === 'declined') {

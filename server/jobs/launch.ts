@@ -47,7 +47,7 @@ async function rentAttempt(ctx: JobCtx): Promise<void> {
   const body = createBody(offer, resolved, quote, { label, env: spec.env, onstart });
   ctx.attempt(a.n, { state: 'sent', started_at: ctx.now() });
   try {
-    const r = await rentReconciled(deps.vast, offer.id, body, deps.logger, deps.sleep);
+    const r = await rentReconciled(deps.vast, offer.id, body, { logger: deps.logger, sleep: deps.sleep, windowMs: deps.config.createCommitWindowMs });
     ctx.attempt(a.n, { state: 'rented', instance_id: r.instanceId });
     deps.audit.record({ tool: 'job', action: 'rent', args: { job: ctx.job.id, offer_id: offer.id, label }, result: 'ok', instance_id: r.instanceId, detail: { reconciled: r.reconciled, total_per_hour: quote.total_per_hour } });
     ctx.update({ waiting_for: null });

@@ -56,7 +56,7 @@ export async function stepFinalize(ctx: JobCtx, memo: SupervisorMemo & { outputT
       ctx.update({ waiting_for: `copying outputs: ${(e as Error).message}; retrying` });
       return;
     }
-    await ctx.deps.vast.setState(inst.id, 'stopped').catch(() => undefined);
+    await ctx.stopInstance(inst.id, 'outputs could not be copied');
     ctx.attempt(a.n, { state: 'stopped', ended_at: ctx.now() });
     ctx.move('awaiting_user', `outputs could not be copied and verified after ${MAX_OUTPUT_TRIES} tries (${(e as Error).message}); instance #${inst.id} stopped, its disk still bills and holds the files`, { waiting_for: 'outputs: copy them yourself (copy tool) or discard them' });
     return;
@@ -99,7 +99,7 @@ export async function stepTeardown(ctx: JobCtx): Promise<void> {
     let allowed = false;
     let why = '';
     try {
-      const copies = gateState(inst, deps.ledger, deps.audit).copies;
+      const copies = gateState(inst, deps.ledger, deps.audit, ctx.now()).copies;
       const outputsOk = !isFinal || ctx.job.outcome !== 'succeeded' || outputsVerified(ctx, a);
       allowed = ctx.spec.on_end === 'destroy' && approvalValid(ctx) && copies.length > 0 && outputsOk;
       why = ctx.spec.on_end !== 'destroy' ? `on_end is ${ctx.spec.on_end}` : !approvalValid(ctx) ? 'no standing teardown approval (or it was revoked)' : copies.length === 0 ? 'no verified copy from it since its last start' : 'outputs not all verified';
@@ -117,7 +117,7 @@ export async function stepTeardown(ctx: JobCtx): Promise<void> {
       }
       why = 'destroy was asked but the instance is still listed';
     }
-    if (inst.actual_status !== 'stopped' || inst.intended_status !== 'stopped') await deps.vast.setState(inst.id, 'stopped');
+    if (inst.actual_status !== 'stopped' || inst.intended_status !== 'stopped') await ctx.stopInstance(inst.id, why);
     ctx.attempt(a.n, { state: 'stopped', ended_at: a.ended_at ?? ctx.now() });
     if (ctx.spec.on_end === 'destroy') left.push(`#${inst.id} (${why})`);
   }

@@ -68,6 +68,21 @@ export class JobCtx {
     return this.store.updateAttempt(this.fence, this.job.id, n, patch);
   }
 
+  /**
+   * Stops an instance and records the stop with its epoch in the audit log, where the destroy gate reads
+   * it: copies made while it ran count only when a stop by this server bounds the disk.
+   */
+  async stopInstance(instanceId: number, why: string): Promise<boolean> {
+    try {
+      await this.deps.vast.setState(instanceId, 'stopped');
+    } catch (e) {
+      this.deps.logger.warn({ job: this.job.id, instanceId, err: (e as Error).message }, 'could not stop an instance');
+      return false;
+    }
+    this.deps.audit.record({ tool: 'job', action: 'stop', args: { job: this.job.id, why }, result: 'ok', instance_id: instanceId, detail: { epoch: this.now() } });
+    return true;
+  }
+
   /** Spend so far (conservative: the quoted $/h, disk included, for every hour an attempt was held). */
   spent(): number {
     const now = this.now();

@@ -124,7 +124,7 @@ export async function stepLaunch(ctx: JobCtx): Promise<void> {
   }
   const late = ctx.now() - (a.started_at ?? ctx.now()) > ctx.settings.provisionDeadlineSeconds;
   if (late || inst.actual_status === 'exited' || inst.actual_status === 'offline') {
-    await ctx.deps.vast.setState(inst.id, 'stopped').catch(() => undefined);
+    await ctx.stopInstance(inst.id, late ? 'provisioning deadline passed' : `instance ${inst.actual_status}`);
     ctx.attempt(a.n, { state: 'stopped', ended_at: ctx.now() });
     ctx.update({ recoveries: ctx.job.recoveries + 1, waiting_for: null });
     if (ctx.job.state === 'PROVISIONING') ctx.move('RECOVERING', `instance #${inst.id} did not start (${inst.actual_status ?? 'provisioning'}: ${inst.status_msg ?? ''}); stopped, trying another machine`);

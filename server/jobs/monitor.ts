@@ -49,7 +49,7 @@ function confirmLoss(ctx: JobCtx, a: AttemptRow): boolean {
 
 async function recover(ctx: JobCtx, a: AttemptRow, why: string): Promise<void> {
   // The old attempt is stopped, never destroyed here: teardown decides with the approval and the ledger.
-  await ctx.deps.vast.setState(a.instance_id!, 'stopped').catch(() => undefined);
+  await ctx.stopInstance(a.instance_id!, why);
   ctx.attempt(a.n, { state: 'lost', ended_at: ctx.now() });
   ctx.move('RECOVERING', `${why}; attempt ${a.n} on instance #${a.instance_id} stopped; last verified checkpoint: ${ctx.job.checkpoint_step ?? 'none'}`, { recoveries: ctx.job.recoveries + 1 });
 }

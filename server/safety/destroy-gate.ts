@@ -70,8 +70,27 @@ export function gateAllows(state: GateState, discardChosen: boolean): boolean {
   return state.copies.length > 0 || discardChosen;
 }
 
-/** Files on the instance that no verified copy covers (by remote path), largest first. */
+/** An instance path as an absolute, normalised path (relative paths are under /workspace, as the copy tool resolves them). */
+function absoluteRemote(path: string): string {
+  const abs = path.startsWith('/') ? path : `/workspace/${path}`;
+  const parts: string[] = [];
+  for (const seg of abs.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') parts.pop();
+    else parts.push(seg);
+  }
+  return `/${parts.join('/')}`;
+}
+
+/**
+ * Files on the instance that no verified copy covers, largest first. A copy covers its own path and,
+ * when it is a directory copy (recorded once, only after every file in it verified), every path below it.
+ */
 export function uncoveredFiles(files: { path: string; bytes: number }[], copies: VerifiedCopy[]): { path: string; bytes: number }[] {
-  const covered = new Set(copies.map((c) => c.remote_path));
-  return files.filter((f) => !covered.has(f.path) && !covered.has(f.path.replace(/^\/workspace\//, ''))).sort((a, b) => b.bytes - a.bytes);
+  const covered = copies.map((c) => absoluteRemote(c.remote_path));
+  const isCovered = (file: string) => {
+    const f = absoluteRemote(file);
+    return covered.some((c) => f === c || c === '/' || f.startsWith(`${c}/`));
+  };
+  return files.filter((f) => !isCovered(f.path)).sort((a, b) => b.bytes - a.bytes);
 }

@@ -21,8 +21,10 @@ export function registerAccountRoutes(ctx: RouteContext): void {
   const { router, world } = ctx;
   const acct = world.account;
 
-  router.add('GET', '/api/v0/users/current', () =>
-    ok({
+  // DOC show_user.yaml documents `balance` (not `credit`); vast.py prints `credit` (925-955). With
+  // `oddShapes` the row carries only `balance`, the documented reading.
+  router.add('GET', '/api/v0/users/current', () => {
+    const row: Record<string, unknown> = {
       id: acct.id,
       username: acct.username,
       email: acct.email,
@@ -48,8 +50,10 @@ export function registerAccountRoutes(ctx: RouteContext): void {
       key_id: 1,
       sid: 'sim-session',
       user: acct.username,
-    }),
-  );
+    };
+    if (world.fidelity.oddShapes) delete row.credit;
+    return ok(row);
+  });
 
   // DOC show_ssh_keys.yaml:55: an account without keys answers 404; `created_at` is a date-time string.
   router.add('GET', '/api/v0/ssh', () => {

@@ -265,6 +265,10 @@ describe('fidelity: what the real platform does (fidelity audit)', () => {
       expect(r.isError, textOf(r)).toBeFalsy();
       const v = (r.structuredContent as any).instances[0];
       expect(v.ssh.direct).toMatch(/^ssh:\/\/root@127\.0\.0\.1:\d+$/);
+      // /users/current with balance only (DOC show_user.yaml): billing reads it as the credit.
+      const b = await c.call('billing', {});
+      expect(b.isError, textOf(b)).toBeFalsy();
+      expect((b.structuredContent as any).credit).toBeGreaterThan(0);
     } finally {
       await c.close();
       await odd.close();

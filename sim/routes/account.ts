@@ -60,6 +60,7 @@ export function registerAccountRoutes(ctx: RouteContext): void {
     if (acct.sshKeys.length === 0 && world.fidelity.emptyAccountKeys === 'not_found') throw new SimHttpError(404, 'not_found', 'No SSH keys found for the user.');
     return ok(acct.sshKeys.map((k) => keyRow(acct.id, k, world.fidelity.emptyAccountKeys === 'not_found')));
   });
+  // DOC create_ssh_key.yaml; vast.py create ssh-key.
   router.add('POST', '/api/v0/ssh', (req: SimRequest) => {
     const record = { id: world.newKeyId(), publicKey: keyText(bodyObject(req.body)), createdAt: world.now() };
     // Account keys reach instances created from now on, not existing ones (attach for those).
@@ -85,6 +86,7 @@ export function registerAccountRoutes(ctx: RouteContext): void {
     const rows = inst.sshKeys.map((k) => ({ id: k.id, name: `key-${k.id}`, public_key: k.publicKey }));
     return ok({ success: true, ssh_keys: world.fidelity.instanceKeysShape === 'json_string' ? JSON.stringify(rows) : rows.map((r, i) => ({ ...keyRow(acct.id, inst.sshKeys[i]!), name: r.name })) });
   });
+  // DOC attach_ssh_key.yaml; vast.py attach ssh (repeating it is harmless).
   router.add('POST', '/api/v0/instances/:id/ssh', (req: SimRequest) => {
     const inst = liveInstance(ctx, req.params.id);
     const text = keyText(bodyObject(req.body));

@@ -28,6 +28,7 @@ const round = (v: number): number => Math.round(v * 1e6) / 1e6;
 export function registerBillingRoutes(ctx: RouteContext): void {
   const { router, world } = ctx;
 
+  // vast.py show invoices (5300-5308, "(DEPRECATED)" v0): rows with quantity/rate; `current` totals.
   router.add('GET', '/api/v0/users/me/invoices', (req: SimRequest) => {
     const now = world.now();
     const from = Number(req.query.sdate ?? now - 86400);
@@ -68,6 +69,7 @@ export function registerBillingRoutes(ctx: RouteContext): void {
     return ok({ success: true, count: results.length, total: rows.length, next_token: p.next, results });
   });
 
+  // DOC show_charges.yaml:85-160. The sim groups per instance per UTC day (the docs: per contract).
   router.add('GET', '/api/v0/charges', (req: SimRequest) => {
     const [from, to] = range(req.query.select_filters, 'day', true, [0, 0]);
     const types = ((req.query.select_filters as Record<string, { in?: string[] }> | undefined)?.type?.in) ?? null;

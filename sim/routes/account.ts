@@ -86,7 +86,7 @@ export function registerAccountRoutes(ctx: RouteContext): void {
     const rows = inst.sshKeys.map((k) => ({ id: k.id, name: `key-${k.id}`, public_key: k.publicKey }));
     return ok({ success: true, ssh_keys: world.fidelity.instanceKeysShape === 'json_string' ? JSON.stringify(rows) : rows.map((r, i) => ({ ...keyRow(acct.id, inst.sshKeys[i]!), name: r.name })) });
   });
-  // DOC attach_ssh_key.yaml; vast.py attach ssh (repeating it is harmless).
+  // DOC attach_ssh.yaml; vast.py attach ssh (repeating it is harmless).
   router.add('POST', '/api/v0/instances/:id/ssh', (req: SimRequest) => {
     const inst = liveInstance(ctx, req.params.id);
     const text = keyText(bodyObject(req.body));

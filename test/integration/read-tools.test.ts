@@ -242,6 +242,16 @@ describe('fidelity: what the real platform does (fidelity audit)', () => {
     for (const id of [bid, bad]) await simFetch(sim, 'DELETE', `/api/v0/instances/${id}/`, {});
   });
 
+  it('reads a bid instance stopped through this server as a user stop, not an interruption', async () => {
+    const id = await rentOne(sim, { price: 5 });
+    sim.world.clock.advance(900);
+    const stop = await mcp.call('stop', { instance_id: id });
+    expect(stop.isError, textOf(stop)).toBeFalsy();
+    const v = ((await mcp.call('status', { instance_id: id })).structuredContent as any).instances[0];
+    expect(v.diagnosis.code).toBe('stopped_billing_disk');
+    await simFetch(sim, 'DELETE', `/api/v0/instances/${id}/`, {});
+  });
+
   it('restarts an exited instance with reboot, and start no longer answers "already running" for it', async () => {
     const id = await rentOne(sim);
     sim.world.clock.advance(900);

@@ -9,7 +9,7 @@ const HOURS_PER_MONTH = 720;
 
 const r4 = (v: number): number => Math.round(v * 10000) / 10000;
 
-/** What the API returns for one ask, priced for `allocatedStorageGb` of disk. */
+/** What the API returns for one ask, priced for `allocatedStorageGb` of disk (DOC search_offers.yaml; captured CLI rows in ../shared/references). */
 export function renderOfferRow(ask: Ask, opts: { type: OfferType; allocatedStorageGb: number; gpusHeldByUser: number }): OfferRow {
   const m = ask.machine;
   const n = ask.numGpus;

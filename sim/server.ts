@@ -15,7 +15,7 @@ import { registerCloudRoutes } from './routes/cloud.js';
 import { SimWorld } from './world.js';
 import { SshManager, DEFAULT_PROXY_BYTES_PER_SECOND } from './ssh/manager.js';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { resolveFidelity, type FidelityOptions } from './fidelity.js';
+import { LENIENT_SIM, resolveFidelity, type FidelityOptions } from './fidelity.js';
 import { RateLimiter } from './rate-limits.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,8 +42,11 @@ export interface SimulatorOptions {
    * API). ON by default; `false` turns them off (shorthand for `fidelity.rateLimits`).
    */
   rateLimits?: boolean;
-  /** Realistic behaviours (sim/fidelity.ts); every one defaults to the realistic reading. */
-  fidelity?: Partial<FidelityOptions>;
+  /**
+   * Realistic behaviours (sim/fidelity.ts); every one defaults to the realistic reading.
+   * `'lenient'` is the old, kinder simulator (synchronous, no limits, any image runs).
+   */
+  fidelity?: Partial<FidelityOptions> | 'realistic' | 'lenient';
 }
 
 export interface RunningSimulator {
@@ -80,7 +83,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     timeScale: opts.timeScale ?? 1,
     startingCredit: opts.startingCredit ?? 250,
     deletionGraceSeconds: 86400,
-    fidelity: resolveFidelity(opts.fidelity, opts.rateLimits),
+    fidelity: resolveFidelity(opts.fidelity === 'lenient' ? LENIENT_SIM : opts.fidelity === 'realistic' ? {} : opts.fidelity, opts.rateLimits),
   });
   const host = opts.host ?? '127.0.0.1';
   const router = new Router();

@@ -4,6 +4,16 @@ import { round4 } from '../server/vast/pricing.js';
 import { defineTool } from './define-tool.js';
 import { overdueInfo, profilesByInstance } from '../server/profiles/overdue.js';
 import { checkLateRentals } from '../server/safety/orphans.js';
+import type { AuditLog } from '../server/state/audit-log.js';
+
+/** Instances whose latest lifecycle action through this server was a stop: their stop is the user's, not an interruption. */
+function stoppedHere(audit: AuditLog): Set<number> {
+  const last = new Map<number, string>();
+  for (const e of audit.entries()) {
+    if (e.instance_id && e.result === 'ok' && ['rent', 'start', 'stop', 'reboot', 'bid'].includes(e.action)) last.set(e.instance_id, e.action);
+  }
+  return new Set([...last].filter(([, a]) => a === 'stop').map(([id]) => id));
+}
 
 const CostSchema = z.object({ total: z.number(), gpu: z.number(), disk: z.number(), bandwidth: z.number() }).describe('USD accrued so far');
 
@@ -67,8 +77,9 @@ export const statusTool = defineTool({
     const since = Math.min(now - 86400, ...list.map((i) => i.start_date ?? now));
     const accrued = list.length ? await accruedByInstance(deps.vast, since, now + 60) : new Map();
     const byProfile = profilesByInstance(deps.audit);
+    const stopped = stoppedHere(deps.audit);
     const views = list.map((i) => {
-      const v = viewInstance(i, now, accrued.get(i.id) ?? null);
+      const v = viewInstance(i, now, accrued.get(i.id) ?? null, { stoppedHere: stopped.has(i.id) });
       const o = overdueInfo(deps.profiles, byProfile.get(i.id), v.age_hours);
       if (o.overdue) v.diagnosis = { ...v.diagnosis, summary: `${v.diagnosis.summary} OVERDUE: running ${v.age_hours} h, past profile "${o.profile}"'s ${o.max_hours} h; copy results off and destroy when the user agrees.` };
       const expiry = expiryWarning(i, now);

@@ -71,7 +71,12 @@ export async function cloudCopy(deps: ServerDeps, session: SshSession, instanceI
     // A "Finished" left over from an earlier copy only counts once the status has moved on.
     let moved = !FINISHED.test(before);
     for (;;) {
-      const msg = (await deps.vast.getInstance(instanceId))?.status_msg ?? '';
+      // The deadline includes the request in flight.
+      const left = Math.max(1, Math.ceil(deadline - deps.monotonicMs()));
+      const msg = (await deps.vast.getInstance(instanceId, { signal: AbortSignal.timeout(left) }).catch((e: unknown) => {
+        if (deps.monotonicMs() > deadline) return null;
+        throw e;
+      }))?.status_msg ?? '';
       if (msg !== before) moved = true;
       const finished = moved && FINISHED.test(msg);
       const failedText = moved && FAILED_HINT.test(msg);

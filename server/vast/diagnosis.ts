@@ -28,8 +28,13 @@ const PULL_ERROR = /pull access denied|manifest (unknown|for .* not found)|repos
 /** dstack compute.py 204-207: `created` with this message never starts. */
 const START_ERROR = /oci runtime create failed|error response from daemon|failed to create (shim|task)|container create failed/i;
 
+export interface DiagnosisContext {
+  /** This server's audit log shows a stop as the instance's latest lifecycle action (a user stop, not an interruption). */
+  stoppedHere?: boolean;
+}
+
 /** A plain-language reading of an instance's state, with what to do about it. */
-export function diagnose(inst: Instance, nowEpoch: number, t: DiagnosisThresholds = DEFAULT_THRESHOLDS): Diagnosis {
+export function diagnose(inst: Instance, nowEpoch: number, t: DiagnosisThresholds = DEFAULT_THRESHOLDS, ctx: DiagnosisContext = {}): Diagnosis {
   const actual = inst.actual_status ?? null;
   const intended = inst.intended_status ?? inst.next_state ?? null;
   const age = inst.start_date ? nowEpoch - inst.start_date : 0;
@@ -58,7 +63,7 @@ export function diagnose(inst: Instance, nowEpoch: number, t: DiagnosisThreshold
   }
   // dstack compute.py 209-216 (PR #4037): an interrupted (outbid) spot instance reads
   // cur_state = intended_status = next_state = "stopped", exactly like a user stop.
-  if (inst.is_bid && intended === 'stopped' && (inst.cur_state ?? 'stopped') === 'stopped' && (actual === 'stopped' || actual === 'exited' || actual === null)) {
+  if (!ctx.stoppedHere && inst.is_bid && intended === 'stopped' && (inst.cur_state ?? 'stopped') === 'stopped' && (actual === 'stopped' || actual === 'exited' || actual === null)) {
     return { code: 'interrupted', summary: `Stopped: this interruptible instance was interrupted (outbid by a higher bid or an on-demand rental) unless you stopped it yourself${msg}. ${diskLine} Raise the bid (bid tool) and start it, wait for prices to drop, or relaunch from the last checkpoint on an on-demand offer.` };
   }
   // The other reading (docs: paused, "resume automatically when priority returns"): intended running.

@@ -1,5 +1,5 @@
 import type { VastClient } from './client.js';
-import { diagnose, type Diagnosis } from './diagnosis.js';
+import { diagnose, type Diagnosis, type DiagnosisContext } from './diagnosis.js';
 import { instanceBurnPerHour, round4 } from './pricing.js';
 import type { Instance } from './schemas.js';
 
@@ -87,7 +87,7 @@ export function expiryWarning(inst: Instance, now: number): string | null {
   return `The rental contract of #${inst.id} ends in ${left.toFixed(1)} h (${new Date(inst.end_date * 1000).toISOString()}): the platform stops it then and may delete it 48 h later. Copy results off before.`;
 }
 
-export function viewInstance(inst: Instance, now: number, accrued: AccruedCost | null): InstanceView {
+export function viewInstance(inst: Instance, now: number, accrued: AccruedCost | null, ctx: DiagnosisContext = {}): InstanceView {
   return {
     id: inst.id,
     label: inst.label ?? null,
@@ -105,7 +105,7 @@ export function viewInstance(inst: Instance, now: number, accrued: AccruedCost |
     burn_per_hour: instanceBurnPerHour(inst),
     accrued_cost: accrued,
     ssh: sshEndpoints(inst),
-    diagnosis: diagnose(inst, now),
+    diagnosis: diagnose(inst, now, undefined, ctx),
     end_date: inst.end_date ? new Date(inst.end_date * 1000).toISOString() : null,
     hours_left: inst.end_date ? Math.round(((inst.end_date - now) / 3600) * 10) / 10 : null,
   };

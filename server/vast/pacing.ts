@@ -30,7 +30,7 @@ export const ENDPOINT_LIMITS: EndpointLimit[] = [
   { method: 'GET', re: /^\/api\/v0\/charges\/?$/, ms: 1000 }, // show_charges.yaml
   { method: 'GET', re: /^\/api\/v1\/invoices\/?$/, ms: 3000 }, // show_invoices.yaml (v1)
   { method: 'POST', re: /^\/api\/v0\/ssh\/?$/, ms: 1000 }, // create_ssh_key.yaml
-  { method: 'DELETE', re: /^\/api\/v0\/instances\/\d+\/ssh\/\d+\/?$/, ms: 2000 }, // detach_ssh_key.yaml
+  { method: 'DELETE', re: /^\/api\/v0\/instances\/\d+\/ssh\/\d+\/?$/, ms: 2000 }, // detach_ssh.yaml
   { method: 'GET', re: /^\/api\/v0\/users\/cloud_integrations\/?$/, ms: 2900 }, // show_connections.yaml
   { method: 'POST', re: /^\/api\/v0\/bundles\/?$/, ms: 6000, burst: 10 }, // search_offers.yaml: 10 per minute
 ];

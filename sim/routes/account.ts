@@ -21,8 +21,10 @@ export function registerAccountRoutes(ctx: RouteContext): void {
   const { router, world } = ctx;
   const acct = world.account;
 
-  router.add('GET', '/api/v0/users/current', () =>
-    ok({
+  // DOC show_user.yaml documents `balance` (not `credit`); vast.py prints `credit` (925-955). With
+  // `oddShapes` the row carries only `balance`, the documented reading.
+  router.add('GET', '/api/v0/users/current', () => {
+    const row: Record<string, unknown> = {
       id: acct.id,
       username: acct.username,
       email: acct.email,
@@ -48,14 +50,17 @@ export function registerAccountRoutes(ctx: RouteContext): void {
       key_id: 1,
       sid: 'sim-session',
       user: acct.username,
-    }),
-  );
+    };
+    if (world.fidelity.oddShapes) delete row.credit;
+    return ok(row);
+  });
 
   // DOC show_ssh_keys.yaml:55: an account without keys answers 404; `created_at` is a date-time string.
   router.add('GET', '/api/v0/ssh', () => {
     if (acct.sshKeys.length === 0 && world.fidelity.emptyAccountKeys === 'not_found') throw new SimHttpError(404, 'not_found', 'No SSH keys found for the user.');
     return ok(acct.sshKeys.map((k) => keyRow(acct.id, k, world.fidelity.emptyAccountKeys === 'not_found')));
   });
+  // DOC create_ssh_key.yaml; vast.py create ssh-key.
   router.add('POST', '/api/v0/ssh', (req: SimRequest) => {
     const record = { id: world.newKeyId(), publicKey: keyText(bodyObject(req.body)), createdAt: world.now() };
     // Account keys reach instances created from now on, not existing ones (attach for those).
@@ -81,6 +86,7 @@ export function registerAccountRoutes(ctx: RouteContext): void {
     const rows = inst.sshKeys.map((k) => ({ id: k.id, name: `key-${k.id}`, public_key: k.publicKey }));
     return ok({ success: true, ssh_keys: world.fidelity.instanceKeysShape === 'json_string' ? JSON.stringify(rows) : rows.map((r, i) => ({ ...keyRow(acct.id, inst.sshKeys[i]!), name: r.name })) });
   });
+  // DOC attach_ssh.yaml; vast.py attach ssh (repeating it is harmless).
   router.add('POST', '/api/v0/instances/:id/ssh', (req: SimRequest) => {
     const inst = liveInstance(ctx, req.params.id);
     const text = keyText(bodyObject(req.body));

@@ -28,6 +28,7 @@ const round = (v: number): number => Math.round(v * 1e6) / 1e6;
 export function registerBillingRoutes(ctx: RouteContext): void {
   const { router, world } = ctx;
 
+  // vast.py show invoices (5300-5308, "(DEPRECATED)" v0): rows with quantity/rate; `current` totals.
   router.add('GET', '/api/v0/users/me/invoices', (req: SimRequest) => {
     const now = world.now();
     const from = Number(req.query.sdate ?? now - 86400);
@@ -52,10 +53,23 @@ export function registerBillingRoutes(ctx: RouteContext): void {
     let rows = world.ledger.payments.filter((p) => p.when >= from && p.when <= to && (!services || services.includes(p.service)));
     rows = [...rows].sort((a, b) => (req.query.latest_first === true ? b.when - a.when : a.when - b.when));
     const p = page(rows, req.query.limit, req.query.after_token);
-    const total = rows.reduce((s, r) => s + r.amount, 0);
-    return ok({ success: true, count: rows.length, total: round(total), next_token: p.next, results: p.items.map((r) => ({ id: r.id, when: r.when, service: r.service, amount: r.amount, description: r.description })) });
+    // DOC show_invoices.yaml: rows `{start, end, type, source, description, amount (negative for
+    // credits), metadata {invoice_id, service}, items}`, the shape vast.py's `show invoices-v1`
+    // formats (vast.py 5547-5570, 5654-5660); `count` is the rows in this page.
+    const results = p.items.map((r) => ({
+      start: r.when,
+      end: r.when,
+      type: 'credit',
+      source: r.service.replace(/_payments$/, ''),
+      description: r.description,
+      amount: -r.amount,
+      metadata: { invoice_id: r.id, service: r.service },
+      items: [],
+    }));
+    return ok({ success: true, count: results.length, total: rows.length, next_token: p.next, results });
   });
 
+  // DOC show_charges.yaml:85-160. The sim groups per instance per UTC day (the docs: per contract).
   router.add('GET', '/api/v0/charges', (req: SimRequest) => {
     const [from, to] = range(req.query.select_filters, 'day', true, [0, 0]);
     const types = ((req.query.select_filters as Record<string, { in?: string[] }> | undefined)?.type?.in) ?? null;
@@ -81,6 +95,7 @@ export function registerBillingRoutes(ctx: RouteContext): void {
     });
     results = results.sort((a, b) => (req.query.latest_first === true ? b.start - a.start : a.start - b.start));
     const p = page(results, req.query.limit, req.query.after_token);
-    return ok({ success: true, count: results.length, total: round(results.reduce((s, r) => s + r.amount, 0)), next_token: p.next, results: p.items });
+    // DOC show_charges.yaml:85-160: `count` = rows in this page, `total` = rows in all pages.
+    return ok({ success: true, count: p.items.length, total: results.length, next_token: p.next, results: p.items });
   });
 }

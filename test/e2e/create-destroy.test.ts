@@ -77,7 +77,7 @@ describe('create → wait → destroy over stdio', () => {
       const audit = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       expect(audit.map((e: any) => `${e.tool}:${e.action}:${e.result}`)).toEqual([
         // The approval text looks at /workspace over SSH: our key gets registered and attached first.
-        'create:propose:pending', 'create:rent:ok', 'destroy:destroy:refused', 'ssh:register_key:ok', 'ssh:attach_key:ok', 'destroy:destroy:pending', 'destroy:destroy:ok',
+        'create:propose:pending', 'create:rent_attempt:pending', 'create:rent:ok', 'destroy:destroy:refused', 'ssh:register_key:ok', 'ssh:attach_key:ok', 'destroy:destroy:pending', 'destroy:destroy:ok',
       ]);
     } finally {
       await client.close();

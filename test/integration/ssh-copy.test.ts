@@ -199,7 +199,8 @@ describe('copy', () => {
     const root = sim.ssh!.sandbox.rootOf(a);
     expect(existsSync(join(root, 'workspace/ckpt.pt'))).toBe(true);
     const first = await mcp.call('destroy', { instance_id: a });
-    expect(textOf(first)).toMatch(/\/workspace contents: \S+ in total: .*ckpt\.pt/);
+    expect(textOf(first)).toMatch(/"\/workspace\/ckpt\.pt" → /);
+    expect(textOf(first)).toMatch(/NOT covered by a verified copy: \d+ file\(s\)|Every file on \/workspace/);
     const done = data(await mcp.call('destroy', { instance_id: a, approval_token: data(first).approval_token }));
     expect(done.status).toBe('destroyed');
     expect(existsSync(root)).toBe(false);

@@ -71,3 +71,18 @@ describe('burn at the running price', () => {
     expect(projectedBurnPerHour(inst({ actual_status: 'stopped', intended_status: 'stopped' }))).toBe(0.01);
   });
 });
+
+describe('last start when a start record was lost (11.2, 11.15)', () => {
+  it('a stopped instance keeps only copies from its last run, even when the start in between was not recorded', async () => {
+    const { gateState } = await import('../../server/safety/destroy-gate.js');
+    const audit = { entries: () => [
+      { action: 'stop', result: 'ok', instance_id: 1, detail: { epoch: 150 } },
+      // (a start at 200 whose record was lost; the disk changed after it)
+      { action: 'stop', result: 'ok', instance_id: 1, detail: { epoch: 300 } },
+    ] } as any;
+    const copy = (at: number) => ({ type: 'verified_copy', instance_id: 1, remote_path: `/w/${at}`, destination: 'x', size: 1, sha256_remote: 'a', sha256_local: 'a', at });
+    const ledger = { verifiedCopiesFor: (_id: number, since: number) => [copy(100), copy(250)].filter((c) => c.at >= since), stateDigest: () => 'd' } as any;
+    const state = gateState({ id: 1, start_date: 50, actual_status: 'stopped', intended_status: 'stopped' } as any, ledger, audit, 400);
+    expect(state.copies.map((c) => c.at)).toEqual([250]);
+  });
+});

@@ -4,7 +4,7 @@ import { checkInstanceSpend } from '../server/profiles/spend-gate.js';
 import { assertStateWritable, recordOutcome } from '../server/safety/mutation-record.js';
 import { assertNotCancelled, confirmWithUser, pendingApproval } from './confirm.js';
 import { defineTool } from './define-tool.js';
-import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
+import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, rereadAfter, requireInstance } from './lifecycle-common.js';
 
 export const startTool = defineTool({
   name: 'start',
@@ -44,7 +44,7 @@ export const startTool = defineTool({
     await checkInstanceSpend(deps, inst, price);
     await deps.vast.setState(instance_id, 'running');
     const warn = recordOutcome(deps.audit, { tool: 'start', action: 'start', args: { instance_id }, result: 'ok', instance_id, detail: { price, epoch: deps.now(), approved_via: decision.via } }, `instance ${instance_id} was started and bills $${price.toFixed(4)}/h once running.`);
-    const after = await requireInstance(deps, instance_id);
-    return lifecycleResult(deps, after, 'done', `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h).${warn ? ` ${warn}` : ''}`);
+    const after = await rereadAfter(deps, inst);
+    return lifecycleResult(deps, after.inst, 'done', `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h).${warn ? ` ${warn}` : ''}${after.note}`);
   },
 });

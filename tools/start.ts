@@ -41,8 +41,9 @@ export const startTool = defineTool({
     // Caps, a writable state directory and a live request come before the platform call (helper C: money).
     assertNotCancelled(ctx, 'starting');
     assertStateWritable(deps.config.stateDir, 'starting');
-    await checkInstanceSpend(deps, inst, price);
-    await deps.vast.setState(instance_id, 'running');
+    const held = await checkInstanceSpend(deps, inst, price);
+    await deps.vast.setState(instance_id, 'running').catch((e: unknown) => { held.bind(false); throw e; });
+    held.bind(true);
     const warn = recordOutcome(deps.audit, { tool: 'start', action: 'start', args: { instance_id }, result: 'ok', instance_id, detail: { price, epoch: deps.now(), approved_via: decision.via } }, `instance ${instance_id} was started and bills $${price.toFixed(4)}/h once running.`);
     const after = await rereadAfter(deps, inst);
     return lifecycleResult(deps, after.inst, 'done', `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h).${warn ? ` ${warn}` : ''}${after.note}`);

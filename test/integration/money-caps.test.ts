@@ -54,6 +54,20 @@ describe('caps that hold (17.4, 17.5, 17.6)', () => {
     expect(live()).toHaveLength(1);
   });
 
+  it('two processes racing against the burn cap: the rental still being created counts', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'vast-mcp-burn-'));
+    const text = yaml('  max_burn_per_hour: 0.30\n');
+    const a = await connect(text, { config: { stateDir } });
+    const b = await connect(text, { config: { stateDir } });
+    const args = { profile: 'cheap-4090', conservative: true };
+    const ta = ((await a.call('create', { profile: 'cheap-4090' })).structuredContent as any).confirmation_token;
+    const tb = ((await b.call('create', args)).structuredContent as any).confirmation_token;
+    const [ra, rb] = await Promise.all([a.call('create', { profile: 'cheap-4090', confirmation_token: ta }), b.call('create', { ...args, confirmation_token: tb })]);
+    expect([ra, rb].filter((r) => !r.isError)).toHaveLength(1);
+    expect(textOf([ra, rb].find((r) => r.isError)!)).toMatch(/burn rate would be .*approved rentals still being created|burn rate would be/);
+    expect(live()).toHaveLength(1);
+  });
+
   it('a bid above the profile\'s $/h cap is refused', async () => {
     const mcp = await connect(yaml('  max_burn_per_hour: 50\n'));
     const c = (await approve(mcp, 'create', { profile: 'cheap-4090', interruptible: true })).structuredContent as any;

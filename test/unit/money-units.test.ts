@@ -56,7 +56,7 @@ describe('budget reservations', () => {
     const b = r.reserve(2, ['overall', 'project:x'], 1000, 1000 + 3600, none, () => undefined);
     r.bind(a, [7]);
     r.release(b);
-    expect(r.outstanding(1100, new Map([[7, 0.25]]))).toEqual([{ id: a, amount: 0.75, scopes: ['overall'], instance_ids: [7] }]);
+    expect(r.outstanding(1100, new Map([[7, 0.25]]))).toEqual([{ id: a, amount: 0.75, per_hour: 0, scopes: ['overall'], instance_ids: [7] }]);
     expect(r.outstanding(1000 + 3601, none)).toEqual([]);
     expect(() => r.reserve(5, ['overall'], 1000, 2000, none, () => { throw new Error('over budget'); })).toThrow('over budget');
     expect(r.outstanding(1100, none)).toHaveLength(1);

@@ -5,7 +5,7 @@ import { assertStateWritable, recordOutcome } from '../server/safety/mutation-re
 import { diskPerHour } from '../server/vast/pricing.js';
 import { assertNotCancelled, confirmWithUser, pendingApproval } from './confirm.js';
 import { defineTool } from './define-tool.js';
-import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
+import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, rereadAfter, requireInstance } from './lifecycle-common.js';
 
 export const bidTool = defineTool({
   name: 'bid',
@@ -33,9 +33,11 @@ export const bidTool = defineTool({
     assertNotCancelled(ctx, 'changing the bid');
     assertStateWritable(deps.config.stateDir, 'changing the bid');
     // A higher bid raises spend: the profile's $/h cap, the burn cap and the budget apply, as for create.
-    await checkInstanceSpend(deps, inst, price + diskPerHour(inst.storage_cost ?? 0, inst.disk_space ?? 0));
-    await deps.vast.changeBid(instance_id, price);
+    const held = await checkInstanceSpend(deps, inst, price + diskPerHour(inst.storage_cost ?? 0, inst.disk_space ?? 0));
+    await deps.vast.changeBid(instance_id, price).catch((e: unknown) => { held.bind(false); throw e; });
+    held.bind(true);
     const warn = recordOutcome(deps.audit, { tool: 'bid', action: 'bid', args: { instance_id, price }, result: 'ok', instance_id, detail: { approved_via: decision.via } }, `the bid of instance ${instance_id} is now $${price.toFixed(4)}/h.`);
-    return lifecycleResult(deps, await requireInstance(deps, instance_id), 'done', `Bid of ${instance_id} set to $${price.toFixed(4)}/h.${warn ? ` ${warn}` : ''}`);
+    const after = await rereadAfter(deps, inst);
+    return lifecycleResult(deps, after.inst, 'done', `Bid of ${instance_id} set to $${price.toFixed(4)}/h.${warn ? ` ${warn}` : ''}${after.note}`);
   },
 });

@@ -36,7 +36,7 @@ export const createTool = defineTool({
     'Rent GPU instance(s) on Vast.ai. COSTS MONEY. Dialog-first: the first call never rents. If the client supports elicitation the server asks the user directly; ' +
     'otherwise it returns status "needs_confirmation" with the proposal (API key source, offer, image, disk_gb, count, onstart, ports, label), full price and a confirmation_token. ' +
     'Show that proposal to the user and wait for their explicit answer; only if they say yes, call create again with the SAME arguments plus confirmation_token. ' +
-    'If they say no, stop: a no is final. Changed arguments or prices invalidate the token. Defaults proposed when not given: gpu_name "RTX 4090", image pytorch/pytorch:latest, disk_gb 64, count 1. ' +
+    'If they say no, stop: a no is final. With URL-mode elicitation the user approves on a local page instead; then call again with the same arguments. Changed arguments or prices invalidate the token. Defaults proposed when not given: gpu_name "RTX 4090", image pytorch/pytorch:latest, disk_gb 64, count 1. ' +
     'Note: stopping an instance later does not stop disk billing; only destroy does.',
   access: 'write',
   input: CreateInputSchema,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { assertStateWritable, recordOutcome } from '../server/safety/mutation-record.js';
 import { defineTool } from './define-tool.js';
 import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
 
@@ -11,9 +12,10 @@ export const labelTool = defineTool({
   output: LifecycleOutputSchema,
   async run({ instance_id, label }, { deps }) {
     await requireInstance(deps, instance_id);
+    assertStateWritable(deps.config.stateDir, 'relabelling');
     await deps.vast.setLabel(instance_id, label);
-    deps.audit.record({ tool: 'label', action: 'label', args: { instance_id, label }, result: 'ok', instance_id });
+    const warn = recordOutcome(deps.audit, { tool: 'label', action: 'label', args: { instance_id, label }, result: 'ok', instance_id }, `instance ${instance_id} was relabelled.`);
     const after = await requireInstance(deps, instance_id);
-    return lifecycleResult(deps, after, 'done', `Label of ${instance_id} is now "${after.label ?? label}".`);
+    return lifecycleResult(deps, after, 'done', `Label of ${instance_id} is now "${after.label ?? label}".${warn ? ` ${warn}` : ''}`);
   },
 });

@@ -24,6 +24,18 @@ export function requireInstance(deps: ServerDeps, id: number): Promise<Instance>
   return deps.vast.requireInstance(id);
 }
 
+/**
+ * The instance after a mutation the platform accepted. A failed re-read must not turn the answer into an
+ * error (the agent would think nothing happened): it falls back to the view from before, saying so.
+ */
+export async function rereadAfter(deps: ServerDeps, before: Instance): Promise<{ inst: Instance; note: string }> {
+  try {
+    return { inst: await deps.vast.requireInstance(before.id), note: '' };
+  } catch (e) {
+    return { inst: before, note: ` (The change was accepted; re-reading the instance failed: ${(e as Error).message.slice(0, 160)}. Call status to see its state.)` };
+  }
+}
+
 export function lifecycleResult(deps: ServerDeps, inst: Instance, status: LifecycleOutput['status'], note: string, extra: Partial<LifecycleOutput> = {}): { data: LifecycleOutput; text: string } {
   const d = diagnose(inst, deps.now());
   return {

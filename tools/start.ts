@@ -5,7 +5,7 @@ import { checkInstanceSpend } from '../server/profiles/spend-gate.js';
 import { assertStateWritable, recordOutcome } from '../server/safety/mutation-record.js';
 import { assertNotCancelled, confirmWithUser, pendingApproval } from './confirm.js';
 import { defineTool } from './define-tool.js';
-import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
+import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, rereadAfter, requireInstance } from './lifecycle-common.js';
 
 export const startTool = defineTool({
   name: 'start',
@@ -48,11 +48,12 @@ export const startTool = defineTool({
     // Caps, a writable state directory and a live request come before the platform call (helper C: money).
     assertNotCancelled(ctx, 'starting');
     assertStateWritable(deps.config.stateDir, 'starting');
-    await checkInstanceSpend(deps, inst, price);
-    await deps.vast.setState(instance_id, 'running');
+    const held = await checkInstanceSpend(deps, inst, price);
+    await deps.vast.setState(instance_id, 'running').catch((e: unknown) => { held.bind(false); throw e; });
+    held.bind(true);
     const warn = recordOutcome(deps.audit, { tool: 'start', action: 'start', args: { instance_id }, result: 'ok', instance_id, detail: { price, epoch: deps.now(), approved_via: decision.via } }, `instance ${instance_id} was started and bills $${price.toFixed(4)}/h once running.`);
-    const after = await requireInstance(deps, instance_id);
+    const after = await rereadAfter(deps, inst);
     // The platform converges asynchronously (DOC manage-instances.mdx:86-94): the first read may still show the old state.
-    return lifecycleResult(deps, after, 'done', `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h). The state changes within seconds to minutes: check status (or create with wait) rather than assuming it runs.${warn ? ` ${warn}` : ''}`);
+    return lifecycleResult(deps, after.inst, 'done', `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h). The state changes within seconds to minutes: check status (or create with wait) rather than assuming it runs.${warn ? ` ${warn}` : ''}${after.note}`);
   },
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from './define-tool.js';
-import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, requireInstance } from './lifecycle-common.js';
+import { InstanceIdInput, lifecycleResult, LifecycleOutputSchema, rereadAfter, requireInstance } from './lifecycle-common.js';
 import { diskPerHour } from '../server/vast/pricing.js';
 import { assertStateWritable, recordOutcome } from '../server/safety/mutation-record.js';
 
@@ -21,7 +21,7 @@ export const stopTool = defineTool({
     assertStateWritable(deps.config.stateDir, 'stopping');
     await deps.vast.setState(instance_id, 'stopped');
     const warn = recordOutcome(deps.audit, { tool: 'stop', action: 'stop', args: { instance_id }, result: 'ok', instance_id, detail: { epoch: deps.now() } }, `instance ${instance_id} was stopped (its disk keeps billing).`);
-    const after = await requireInstance(deps, instance_id);
-    return lifecycleResult(deps, after, 'done', `Stopped ${instance_id}. ${billing}${warn ? ` ${warn}` : ''}`);
+    const after = await rereadAfter(deps, inst);
+    return lifecycleResult(deps, after.inst, 'done', `Stopped ${instance_id}. ${billing}${warn ? ` ${warn}` : ''}${after.note}`);
   },
 });

@@ -6,10 +6,13 @@ export interface InvariantCounts {
   polls_past_deadline: number;
   partial_files_as_complete: number;
   unhandled_crashes: number;
+  /** Money faults (money-faults.ts): a cap or budget exceeded; a rental never named to the agent. */
+  spend_over_cap: number;
+  unreported_rentals: number;
 }
 
 export function emptyCounts(): InvariantCounts {
-  return { double_rentals: 0, destroys_without_approval_and_copy: 0, key_appearances: 0, polls_past_deadline: 0, partial_files_as_complete: 0, unhandled_crashes: 0 };
+  return { double_rentals: 0, destroys_without_approval_and_copy: 0, key_appearances: 0, polls_past_deadline: 0, partial_files_as_complete: 0, unhandled_crashes: 0, spend_over_cap: 0, unreported_rentals: 0 };
 }
 
 export function countOccurrences(haystack: string, needle: string): number {

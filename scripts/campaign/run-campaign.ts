@@ -10,6 +10,7 @@ import { startSimulator } from '../../sim/server.js';
 import { CopyLedger } from '../../server/state/ledger.js';
 import { countOccurrences, emptyCounts, type InvariantCounts } from './invariants.js';
 import { runSequence, type SequenceContext } from './sequence.js';
+import { runMoneyFaults } from './money-faults.js';
 
 export const DEFAULT_FAULTS = '429:0.03,500:0.01,502:0.02,503:0.02,504:0.01,drop_create:0.15,latency:0.02';
 
@@ -130,6 +131,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
   }
   if (sim.rateLimitHits()) faults.rate_limited = sim.rateLimitHits();
   await sim.close();
+  await runMoneyFaults({ seed: o.seed, rounds: Math.max(4, Math.min(12, Math.ceil(o.sequences / 10))), serverMain: main, faults: o.faults ?? DEFAULT_FAULTS, counts, notes, fired: faults });
   const ok = Object.values(counts).every((n) => n === 0);
   const timings: CampaignSummary['timings'] = {};
   for (const c of ctx.calls) {

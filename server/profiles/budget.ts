@@ -99,6 +99,8 @@ export function assertOfferFitsProfile(profileName: string, profile: Profile, of
 export function enforceLimits(opts: {
   profileName?: string; profile?: Profile; perInstance: number[]; totalPerHour: number; hours: number; budget: BudgetStatus; project?: string;
   offers?: OfferFacts[]; reserved?: Outstanding[]; replacesPerHour?: number;
+  /** Instance ids already counted in the budget's burn: a reservation bound to them is not counted twice. */
+  listed?: Set<number>;
 }): void {
   const { profile, budget } = opts;
   if (profile) {
@@ -111,13 +113,17 @@ export function enforceLimits(opts: {
   const projected = round2(opts.totalPerHour * opts.hours);
   const added = opts.totalPerHour - (opts.replacesPerHour ?? 0);
   const check = (scope: string, key: string, s: LimitStatus) => {
-    const reserved = round2((opts.reserved ?? []).filter((r) => r.scopes.includes(key)).reduce((a, r) => a + r.amount, 0));
+    const mine = (opts.reserved ?? []).filter((r) => r.scopes.includes(key));
+    const reserved = round2(mine.reduce((a, r) => a + r.amount, 0));
+    // Approved rentals whose instances are not listed yet (another process is renting them right now).
+    const pendingBurn = round4(mine.filter((r) => !r.instance_ids.length || !r.instance_ids.every((id) => opts.listed?.has(id))).reduce((a, r) => a + r.per_hour, 0));
     if (s.remaining_usd !== null && projected > s.remaining_usd - reserved + 1e-9) {
       const held = reserved > 0 ? ` and $${reserved.toFixed(2)} reserved by approved rentals` : '';
       throw new InputError(`Refused: ${opts.hours} h at $${opts.totalPerHour.toFixed(4)}/h would cost $${projected.toFixed(2)}, more than the $${Math.max(0, s.remaining_usd - reserved).toFixed(2)} left of the ${scope} budget ($${s.spent_usd.toFixed(2)} of $${s.total_usd!.toFixed(2)} spent${held}).`);
     }
-    if (s.max_burn_per_hour !== null && s.burn_per_hour + added > s.max_burn_per_hour + 1e-9) {
-      throw new InputError(`Refused: the ${scope} burn rate would be $${(s.burn_per_hour + added).toFixed(4)}/h once running (now $${s.burn_per_hour.toFixed(4)}/h counting every instance at its running price, + $${added.toFixed(4)}/h), above the cap of $${s.max_burn_per_hour.toFixed(2)}/h. Stop or destroy something first, or raise the cap.`);
+    if (s.max_burn_per_hour !== null && s.burn_per_hour + pendingBurn + added > s.max_burn_per_hour + 1e-9) {
+      const held = pendingBurn > 0 ? ` + $${pendingBurn.toFixed(4)}/h of approved rentals still being created` : '';
+      throw new InputError(`Refused: the ${scope} burn rate would be $${(s.burn_per_hour + pendingBurn + added).toFixed(4)}/h once running (now $${s.burn_per_hour.toFixed(4)}/h counting every instance at its running price${held}, + $${added.toFixed(4)}/h), above the cap of $${s.max_burn_per_hour.toFixed(2)}/h. Stop or destroy something first, or raise the cap.`);
     }
   };
   check('overall', 'overall', budget);

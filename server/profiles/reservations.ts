@@ -11,13 +11,15 @@ import { appendJsonLine, readJsonLines } from '../state/jsonl-file.js';
  * under an exclusive lock file so the check and the append are one step across processes.
  */
 export type ReservationRecord =
-  | { type: 'reserve'; id: string; amount: number; scopes: string[]; until: number; at: number }
-  | { type: 'bind'; id: string; instance_ids: number[] }
+  | { type: 'reserve'; id: string; amount: number; scopes: string[]; until: number; at: number; per_hour?: number }
+  | { type: 'bind'; id: string; instance_ids: number[]; baseline?: number }
   | { type: 'release'; id: string };
 
 export interface Outstanding {
   id: string;
   amount: number;
+  /** USD/hour the reserved rental will burn (counted against the burn cap until its instances are listed). */
+  per_hour: number;
   scopes: string[];
   instance_ids: number[];
 }
@@ -64,19 +66,26 @@ export class BudgetReservations {
   /** Reservations still counting against the budget at `now`, minus what their instances already charged. */
   outstanding(now: number, chargedByInstance: Map<number, number>): Outstanding[] {
     const recs = readJsonLines<ReservationRecord>(this.path);
-    const byId = new Map<string, Outstanding & { until: number }>();
+    const byId = new Map<string, Outstanding & { until: number; baseline: number }>();
     const released = new Set<string>();
     for (const r of recs) {
-      if (r.type === 'reserve') byId.set(r.id, { id: r.id, amount: r.amount, scopes: r.scopes, instance_ids: [], until: r.until });
-      else if (r.type === 'bind') byId.get(r.id)?.instance_ids.push(...r.instance_ids);
+      if (r.type === 'reserve') byId.set(r.id, { id: r.id, amount: r.amount, per_hour: r.per_hour ?? 0, scopes: r.scopes, instance_ids: [], until: r.until, baseline: 0 });
+      else if (r.type === 'bind') {
+        const res = byId.get(r.id);
+        if (res) {
+          res.instance_ids.push(...r.instance_ids);
+          res.baseline += r.baseline ?? 0;
+        }
+      }
       else if (r.type === 'release') released.add(r.id);
     }
     const out: Outstanding[] = [];
     for (const r of byId.values()) {
       if (released.has(r.id) || now > r.until) continue;
       const charged = r.instance_ids.reduce((s, id) => s + (chargedByInstance.get(id) ?? 0), 0);
-      const left = r.amount - charged;
-      if (left > 1e-9) out.push({ id: r.id, amount: left, scopes: r.scopes, instance_ids: r.instance_ids });
+      // Charges the instances had before the reservation (a start or bid of an existing instance) do not pay it off.
+      const left = r.amount - (charged - r.baseline);
+      if (left > 1e-9 || r.instance_ids.length === 0) out.push({ id: r.id, amount: Math.max(0, left), per_hour: r.per_hour, scopes: r.scopes, instance_ids: r.instance_ids });
     }
     return out;
   }
@@ -85,17 +94,17 @@ export class BudgetReservations {
    * Atomically: `check(outstanding)` (throws to refuse) and then append the reservation. Returns its id.
    * `until` is when the projection ends (epoch seconds).
    */
-  reserve(amount: number, scopes: string[], now: number, until: number, chargedByInstance: Map<number, number>, check: (outstanding: Outstanding[]) => void): string {
+  reserve(amount: number, scopes: string[], now: number, until: number, chargedByInstance: Map<number, number>, check: (outstanding: Outstanding[]) => void, perHour = 0): string {
     return withLock(this.stateDir, () => {
       check(this.outstanding(now, chargedByInstance));
       const id = `r-${randomBytes(6).toString('hex')}`;
-      appendJsonLine(this.path, { type: 'reserve', id, amount, scopes, until, at: now } satisfies ReservationRecord);
+      appendJsonLine(this.path, { type: 'reserve', id, amount, scopes, until, at: now, per_hour: perHour } satisfies ReservationRecord);
       return id;
     });
   }
 
-  bind(id: string, instanceIds: number[]): void {
-    appendJsonLine(this.path, { type: 'bind', id, instance_ids: instanceIds } satisfies ReservationRecord);
+  bind(id: string, instanceIds: number[], baseline = 0): void {
+    appendJsonLine(this.path, { type: 'bind', id, instance_ids: instanceIds, baseline } satisfies ReservationRecord);
   }
 
   release(id: string): void {

@@ -61,38 +61,47 @@ export function enforcedHours(file: ProfilesFile, profile: Profile | undefined, 
  * projected cost atomically across processes. Returns the reservation (bind it to the instances once
  * rented, release it when nothing was rented) or null.
  */
-export async function checkAndReserve(deps: ServerDeps, req: SpendRequest): Promise<{ reservation: string | null; hours: number }> {
+export async function checkAndReserve(deps: ServerDeps, req: SpendRequest): Promise<{ reservation: string | null; hours: number; charged: Map<number, number> }> {
   const file = currentProfiles(deps);
   const instances = req.instances ?? (await deps.vast.listInstances());
   const { budget, charged } = await spendSnapshot(deps, file, instances);
   const hours = enforcedHours(file, req.profile, req.hours);
   const opts = { ...req, hours, budget };
   const scopes = ['overall', ...(req.project ? [`project:${req.project}`] : [])];
-  const hasTotal = budget.total_usd !== null || (req.project !== undefined && budget.projects[req.project]?.total_usd != null);
-  if (!hasTotal) {
+  const project = req.project !== undefined ? budget.projects[req.project] : undefined;
+  const hasLimit = budget.total_usd !== null || budget.max_burn_per_hour !== null || project?.total_usd != null || project?.max_burn_per_hour != null;
+  const listed = new Set(instances.map((i) => i.id));
+  if (!hasLimit) {
     enforceLimits(opts);
-    return { reservation: null, hours };
+    return { reservation: null, hours, charged };
   }
   const reservations = new BudgetReservations(deps.config.stateDir);
   const now = deps.now();
   if (req.dryRun) {
-    enforceLimits({ ...opts, reserved: reservations.outstanding(now, charged) });
-    return { reservation: null, hours };
+    enforceLimits({ ...opts, listed, reserved: reservations.outstanding(now, charged) });
+    return { reservation: null, hours, charged };
   }
   const amount = Math.round(req.totalPerHour * hours * 100) / 100;
-  const reservation = reservations.reserve(amount, scopes, now, now + hours * 3600, charged, (reserved) => enforceLimits({ ...opts, reserved }));
-  return { reservation, hours };
+  const added = req.totalPerHour - (req.replacesPerHour ?? 0);
+  const reservation = reservations.reserve(amount, scopes, now, now + hours * 3600, charged, (reserved) => enforceLimits({ ...opts, listed, reserved }), Math.max(0, added));
+  return { reservation, hours, charged };
 }
 
-export function bindReservation(deps: ServerDeps, id: string | null, instanceIds: number[]): void {
+/** After the platform call: bind the reservation to what was rented (or started), or release it when nothing was. */
+export function bindReservation(deps: ServerDeps, id: string | null, instanceIds: number[], baseline = 0): void {
   if (!id) return;
   const r = new BudgetReservations(deps.config.stateDir);
-  if (instanceIds.length) r.bind(id, instanceIds);
-  else r.release(id);
+  try {
+    if (instanceIds.length) r.bind(id, instanceIds, baseline);
+    else r.release(id);
+  } catch (e) {
+    // Fail safe: an unbound reservation keeps counting against the budget until its window ends.
+    deps.logger.warn({ err: (e as Error).message, id }, 'could not bind a budget reservation');
+  }
 }
 
 /** Caps for start and bid: the instance's profile and project come from this server's own rent record. */
-export async function checkInstanceSpend(deps: ServerDeps, inst: Instance, newPerHour: number): Promise<{ reservation: string | null }> {
+export async function checkInstanceSpend(deps: ServerDeps, inst: Instance, newPerHour: number): Promise<{ reservation: string | null; bind: (ok: boolean) => void }> {
   const file = currentProfiles(deps);
   let profileName: string | undefined;
   let project: string | undefined;
@@ -104,8 +113,8 @@ export async function checkInstanceSpend(deps: ServerDeps, inst: Instance, newPe
     }
   }
   const profile = profileName ? file.profiles[profileName] : undefined;
-  const { reservation } = await checkAndReserve(deps, {
+  const { reservation, charged } = await checkAndReserve(deps, {
     profileName, profile, project, perInstance: [newPerHour], totalPerHour: newPerHour, hours: undefined, replacesPerHour: projectedBurnPerHour(inst),
   });
-  return { reservation };
+  return { reservation, bind: (ok) => bindReservation(deps, reservation, ok ? [inst.id] : [], charged.get(inst.id) ?? 0) };
 }

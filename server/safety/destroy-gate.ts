@@ -18,6 +18,7 @@ export interface LastStart {
 export function lastStart(inst: Instance, audit: AuditLog, now: number): LastStart & { stoppedAt: number | null } {
   let recorded = inst.start_date ?? 0;
   let stoppedAt: number | null = null;
+  let previousStop = 0;
   let entries: ReturnType<AuditLog['entries']> = [];
   try {
     entries = audit.entries();
@@ -31,7 +32,10 @@ export function lastStart(inst: Instance, audit: AuditLog, now: number): LastSta
     if (e.action === 'start') {
       recorded = Math.max(recorded, epoch);
       stoppedAt = null;
-    } else if (e.action === 'stop' && epoch >= recorded) stoppedAt = epoch;
+    } else if (e.action === 'stop') {
+      if (stoppedAt !== null) previousStop = Math.max(previousStop, stoppedAt);
+      if (epoch >= recorded) stoppedAt = epoch;
+    }
   }
   if (inst.actual_status === 'running') {
     if (typeof inst.uptime_mins !== 'number' || !Number.isFinite(inst.uptime_mins)) {
@@ -40,7 +44,8 @@ export function lastStart(inst: Instance, audit: AuditLog, now: number): LastSta
     const platform = now - inst.uptime_mins * 60;
     return { epoch: Math.max(recorded, platform), note: `last started ${new Date(Math.max(recorded, platform) * 1000).toISOString()} (platform uptime ${Math.round(inst.uptime_mins)} min)`, stoppedAt: null };
   }
-  if (stoppedAt !== null) return { epoch: recorded, note: `stopped by this server at ${new Date(stoppedAt * 1000).toISOString()}; copies made while it ran count`, stoppedAt };
+  // Only the last run counts: a copy from before an earlier stop may predate a start whose record was lost.
+  if (stoppedAt !== null) return { epoch: Math.max(recorded, previousStop), note: `stopped by this server at ${new Date(stoppedAt * 1000).toISOString()}; copies made while it ran count`, stoppedAt };
   return { epoch: Infinity, note: `it is ${inst.actual_status ?? 'not running'} and was not stopped by this server, so when it last ran (and wrote to its disk) is unknown`, stoppedAt: null };
 }
 

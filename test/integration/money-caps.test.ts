@@ -54,6 +54,20 @@ describe('caps that hold (17.4, 17.5, 17.6)', () => {
     expect(live()).toHaveLength(1);
   });
 
+  it('two processes racing against the burn cap: the rental still being created counts', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'vast-mcp-burn-'));
+    const text = yaml('  max_burn_per_hour: 0.30\n');
+    const a = await connect(text, { config: { stateDir } });
+    const b = await connect(text, { config: { stateDir } });
+    const args = { profile: 'cheap-4090', conservative: true };
+    const ta = ((await a.call('create', { profile: 'cheap-4090' })).structuredContent as any).confirmation_token;
+    const tb = ((await b.call('create', args)).structuredContent as any).confirmation_token;
+    const [ra, rb] = await Promise.all([a.call('create', { profile: 'cheap-4090', confirmation_token: ta }), b.call('create', { ...args, confirmation_token: tb })]);
+    expect([ra, rb].filter((r) => !r.isError)).toHaveLength(1);
+    expect(textOf([ra, rb].find((r) => r.isError)!)).toMatch(/burn rate would be .*approved rentals still being created|burn rate would be/);
+    expect(live()).toHaveLength(1);
+  });
+
   it('a bid above the profile\'s $/h cap is refused', async () => {
     const mcp = await connect(yaml('  max_burn_per_hour: 50\n'));
     const c = (await approve(mcp, 'create', { profile: 'cheap-4090', interruptible: true })).structuredContent as any;
@@ -75,6 +89,21 @@ describe('caps that hold (17.4, 17.5, 17.6)', () => {
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/burn rate would be .* above the cap of \$0\.05\/h/);
     expect(sim.world.instances.get(id)!.intended).toBe('stopped');
+  });
+
+  it('a replacement for a taken offer is held to the same caps', async () => {
+    const mcp = await connect(yaml('  max_burn_per_hour: 50\n'));
+    const p = (await mcp.call('create', { gpu_name: 'RTX 3090', disk_gb: 40 })).structuredContent as any;
+    const price = p.quote[0].total_per_hour;
+    const capped = await connect(yaml(`  max_burn_per_hour: ${(price + 0.00005).toFixed(5)}\n`), { config: { stateDir: mcp.deps.config.stateDir } });
+    const p2 = (await capped.call('create', { gpu_name: 'RTX 3090', disk_gb: 40 })).structuredContent as any;
+    expect(p2.quote[0].offer_id).toBe(p.quote[0].offer_id);
+    const machine = sim.world.market.byId.get(p.quote[0].offer_id)!.machine;
+    machine.gpusBusyByOthers = machine.gpuTotal;
+    const r = await capped.call('create', { gpu_name: 'RTX 3090', disk_gb: 40, confirmation_token: p2.confirmation_token });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/replacement, offer \d+ at \$\d+\.\d{4}\/h, is refused by the caps: .*burn rate/);
+    expect(live()).toHaveLength(0);
   });
 
   it('offer_id with a profile must match the profile\'s GPU model, not only its price', async () => {

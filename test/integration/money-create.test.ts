@@ -47,6 +47,27 @@ describe('a rental is never reported as "nothing happened" (11.1)', () => {
   });
 });
 
+describe('any tool, after the platform accepted a change (11.1)', () => {
+  it('start whose re-read fails still reports the start as done, not an error', async () => {
+    const id = await rentOne(sim);
+    sim.world.clock.advance(600);
+    const mcp = await connect();
+    await mcp.call('stop', { instance_id: id });
+    const token = ((await mcp.call('start', { instance_id: id })).structuredContent as any).confirmation_token;
+    const real = mcp.deps.vast.requireInstance.bind(mcp.deps.vast);
+    let reads = 0;
+    mcp.deps.vast.requireInstance = async (n: number) => {
+      if (++reads > 1) throw new Error('connection reset');
+      return real(n);
+    };
+    const r = await mcp.call('start', { instance_id: id, confirmation_token: token });
+    expect(r.isError).toBeFalsy();
+    expect((r.structuredContent as any).status).toBe('done');
+    expect(textOf(r)).toMatch(/change was accepted; re-reading the instance failed/);
+    expect(sim.world.instances.get(id)!.intended).toBe('running');
+  });
+});
+
 describe('an unwritable state directory fails closed (11.2)', () => {
   it('refuses before renting when the state directory is gone (replaced by a file)', async () => {
     const mcp = await connect();

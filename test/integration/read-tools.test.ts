@@ -154,9 +154,9 @@ describe('billing', () => {
     expect(d.per_instance.map((p: any) => p.id).sort()).toEqual(live.map((i) => i.id).sort());
     const expectedBurn = live.reduce((s, i) => s + (i.actual === 'running' ? i.gpuRate : 0) + i.diskRate, 0);
     expect(d.burn_per_hour.total).toBeCloseTo(expectedBurn, 3);
-    // Projected at what each instance pays once running: one still meant to run bills its GPU soon.
-    const willBurn = live.reduce((s, i) => s + (i.actual === 'running' || i.intended === 'running' ? i.gpuRate : 0) + i.diskRate, 0);
-    expect(d.projection.cost).toBeCloseTo(willBurn * 24, 1);
+    // Projected at the running price: an instance still loading bills its GPU soon (issue 17 item 14).
+    const runningBurn = live.reduce((s, i) => s + (i.intended !== 'stopped' ? i.gpuRate : 0) + i.diskRate, 0);
+    expect(d.projection.cost).toBeCloseTo(runningBurn * 24, 1);
     expect(d.credit).toBeCloseTo(sim.world.account.credit, 1);
     expect(d.totals.payments).toBe(250);
     const charged = [...sim.world.instances.values()].reduce((s, i) => s + i.costs.gpu + i.costs.disk, 0);

@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { HashTap } from './hash-tap.js';
 import { SyncingWriter } from './syncing-writer.js';
 import { pipeline } from 'node:stream/promises';
+import { DEFAULT_PROGRESS_RULE } from '../ssh/progress-guard.js';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 
 export class TransferInterrupted extends Error {}
@@ -40,7 +41,8 @@ export async function downloadToPartial(session: SshSession, remotePath: string,
   const hash = createHash('sha256');
   if (offset > 0) await hashFile(partial, hash);
   onBytes(offset);
-  const ch = await session.channel(offset > 0 ? `tail -c +${offset + 1} -- ${shellQuote(remotePath)}` : `cat -- ${shellQuote(remotePath)}`);
+  const cmd = offset > 0 ? `tail -c +${offset + 1} -- ${shellQuote(remotePath)}` : `cat -- ${shellQuote(remotePath)}`;
+  const ch = await session.channel(cmd, undefined, { progress: { ...DEFAULT_PROGRESS_RULE, direction: 'in' } });
   let exitCode: number | null = null;
   ch.on('exit', (code: number | null) => (exitCode = code));
   ch.end();

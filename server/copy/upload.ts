@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { DEFAULT_PROGRESS_RULE } from '../ssh/progress-guard.js';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 import { TransferInterrupted } from './download.js';
 
@@ -29,7 +30,7 @@ export async function uploadToPartial(session: SshSession, localPath: string, si
   }
   onBytes(offset);
   if (offset < size) {
-    const ch = await session.channel(`cat >> ${shellQuote(partial)}`);
+    const ch = await session.channel(`cat >> ${shellQuote(partial)}`, undefined, { progress: { ...DEFAULT_PROGRESS_RULE, direction: 'out' } });
     let exitCode: number | null = null;
     ch.on('exit', (code: number | null) => (exitCode = code));
     // Drain the remote output, or the channel never ends and never closes.

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
+import { guardProgress, type ProgressRule } from './progress-guard.js';
 import { TailBuffer } from './tail-buffer.js';
 
 export interface Endpoint {
@@ -133,8 +134,11 @@ export class SshSession {
     return () => this.onDeath.delete(f);
   }
 
-  /** Opens an exec channel; the caller consumes its streams. Fails if not open within `openTimeoutMs`. */
-  channel(command: string, openTimeoutMs = CHANNEL_OPEN_TIMEOUT_MS): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel; the caller consumes its streams. Fails if not open within `openTimeoutMs`.
+   * With `progress`, the channel is destroyed with a `timeout` SshError when the transfer stalls.
+   */
+  channel(command: string, openTimeoutMs = CHANNEL_OPEN_TIMEOUT_MS, opts: { progress?: ProgressRule } = {}): Promise<ClientChannel> {
     if (this.dead) return Promise.reject(this.dead);
     return new Promise((resolve, reject) => {
       let done = false;
@@ -149,7 +153,11 @@ export class SshSession {
       const off = this.onFailure((e) => finish(e));
       const timer = setTimeout(() => this.drop(`the host did not open a channel within ${Math.round(openTimeoutMs / 1000)} s`), openTimeoutMs);
       try {
-        this.client.exec(command, (err, ch) => (err ? finish(classify(err)) : finish(null, ch)));
+        this.client.exec(command, (err, ch) => {
+          if (err) return finish(classify(err));
+          if (opts.progress) guardProgress(ch, opts.progress, (why) => new SshError(`the transfer ${why}`, 'timeout'));
+          finish(null, ch);
+        });
       } catch (e) {
         finish(classify(e as Error));
       }

@@ -3,7 +3,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { describeError } from '../server/errors.js';
 import type { ServerDeps } from '../server/deps.js';
-import { UNTRUSTED_NOTICE } from '../server/safety/untrusted-text.js';
+import { neutralizeControls, UNTRUSTED_NOTICE } from '../server/safety/untrusted-text.js';
 import { annotationsFor, type ToolContext, type ToolDefinition, type ToolResult } from './define-tool.js';
 import { holdsUntrusted } from './untrusted.js';
 
@@ -38,6 +38,20 @@ export function bothChannels(result: ToolResult<Record<string, unknown>>, simula
   return { data, text };
 }
 
+/**
+ * Safety net for text the client shows as the server's own: no string in a result may carry terminal
+ * escapes, a carriage return, bidi overrides or zero-width characters (made visible instead), wherever
+ * a handler took it from. Newlines and tabs stay.
+ */
+export function neutralizeDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return neutralizeControls(value);
+  if (depth > 12 || !value || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => neutralizeDeep(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = neutralizeDeep(v, depth + 1);
+  return out;
+}
+
 /** Registers one tool with the one central catch that turns any thrown error into an error result. */
 export function registerTool(server: McpServer, deps: ServerDeps, tool: ToolDefinition): void {
   const output = tool.output.extend({
@@ -65,12 +79,12 @@ export function registerTool(server: McpServer, deps: ServerDeps, tool: ToolDefi
         const result = await tool.run(args as never, ctx);
         const { data, text } = bothChannels(result, deps.config.simulated);
         // Last line of defence: no secret value leaves the process, whatever a handler did.
-        const structured = JSON.parse(deps.secrets.scrub(JSON.stringify(data))) as Record<string, unknown>;
-        return { content: [{ type: 'text', text: capText(deps.secrets.scrub(text)) }], structuredContent: structured };
+        const structured = neutralizeDeep(JSON.parse(deps.secrets.scrub(JSON.stringify(data)))) as Record<string, unknown>;
+        return { content: [{ type: 'text', text: capText(neutralizeControls(deps.secrets.scrub(text))) }], structuredContent: structured };
       } catch (error) {
         const pub = describeError(error, (id, e) => deps.logger.error({ err: e, correlationId: id, tool: tool.name }, 'tool failed'));
         deps.logger.info({ tool: tool.name, code: pub.code }, 'tool error');
-        return { isError: true, content: [{ type: 'text', text: capText(deps.secrets.scrub(pub.message)) }] };
+        return { isError: true, content: [{ type: 'text', text: capText(neutralizeControls(deps.secrets.scrub(pub.message))) }] };
       }
     },
   );

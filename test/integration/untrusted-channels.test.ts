@@ -85,6 +85,14 @@ describe('instance output in both channels', () => {
     expect(sim.text).toMatch(/^\[SIMULATED/);
   });
 
+  it('no string in any result carries bidi overrides, terminal escapes or carriage returns, in either channel', async () => {
+    const r = await mcp.call('ssh', { instance_id: id, command: "printf 'a\\033[2Jb\\rc'; echo '\u202Eexe.fdp' # \u202E" });
+    const all = JSON.stringify(r);
+    expect(all).not.toMatch(/[\u202E\u001b\r]|\\u001b|\\r(?![a-z])/);
+    expect((r.structuredContent as any).command).toContain('\\u{202E}');
+    expect(textOf(r)).toContain('\\e[2J');
+  });
+
   it('every tool result carries a summary in structuredContent', async () => {
     for (const [name, args] of [['offers', { limit: 2 }], ['status', {}], ['billing', {}]] as const) {
       const r = await mcp.call(name, args);

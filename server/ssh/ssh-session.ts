@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
+import { escapeForHuman } from '../safety/untrusted-text.js';
 import { guardProgress, type ProgressRule } from './progress-guard.js';
 import { TailBuffer } from './tail-buffer.js';
 
@@ -50,9 +51,11 @@ function classify(e: Error & { level?: string; code?: string }): SshError {
   if (e instanceof SshError) return e;
   if (e.level === 'client-authentication') return new SshError('the server refused our SSH key', 'auth');
   if (e.code === 'ECONNREFUSED') return new SshError('connection refused', 'refused');
-  if (e.code === 'ECONNRESET' || /reset|closed/i.test(e.message)) return new SshError(`connection lost (${e.message})`, 'reset');
+  // The host writes part of some messages (its disconnect reason): one inert line, never a forged one.
+  const said = escapeForHuman(e.message, 200);
+  if (e.code === 'ECONNRESET' || /reset|closed/i.test(e.message)) return new SshError(`connection lost (${said})`, 'reset');
   if (/timed out/i.test(e.message)) return new SshError('connection timed out', 'timeout');
-  return new SshError(e.message, 'other');
+  return new SshError(said, 'other');
 }
 
 /**

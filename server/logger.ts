@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import type { SecretRegistry } from './secrets.js';
+import { redactSecretLooking } from './state/audit-log.js';
 
 export type { Logger };
 
@@ -13,12 +14,12 @@ export const REDACT_PATHS = [
 
 /**
  * pino on stderr (stdout belongs to the MCP protocol), with path redaction plus a final scrub of
- * known secret values from every serialized line.
+ * known secret values (in any encoding) and secret-looking values from every serialized line.
  */
 export function createLogger(level: string, secrets: SecretRegistry, destination: NodeJS.WritableStream = process.stderr): Logger {
   const stream = {
     write(line: string): void {
-      destination.write(secrets.scrub(line));
+      destination.write(redactSecretLooking(secrets.scrub(line)));
     },
   };
   return pino({ level, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' }, base: { name: 'vast-mcp' } }, stream);

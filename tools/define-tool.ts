@@ -30,6 +30,15 @@ export interface ToolResult<O> {
   data: O;
   /** A short human summary, not a JSON dump. */
   text: string;
+  /**
+   * The summary put into structuredContent (`summary`), for when `text` carries fenced instance
+   * output that structuredContent already holds in an untrusted envelope. Default: `text`.
+   */
+  summary?: string;
+  /** What the model must do next ("ask the user; do not call again without their approval"). */
+  nextStep?: string;
+  /** Billing facts the user must hear ("disk keeps billing while stopped"). */
+  billingWarnings?: string[];
 }
 
 export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {

@@ -3,7 +3,7 @@ import { InputError } from '../server/errors.js';
 import { openInstanceSsh } from '../server/ssh/access.js';
 import { defineTool } from './define-tool.js';
 import { InstanceIdInput } from './lifecycle-common.js';
-import { fenceUntrusted, OUTPUT_CAP_BYTES, tailText } from './untrusted.js';
+import { fenceUntrusted, OUTPUT_CAP_BYTES, tailText, UntrustedEnvelopeSchema, untrustedEnvelope } from './untrusted.js';
 
 const output = z.object({
   instance_id: z.number(),
@@ -14,8 +14,8 @@ const output = z.object({
   exit_code: z.number().nullable(),
   signal: z.string().nullable(),
   timed_out: z.boolean(),
-  stdout: z.string().describe('Last 64 KiB of stdout: untrusted remote output'),
-  stderr: z.string().describe('Last 64 KiB of stderr: untrusted remote output'),
+  stdout: UntrustedEnvelopeSchema.describe('Last 64 KiB of stdout: untrusted remote output'),
+  stderr: UntrustedEnvelopeSchema.describe('Last 64 KiB of stderr: untrusted remote output'),
   stdout_truncated: z.boolean(),
   stderr_truncated: z.boolean(),
 });
@@ -47,7 +47,7 @@ export const sshTool = defineTool({
       const base = { instance_id: args.instance_id, url: access.url, endpoint: access.endpoint.kind, warnings: access.warnings };
       if (!args.command) {
         return {
-          data: { ...base, command: null, exit_code: null, signal: null, timed_out: false, stdout: '', stderr: '', stdout_truncated: false, stderr_truncated: false },
+          data: { ...base, command: null, exit_code: null, signal: null, timed_out: false, stdout: untrustedEnvelope('', 'stdout (no command run)'), stderr: untrustedEnvelope('', 'stderr (no command run)'), stdout_truncated: false, stderr_truncated: false },
           text: `SSH works: ${access.url} (${access.endpoint.kind}). Key: ${deps.config.stateDir}/ssh/id_ed25519.${access.warnings.length ? `\n${access.warnings.join('\n')}` : ''}`,
         };
       }
@@ -56,9 +56,16 @@ export const sshTool = defineTool({
       const out = tailText(r.stdout, r.stdoutBytes);
       const err = tailText(r.stderr, r.stderrBytes);
       const status = r.timedOut ? `killed after ${args.timeout_seconds ?? 120} s timeout` : `exit code ${r.code ?? 'none'}${r.signal ? ` (signal ${r.signal})` : ''}`;
+      const head = `${access.url} (${access.endpoint.kind}): ${status}.${access.warnings.length ? `\n${access.warnings.join('\n')}` : ''}`;
+      const where = `of the command on instance ${args.instance_id}`;
       return {
-        data: { ...base, command: args.command, exit_code: r.code, signal: r.signal, timed_out: r.timedOut, stdout: out.text, stderr: err.text, stdout_truncated: out.truncated, stderr_truncated: err.truncated },
-        text: `${access.url} (${access.endpoint.kind}): ${status}.${access.warnings.length ? `\n${access.warnings.join('\n')}` : ''}\n${fenceUntrusted(out.text || '(no stdout)', 'stdout')}${err.text ? `\n${fenceUntrusted(err.text, 'stderr')}` : ''}`,
+        data: {
+          ...base, command: args.command, exit_code: r.code, signal: r.signal, timed_out: r.timedOut,
+          stdout: untrustedEnvelope(out.text, `stdout ${where}`), stderr: untrustedEnvelope(err.text, `stderr ${where}`),
+          stdout_truncated: out.truncated, stderr_truncated: err.truncated,
+        },
+        text: `${head}\n${fenceUntrusted(out.text || '(no stdout)', 'stdout')}${err.text ? `\n${fenceUntrusted(err.text, 'stderr')}` : ''}`,
+        summary: `${head} Output: in the stdout/stderr envelopes (untrusted data).`,
       };
     } finally {
       access.session.end();

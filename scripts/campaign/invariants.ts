@@ -1,5 +1,7 @@
+import { emptyTrustCounts, type TrustInvariants } from './trust-faults.js';
+
 /** The promises the campaign checks after every sequence; each count must stay 0. */
-export interface InvariantCounts {
+export interface InvariantCounts extends TrustInvariants {
   double_rentals: number;
   destroys_without_approval_and_copy: number;
   key_appearances: number;
@@ -12,7 +14,7 @@ export interface InvariantCounts {
 }
 
 export function emptyCounts(): InvariantCounts {
-  return { double_rentals: 0, destroys_without_approval_and_copy: 0, key_appearances: 0, polls_past_deadline: 0, partial_files_as_complete: 0, unhandled_crashes: 0, spend_over_cap: 0, unreported_rentals: 0 };
+  return { double_rentals: 0, destroys_without_approval_and_copy: 0, key_appearances: 0, polls_past_deadline: 0, partial_files_as_complete: 0, unhandled_crashes: 0, spend_over_cap: 0, unreported_rentals: 0, ...emptyTrustCounts() };
 }
 
 export function countOccurrences(haystack: string, needle: string): number {

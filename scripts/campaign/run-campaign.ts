@@ -11,6 +11,7 @@ import { CopyLedger } from '../../server/state/ledger.js';
 import { countOccurrences, emptyCounts, type InvariantCounts } from './invariants.js';
 import { runSequence, type SequenceContext } from './sequence.js';
 import { runMoneyFaults } from './money-faults.js';
+import { TrustFaults } from './trust-faults.js';
 
 export const DEFAULT_FAULTS = '429:0.03,500:0.01,502:0.02,503:0.02,504:0.01,drop_create:0.15,latency:0.02';
 
@@ -47,6 +48,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
   const copyRoot = join(base, 'copies');
   const profiles = join(base, 'profiles.yaml');
   writeFileSync(profiles, 'profiles: {}\nbudgets: {}\n');
+  const trust = new TrustFaults(stateDir);
+  await trust.beforeServer();
   const main = o.serverMain ?? fileURLToPath(new URL('../../server/main.js', import.meta.url));
   let stderr = '';
   const counts = emptyCounts();
@@ -76,6 +79,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
     for (let i = 0; i < o.sequences; i++) {
       try {
         await runSequence(ctx, i);
+        await trust.afterSequence(ctx);
       } catch (e) {
         counts.unhandled_crashes++;
         notes.push(`sequence ${i}: ${(e as Error).message}`);
@@ -85,7 +89,11 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
   } finally {
     closing = true;
     await client.close().catch(() => undefined);
+    trust.close();
   }
+  trust.finish(ctx);
+  Object.assign(counts, trust.counts);
+  notes.push(...trust.notes);
 
   // Ground truth from the simulator.
   const labels = new Map<string, number>();

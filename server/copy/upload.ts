@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { DEFAULT_PROGRESS_RULE } from '../ssh/progress-guard.js';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 import { remotePrefixSha256 } from './remote-files.js';
 import { localFileSha256 } from './tree-digest.js';
@@ -31,7 +32,7 @@ export async function uploadToPartial(session: SshSession, localPath: string, si
   if (offset > 0 && (offset > size || (await remotePrefixSha256(session, partial, offset)) !== (await localPrefixSha256(localPath, offset)))) offset = 0;
   onBytes(offset);
   // `>` truncates (a fresh start), `>>` appends to the prefix just checked.
-  const ch = await session.channel(`cat ${offset > 0 ? '>>' : '>'} ${shellQuote(partial)}`);
+  const ch = await session.channel(`cat ${offset > 0 ? '>>' : '>'} ${shellQuote(partial)}`, undefined, { progress: { ...DEFAULT_PROGRESS_RULE, direction: 'out' } });
   let exitCode: number | null = null;
   ch.on('exit', (code: number | null) => (exitCode = code));
   // Drain the remote output, or the channel never ends and never closes.

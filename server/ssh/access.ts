@@ -92,7 +92,9 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
   for (;;) {
     for (const c of candidates) {
       try {
-        const session = await SshSession.connect(c.ep, key.privateKey, { verifyHostKey });
+        // The handshake deadline stays within the caller's readiness budget (at least 3 s to be fair to slow hosts).
+        const readyTimeoutMs = Math.min(15_000, Math.max(3_000, deadline - deps.monotonicMs()));
+        const session = await SshSession.connect(c.ep, key.privateKey, { verifyHostKey, readyTimeoutMs });
         if (c.ep.kind === 'proxy' && urls.direct && !opts.preferProxy) warnings.push('Connected through the SSH proxy, which is throttled; the direct endpoint did not answer.');
         if (c.ep.kind === 'proxy' && !urls.direct) warnings.push('Only the SSH proxy is available (throttled, slow for bulk data): rent offers with direct ports for fast copies.');
         return { session, endpoint: c.ep, url: c.url, warnings };

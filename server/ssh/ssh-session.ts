@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
+import { escapeForHuman } from '../safety/untrusted-text.js';
+import { guardProgress, type ProgressRule } from './progress-guard.js';
 import { TailBuffer } from './tail-buffer.js';
 
 export interface Endpoint {
@@ -49,9 +51,11 @@ function classify(e: Error & { level?: string; code?: string }): SshError {
   if (e instanceof SshError) return e;
   if (e.level === 'client-authentication') return new SshError('the server refused our SSH key', 'auth');
   if (e.code === 'ECONNREFUSED') return new SshError('connection refused', 'refused');
-  if (e.code === 'ECONNRESET' || /reset|closed/i.test(e.message)) return new SshError(`connection lost (${e.message})`, 'reset');
+  // The host writes part of some messages (its disconnect reason): one inert line, never a forged one.
+  const said = escapeForHuman(e.message, 200);
+  if (e.code === 'ECONNRESET' || /reset|closed/i.test(e.message)) return new SshError(`connection lost (${said})`, 'reset');
   if (/timed out/i.test(e.message)) return new SshError('connection timed out', 'timeout');
-  return new SshError(e.message, 'other');
+  return new SshError(said, 'other');
 }
 
 /**
@@ -133,8 +137,11 @@ export class SshSession {
     return () => this.onDeath.delete(f);
   }
 
-  /** Opens an exec channel; the caller consumes its streams. Fails if not open within `openTimeoutMs`. */
-  channel(command: string, openTimeoutMs = CHANNEL_OPEN_TIMEOUT_MS): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel; the caller consumes its streams. Fails if not open within `openTimeoutMs`.
+   * With `progress`, the channel is destroyed with a `timeout` SshError when the transfer stalls.
+   */
+  channel(command: string, openTimeoutMs = CHANNEL_OPEN_TIMEOUT_MS, opts: { progress?: ProgressRule } = {}): Promise<ClientChannel> {
     if (this.dead) return Promise.reject(this.dead);
     return new Promise((resolve, reject) => {
       let done = false;
@@ -149,7 +156,11 @@ export class SshSession {
       const off = this.onFailure((e) => finish(e));
       const timer = setTimeout(() => this.drop(`the host did not open a channel within ${Math.round(openTimeoutMs / 1000)} s`), openTimeoutMs);
       try {
-        this.client.exec(command, (err, ch) => (err ? finish(classify(err)) : finish(null, ch)));
+        this.client.exec(command, (err, ch) => {
+          if (err) return finish(classify(err));
+          if (opts.progress) guardProgress(ch, opts.progress, (why) => new SshError(`the transfer ${why}`, 'timeout'));
+          finish(null, ch);
+        });
       } catch (e) {
         finish(classify(e as Error));
       }

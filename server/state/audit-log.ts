@@ -30,7 +30,7 @@ const SECRET_VALUE_PATTERNS: [RegExp, string][] = [
   [/\b(AKIA|ASIA)[0-9A-Z]{16}\b/g, '[REDACTED]'],
   [/\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/=-]{12,}/gi, '$1 [REDACTED]'],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, '[REDACTED PRIVATE KEY]'],
-  [/\b([A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?))=("[^"]*"|'[^']*'|\S+)/g, '$1=[REDACTED]'],
+  [/\b([A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?))=(\\?"[^"\\]*\\?"|'[^']*'|[^\s"'\\,;&|]+)/g, '$1=[REDACTED]'],
 ];
 
 /** A value that looks like a token or password (long, no spaces, letters and digits mixed). */

@@ -61,10 +61,10 @@ describe('the whole job over stdio', () => {
     expect(created.instances[0].state).toBe('running');
 
     const gpu = await ok('ssh', { instance_id: id, command: 'nvidia-smi -L' });
-    expect(gpu.stdout).toMatch(/^GPU 0: RTX 4090/);
+    expect(gpu.stdout.text).toMatch(/^GPU 0: RTX 4090/);
     expect(gpu.endpoint).toBe('direct');
     await ok('ssh', { instance_id: id, command: 'mkdir -p /workspace/ckpt && head -c 5000000 /dev/urandom > /workspace/ckpt/step-100.pt && echo loss=0.1 > /workspace/ckpt/metrics.txt' });
-    const remoteSha = (await ok('ssh', { instance_id: id, command: 'sha256sum /workspace/ckpt/step-100.pt' })).stdout.slice(0, 64);
+    const remoteSha = (await ok('ssh', { instance_id: id, command: 'sha256sum /workspace/ckpt/step-100.pt' })).stdout.text.slice(0, 64);
 
     const refused = await call('destroy', { instance_id: id });
     expect(refused.isError).toBe(true);

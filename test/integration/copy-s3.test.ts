@@ -47,7 +47,7 @@ describe('copy to S3', () => {
     const d = r.structuredContent as any;
     expect(d.files.map((f: any) => f.destination).sort()).toEqual(['s3://results/exp1/logs/train.log', 's3://results/exp1/model.pt']);
     const remote = await mcp.call('ssh', { instance_id: id, command: 'sha256sum /workspace/run/model.pt' });
-    const remoteSha = (remote.structuredContent as any).stdout.slice(0, 64);
+    const remoteSha = (remote.structuredContent as any).stdout.text.slice(0, 64);
     expect(await objectSha('exp1/model.pt')).toBe(remoteSha);
     expect(d.files.find((f: any) => f.source.endsWith('model.pt')).sha256).toBe(remoteSha);
     const ledger = mcp.deps.ledger.verifiedCopiesFor(id).filter((c) => c.destination.startsWith('s3://results/exp1'));

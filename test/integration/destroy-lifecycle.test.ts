@@ -170,7 +170,7 @@ describe('lifecycle', () => {
     expect(sim.world.instances.get(id)!.label).toBe('renamed');
     expect(((await mcp.call('reboot', { instance_id: id })).structuredContent as any).actual_status).toBe('rebooting');
     const logs = await mcp.call('logs', { instance_id: id, tail: 50 });
-    expect((logs.structuredContent as any).log).toMatch(`instance ${id} created`);
+    expect((logs.structuredContent as any).log.text).toMatch(`instance ${id} created`);
     expect(textOf(logs)).toMatch(/untrusted data from the instance/);
   });
 

@@ -61,7 +61,7 @@ describe('the simulated instance is a sandbox', () => {
     await withSim('namespace', async (_sim, mcp, id) => {
       const r = await mcp.call('ssh', { instance_id: id, command: PROBE });
       expect(r.isError, textOf(r)).toBeFalsy();
-      checkIsolated((r.structuredContent as any).stdout, mcp.deps.config.stateDir);
+      checkIsolated((r.structuredContent as any).stdout.text, mcp.deps.config.stateDir);
     });
   }, 60_000);
 
@@ -69,7 +69,7 @@ describe('the simulated instance is a sandbox', () => {
     await withSim('proot', async (_sim, mcp, id) => {
       const r = await mcp.call('ssh', { instance_id: id, command: PROBE });
       expect(r.isError, textOf(r)).toBeFalsy();
-      checkIsolated((r.structuredContent as any).stdout, mcp.deps.config.stateDir);
+      checkIsolated((r.structuredContent as any).stdout.text, mcp.deps.config.stateDir);
     });
   }, 60_000);
 
@@ -96,8 +96,8 @@ describe('the simulated instance is a sandbox', () => {
       const r = await mcp.call('ssh', { instance_id: id, command: `touch ${marker}; env` });
       const data = r.structuredContent as any;
       expect(data.exit_code).toBe(127);
-      expect(data.stderr).toMatch(/cannot run commands isolated/);
-      expect(data.stdout).toBe('');
+      expect(data.stderr.text).toMatch(/cannot run commands isolated/);
+      expect(data.stdout.text).toBe('');
       expect(existsSync(marker)).toBe(false);
     });
   }, 60_000);

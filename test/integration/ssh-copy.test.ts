@@ -54,9 +54,9 @@ describe('ssh', () => {
   it('runs commands in a real shell with the instance GPU in nvidia-smi', async () => {
     const r = await sh(a, 'nvidia-smi -L; echo $HOME; pwd; echo err >&2; exit 3');
     expect(r.exit_code).toBe(3);
-    expect(r.stdout).toMatch(/^GPU 0: RTX 4090/);
-    expect(r.stdout).toMatch(/\/root\n\/workspace/);
-    expect(r.stderr).toBe('err\n');
+    expect(r.stdout.text).toMatch(/^GPU 0: RTX 4090/);
+    expect(r.stdout.text).toMatch(/\/root\n\/workspace/);
+    expect(r.stderr.text).toBe('err\n');
   });
 
   it('kills a command at its timeout', async () => {
@@ -68,15 +68,15 @@ describe('ssh', () => {
     const res = await mcp.call('ssh', { instance_id: a, command: "head -c 200000 /dev/zero | tr '\\0' a" });
     const r = data(res);
     expect(r.stdout_truncated).toBe(true);
-    expect(r.stdout.length).toBeLessThan(70_000);
-    expect(r.stdout).toMatch(/^…\[truncated: \d+ earlier bytes cut\]/);
+    expect(r.stdout.text.length).toBeLessThan(70_000);
+    expect(r.stdout.text).toMatch(/^…\[truncated: \d+ earlier bytes cut\]/);
     expect(textOf(res)).toMatch(/untrusted data from the instance/);
   });
 
   it('keeps instances apart and never touches the host /workspace', async () => {
     await sh(a, 'echo secret-a > /workspace/only-a.txt');
     const r = await sh(b, 'ls /workspace; cat /workspace/only-a.txt 2>&1; true');
-    expect(r.stdout).not.toMatch(/secret-a/);
+    expect(r.stdout.text).not.toMatch(/secret-a/);
     expect(existsSync('/workspace/only-a.txt')).toBe(false);
   });
 
@@ -103,15 +103,15 @@ describe('ssh', () => {
       log = sim.world.instances.get(c)!.logLines.join('\n');
     }
     const logs = data(await mcp.call('logs', { instance_id: c }));
-    expect(logs.log).toMatch(/onstart-marker-7/);
-    expect(logs.log).toMatch(/onstart exited with code 0/);
+    expect(logs.log.text).toMatch(/onstart-marker-7/);
+    expect(logs.log.text).toMatch(/onstart exited with code 0/);
     expect(existsSync(join(sim.ssh!.sandbox.rootOf(c), 'workspace/onstart.flag'))).toBe(true);
   });
 
   it('shows exec output in the instance logs', async () => {
     await sh(a, 'echo marker-in-logs-42');
     const logs = data(await mcp.call('logs', { instance_id: a }));
-    expect(logs.log).toMatch(/marker-in-logs-42/);
+    expect(logs.log.text).toMatch(/marker-in-logs-42/);
   });
 });
 
@@ -123,7 +123,7 @@ describe('copy', () => {
     const local = readFileSync(join(copyRoot, 'run1/ckpt.pt'));
     expect(local.length).toBe(3_000_000);
     expect(r.files[0].sha256).toBe(sha(local));
-    const remote = (await sh(a, 'sha256sum /workspace/ckpt.pt')).stdout.slice(0, 64);
+    const remote = (await sh(a, 'sha256sum /workspace/ckpt.pt')).stdout.text.slice(0, 64);
     expect(remote).toBe(sha(local));
     expect(r.recorded_in_ledger).toBe(1);
     expect(mcp.deps.ledger.verifiedCopiesFor(a).map((c) => c.remote_path)).toContain('/workspace/ckpt.pt');
@@ -147,7 +147,7 @@ describe('copy', () => {
     writeFileSync(join(copyRoot, 'up/data.txt'), buf);
     const r = await copy({ instance_id: b, direction: 'local_to_instance', remote_path: '/workspace/in/data.txt', local_path: 'up/data.txt' });
     expect(r.files[0].sha256).toBe(sha(buf));
-    expect((await sh(b, 'sha256sum /workspace/in/data.txt; ls -a /workspace/in')).stdout).toBe(`${sha(buf)}  /workspace/in/data.txt\n.\n..\ndata.txt\n`);
+    expect((await sh(b, 'sha256sum /workspace/in/data.txt; ls -a /workspace/in')).stdout.text).toBe(`${sha(buf)}  /workspace/in/data.txt\n.\n..\ndata.txt\n`);
     expect(r.recorded_in_ledger).toBe(0);
   });
 
@@ -157,7 +157,7 @@ describe('copy', () => {
     const r = await copy({ instance_id: a, direction: 'instance_to_local', remote_path: '/workspace/big.bin', local_path: 'big.bin' });
     expect(r.files[0].attempts).toBe(2);
     expect(r.files[0].resumed_from).toBeGreaterThan(0);
-    expect(sha(readFileSync(join(copyRoot, 'big.bin')))).toBe((await sh(a, 'sha256sum /workspace/big.bin')).stdout.slice(0, 64));
+    expect(sha(readFileSync(join(copyRoot, 'big.bin')))).toBe((await sh(a, 'sha256sum /workspace/big.bin')).stdout.text.slice(0, 64));
   });
 
   it('detects a corrupted byte, keeps no file and records nothing', async () => {

@@ -92,6 +92,20 @@ describe('SSH sessions against hostile hosts', () => {
     expect(r.code).toBeNull();
   }, 20_000);
 
+  it('a channel with a progress rule ends when the host stops sending, instead of hanging', async () => {
+    const port = await stubbornSshd(3000);
+    const s = await SshSession.connect({ host: '127.0.0.1', port, kind: 'direct' }, clientKey.private);
+    closers.push(() => s.end());
+    const ch = await s.channel('cat big-file', undefined, { progress: { minBytes: 10_000, windowMs: 300, direction: 'in' } });
+    const e = await new Promise<unknown>((resolve) => {
+      ch.on('error', resolve);
+      ch.on('data', () => undefined);
+    });
+    expect(e).toBeInstanceOf(SshError);
+    expect((e as SshError).kind).toBe('timeout');
+    expect((e as SshError).message).toMatch(/stalled/);
+  }, 20_000);
+
   it('refuses a host whose key the verifier rejects, naming the fingerprint', async () => {
     const port = await stubbornSshd();
     let seen = '';

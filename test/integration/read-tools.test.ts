@@ -23,6 +23,7 @@ describe('tool surface', () => {
       offers: [true, false, true], status: [true, false, true], billing: [true, false, true], logs: [true, false, true], ssh: [false, false, false], copy: [false, false, false],
       create: [false, false, false], start: [false, false, false], stop: [false, false, false], reboot: [false, false, false], label: [false, false, false], bid: [false, false, false],
       destroy: [false, true, true],
+      job_submit: [false, false, false], job_status: [true, false, true], job_logs: [true, false, true], job_artifacts: [false, false, false], job_cancel: [false, false, false],
     };
     for (const t of tools) {
       const [readOnlyHint, destructiveHint, idempotentHint] = access[t.name]!;

@@ -18,15 +18,18 @@ export const jobStatusTool = defineTool({
   description: 'One job (job_id) or every job: state, attempt, instance, spend so far and projected (USD), last heartbeat, last verified checkpoint, recoveries, recent transitions with their reasons, and what waits for the user. Read-only.',
   access: 'read',
   input: z.object({ job_id: z.string().max(64).optional().describe('omit to list every job') }).strict(),
-  output: z.object({ jobs: z.array(View) }),
+  output: z.object({ jobs: z.array(View), supervisor_restarted: z.boolean().optional() }),
   async run({ job_id }, { deps }) {
-    const { store } = jobsRuntime(deps);
+    const runtime = jobsRuntime(deps);
+    const { store } = runtime;
     const now = deps.now();
+    // A supervisor that died (crash, reboot) is restarted here: the jobs it drives were already approved.
+    const restarted = store.listJobs({ active: true }).length > 0 && (await runtime.ensureSupervisor()) === 'started';
     const jobs = job_id ? [viewJob(store, requireJob(store, job_id), now)] : store.listJobs().map((j) => viewJob(store, j, now, 3));
     if (!jobs.length) return { data: { jobs }, text: 'No jobs yet. Submit one with job_submit.' };
     const lines = jobs.map(summaryLine);
     // Reasons may quote the platform or the instance (status messages, SSH errors): fenced.
     const events = job_id ? `\n${fenceUntrusted(jobs[0]!.recent_events.map((e) => `${e.from ?? '-'} → ${e.to}: ${e.reason}`).join('\n'), 'the job\'s recent transitions')}` : '';
-    return { data: { jobs }, text: `${lines.join('\n')}${events}` };
+    return { data: { jobs, supervisor_restarted: restarted }, text: `${lines.join('\n')}${events}${restarted ? '\nNo supervisor was running: one was started to continue the active jobs.' : ''}` };
   },
 });

@@ -5,9 +5,10 @@ import { createLogger } from '../logger.js';
 import { SecretRegistry } from '../secrets.js';
 import { SqliteJobStore } from '../store/sqlite-store.js';
 import { requireJob, summaryLine, viewJob } from './job-view.js';
+import { settingsFromEnv } from './job-context.js';
 import { SUPERVISOR_LEASE, Supervisor } from './supervisor.js';
 
-/** `vast-mcp jobd`: drives the jobs until none is active for ten minutes. Exits at once if another holds the lock. */
+/** `vast-mcp jobd`: drives the jobs until none is active for ten minutes (VAST_MCP_JOBD_IDLE_EXIT_SECONDS). Exits at once if another holds the lock. */
 export async function runJobd(args: JobdArgs, out: (s: string) => void): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const secrets = new SecretRegistry();
@@ -17,7 +18,8 @@ export async function runJobd(args: JobdArgs, out: (s: string) => void): Promise
   const deps = buildDeps(config, logger, secrets);
   const store = SqliteJobStore.inStateDir(config.stateDir);
   deps.jobs = { store, ensureSupervisor: async () => 'already_running' };
-  const sup = new Supervisor(deps, store);
+  const settings = settingsFromEnv(process.env);
+  const sup = new Supervisor(deps, store, settings);
   if (!sup.acquireLock()) {
     out('another jobs supervisor holds the lock for this state directory; exiting\n');
     store.close();
@@ -28,7 +30,7 @@ export async function runJobd(args: JobdArgs, out: (s: string) => void): Promise
   process.on('SIGINT', stop);
   logger.info({ owner: sup.owner, stateDir: config.stateDir }, 'jobs supervisor started');
   try {
-    await sup.run({ idleExitMs: 10 * 60_000 });
+    await sup.run({ idleExitMs: settings.idleExitMs });
   } finally {
     sup.releaseLock();
     store.close();

@@ -28,6 +28,24 @@ export const DEFAULT_SETTINGS: SupervisorSettings = {
   pollMs: 15_000, confirmSeconds: 60, heartbeatStaleSeconds: 180, provisionDeadlineSeconds: 1800, leaseSeconds: 120, sshReadinessMs: 20_000, exitMarginSeconds: 120,
 };
 
+/** Supervisor timings from the environment (VAST_MCP_JOBD_*), for tests and operators; anything unset keeps its default. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv): SupervisorSettings & { idleExitMs: number } {
+  const num = (name: string, min: number, fallback: number) => {
+    const v = Number(env[name]);
+    return env[name] !== undefined && Number.isFinite(v) && v >= min ? v : fallback;
+  };
+  return {
+    pollMs: num('VAST_MCP_JOBD_POLL_MS', 10, DEFAULT_SETTINGS.pollMs),
+    confirmSeconds: num('VAST_MCP_JOBD_CONFIRM_SECONDS', 1, DEFAULT_SETTINGS.confirmSeconds),
+    heartbeatStaleSeconds: num('VAST_MCP_JOBD_HEARTBEAT_STALE_SECONDS', 10, DEFAULT_SETTINGS.heartbeatStaleSeconds),
+    provisionDeadlineSeconds: DEFAULT_SETTINGS.provisionDeadlineSeconds,
+    leaseSeconds: num('VAST_MCP_JOBD_LEASE_SECONDS', 2, DEFAULT_SETTINGS.leaseSeconds),
+    sshReadinessMs: DEFAULT_SETTINGS.sshReadinessMs,
+    exitMarginSeconds: DEFAULT_SETTINGS.exitMarginSeconds,
+    idleExitMs: num('VAST_MCP_JOBD_IDLE_EXIT_SECONDS', 1, 600) * 1000,
+  };
+}
+
 /** Everything one step of one job needs. The fence goes with every write. */
 export class JobCtx {
   constructor(

@@ -12,10 +12,12 @@ export interface SupervisorMemo {
   lastSync: Map<string, number>;
   /** When SIGTERM was sent, per job. */
   termSentAt: Map<string, number>;
+  /** When the job was last looked at while running: the observed gap between passes. */
+  lastPass: Map<string, number>;
 }
 
 export function newMemo(): SupervisorMemo {
-  return { heartbeat: new Map(), lastSync: new Map(), termSentAt: new Map() };
+  return { heartbeat: new Map(), lastSync: new Map(), termSentAt: new Map(), lastPass: new Map() };
 }
 
 const noProgress = async () => {};
@@ -110,7 +112,13 @@ export async function stepRunning(ctx: JobCtx, memo: SupervisorMemo): Promise<vo
     return;
   }
   const rate = a.price_per_hour ?? 0;
-  const stopFor = ctx.job.cancel_requested ? 'cancelled' : ctx.spent() + (rate * ctx.settings.pollMs) / 3_600_000 >= spec.max_cost_usd ? 'budget_exhausted' : null;
+  // Stopping takes time that still bills: the next pass to see the exit, the grace, then finalize and
+  // teardown. Reserve two observed pass gaps plus the grace, so the cap is passed by at most one interval.
+  const prev = memo.lastPass.get(ctx.job.id);
+  memo.lastPass.set(ctx.job.id, now);
+  const gap = Math.max(ctx.settings.pollMs / 1000, prev === undefined ? 0 : now - prev);
+  const reserve = (rate * (2 * gap + spec.grace_seconds)) / 3600;
+  const stopFor = ctx.job.cancel_requested ? 'cancelled' : ctx.spent() + reserve >= spec.max_cost_usd ? 'budget_exhausted' : null;
   if (stopFor) {
     await ctx.withSession(a.instance_id!, terminateAgent);
     memo.termSentAt.set(ctx.job.id, now);

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { ServerDeps } from '../deps.js';
 import type { JobStore } from '../store/job-store.js';
 import { SqliteJobStore } from '../store/sqlite-store.js';
+import { settingsFromEnv } from './job-context.js';
 import { SUPERVISOR_LEASE, Supervisor } from './supervisor.js';
 
 export type SupervisorMode = 'spawn' | 'inprocess' | 'off';
@@ -36,10 +37,11 @@ export function jobsRuntime(deps: ServerDeps): JobsRuntime {
       if (mode === 'off') return 'off';
       if (mode === 'inprocess') {
         if (inProcess) return 'already_running';
-        const sup = new Supervisor(deps, store);
+        const settings = settingsFromEnv(process.env);
+        const sup = new Supervisor(deps, store, settings);
         if (!sup.acquireLock()) return 'already_running';
         inProcess = sup;
-        void sup.run({ idleExitMs: 60_000 })
+        void sup.run({ idleExitMs: settings.idleExitMs })
           .catch((e: unknown) => deps.logger.error({ err: (e as Error).message }, 'in-process job supervisor stopped'))
           .finally(() => {
             sup.releaseLock();

@@ -21,6 +21,8 @@ export class Supervisor {
   private readonly memo: SupervisorMemo = newMemo();
   private lock: Fence | null = null;
   private stopping = false;
+  /** The job being stepped now: its lease is renewed while the step runs (copies can outlast a lease). */
+  private stepping: string | null = null;
 
   constructor(
     private readonly deps: ServerDeps,
@@ -60,7 +62,12 @@ export class Supervisor {
       if (this.stopping) break;
       const fence = this.store.acquireLease(`job:${job.id}`, this.owner, this.settings.leaseSeconds, wallNow());
       if (!fence) continue;
-      await this.step(job, fence);
+      this.stepping = job.id;
+      try {
+        await this.step(job, fence);
+      } finally {
+        this.stepping = null;
+      }
     }
     return this.store.listJobs({ active: true }).length;
   }
@@ -104,8 +111,38 @@ export class Supervisor {
     }
   }
 
+  /** Renews the lock and the lease of the job in hand; losing the lock stops this supervisor. */
+  private renew(): void {
+    const now = wallNow();
+    if (this.lock && !this.store.acquireLease(SUPERVISOR_LEASE, this.owner, this.settings.leaseSeconds, now)) {
+      this.deps.logger.warn({ owner: this.owner }, 'supervisor lock taken over by another supervisor: stopping');
+      this.stopping = true;
+    }
+    // A job lease that was lost stays lost: the store refuses this supervisor's writes for it (fencing).
+    if (this.stepping) this.store.acquireLease(`job:${this.stepping}`, this.owner, this.settings.leaseSeconds, now);
+  }
+
   /** Runs passes until no job is active for `idleExitMs` (real ms) or stop() is called. */
   async run(opts: { idleExitMs?: number } = {}): Promise<void> {
+    const timer = setInterval(() => {
+      try {
+        this.renew();
+      } catch (e) {
+        this.deps.logger.warn({ err: (e as Error).message }, 'lease renewal failed');
+      }
+    }, Math.max(200, (this.settings.leaseSeconds * 1000) / 3));
+    timer.unref();
+    try {
+      await this.loop(opts);
+    } catch (e) {
+      if (!(e instanceof LeaseLost)) throw e;
+      this.deps.logger.warn({ owner: this.owner }, 'supervisor lock lost: another supervisor drives the jobs now');
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  private async loop(opts: { idleExitMs?: number }): Promise<void> {
     let idleSince: number | null = null;
     while (!this.stopping) {
       const active = await this.runOnce();

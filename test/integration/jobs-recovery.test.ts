@@ -88,4 +88,33 @@ describe('a job outbid mid-run', () => {
     sup.releaseLock();
     store.close();
   }, 180_000);
+
+  it('stops at the cap: SIGTERM, final checkpoint verified, budget_exhausted, spend past the cap by at most one interval', async () => {
+    const store = SqliteJobStore.inStateDir(mcp.deps.config.stateDir);
+    const s = JobSpecSchema.parse({ ...spec('capped'), command: 'vast-sim-trainer --steps 400 --every 5 --step-ms 100 --out /workspace/out --ckpt /workspace/checkpoints', max_cost_usd: 0.08, interruptible: false });
+    store.createJob({ id: 'job2', name: s.name, spec: s, now: sim.world.now() }, { binding: approvalBinding(s) });
+    const sup = new Supervisor(mcp.deps, store, SETTINGS, 'test-supervisor-2');
+    const STEP = 300;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      await sup.runOnce();
+      const job = store.getJob('job2')!;
+      if (['succeeded', 'failed', 'cancelled', 'budget_exhausted', 'awaiting_user'].includes(job.state)) break;
+      sim.world.clock.advance(job.state === 'RUNNING' && (job.checkpoint_step ?? 0) >= 5 ? STEP : 15);
+      if (Date.now() > deadline) throw new Error(`job stuck in ${job.state}: ${job.waiting_for}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const job = store.getJob('job2')!;
+    const events = store.events('job2');
+    expect(job.state, events.map((e) => `${e.to_state}: ${e.reason}`).join('\n')).toBe('budget_exhausted');
+    expect(events.map((e) => e.to_state)).toEqual(['SUBMITTED', 'PROVISIONING', 'RUNNING', 'FINALIZING', 'TEARDOWN', 'budget_exhausted']);
+    const logs = store.logs('job2', 0, 100_000).map((l) => l.line);
+    expect(logs).toContain('[supervisor] SIGTERM sent to the worker: budget_exhausted');
+    const stoppedAt = Number(/SIGTERM at step (\d+)/.exec(logs.join('\n'))![1]);
+    expect(job.checkpoint_step).toBe(stoppedAt);
+    const a = store.attempts('job2')[0]!;
+    expect(job.spent_usd).toBeLessThanOrEqual(s.max_cost_usd + (a.price_per_hour! * STEP) / 3600 + 1e-9);
+    expect(sim.world.instances.get(a.instance_id!)!.destroyedAt).not.toBeNull();
+    store.close();
+  }, 150_000);
 });

@@ -11,7 +11,7 @@ export const TEST_KEY = 'TESTKEY-c0ffee-5ecret-0123456789abcdef';
  */
 export async function startTestSim(opts: Partial<SimulatorOptions> = {}): Promise<RunningSimulator> {
   const { fidelity, ...rest } = opts;
-  return startSimulator({ apiKey: TEST_KEY, seed: 'test', offers: 800, logReadyDelayMs: 50, rateLimits: false, ...rest, fidelity: { stateChangeSeconds: 0, ...(fidelity ?? {}) } });
+  return startSimulator({ apiKey: TEST_KEY, seed: 'test', offers: 800, logReadyDelayMs: 50, rateLimits: false, ...rest, fidelity: typeof fidelity === 'string' ? fidelity : { stateChangeSeconds: 0, ...(fidelity ?? {}) } });
 }
 
 export async function simFetch(sim: RunningSimulator, method: string, path: string, body?: unknown, key: string | null = TEST_KEY): Promise<{ status: number; json: any; contentType: string | null }> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { VastApiError } from '../../server/errors.js';
 import { BudgetReservations } from '../../server/profiles/reservations.js';
 import { projectedBurnPerHour } from '../../server/profiles/budget.js';
-import { escapeForDialog, quoteForDialog } from '../../server/safety/dialog-escape.js';
+import { escapeLine, quoteForHuman } from '../../server/safety/untrusted-text.js';
 import { uncoveredFiles } from '../../server/safety/destroy-gate.js';
 import { parseFileList } from '../../server/ssh/inspect-disk.js';
 import { attemptLabel, contractInError } from '../../server/vast/rent.js';
@@ -14,12 +14,12 @@ describe('dialog escaping', () => {
   it.each([
     ['a\nb', 'a\\nb'],
     ['tab\there', 'tab\\there'],
-    ['bidi\u202eevil', 'bidi\\u202eevil'],
-    ['nul\u0000x', 'nul\\u0000x'],
-  ])('%j → %s', (input, out) => expect(escapeForDialog(input)).toBe(out));
+    ['bidi\u202eevil', 'bidi\\u{202E}evil'],
+    ['nul\u0000x', 'nul\\u{0000}x'],
+  ])('%j → %s', (input, out) => expect(escapeLine(input)).toBe(out));
   it('cuts long text and quotes with escaped quotes', () => {
-    expect(escapeForDialog('x'.repeat(10), 4)).toBe('xxxx…(+6 chars)');
-    expect(quoteForDialog('say "hi"\n')).toBe('"say \\"hi\\"\\n"');
+    expect(escapeLine('x'.repeat(10), 4)).toBe('xxxx…(+6 chars)');
+    expect(quoteForHuman('say "hi"\n')).toBe('“say \\"hi\\"\\n”');
   });
 });
 

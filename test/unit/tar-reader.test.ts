@@ -78,7 +78,7 @@ describe('tar stream reader', () => {
 
   it('refuses a header whose checksum fails (a flipped byte)', () => {
     const a = ours([{ name: 'f', body: 'data' }]);
-    a[10] ^= 0xff;
+    a[10] = (a[10] ?? 0) ^ 0xff;
     expect(() => read(a)).toThrow(/checksum/);
   });
 

@@ -70,14 +70,14 @@ describe('the whole job over stdio', () => {
     expect(refused.isError).toBe(true);
 
     const local = await ok('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/ckpt', local_path: 'run-1' });
-    expect(local.recorded_in_ledger).toBe(2);
+    expect(local.recorded_in_ledger).toBe(1);
     expect(createHash('sha256').update(readFileSync(join(copyRoot, 'run-1/step-100.pt'))).digest('hex')).toBe(remoteSha);
     const cloud = await ok('copy', { instance_id: id, direction: 'instance_to_s3', remote_path: '/workspace/ckpt/step-100.pt', s3_uri: 's3://artifacts/run-1' });
     expect(cloud.files[0]).toMatchObject({ destination: 's3://artifacts/run-1/step-100.pt', sha256: remoteSha });
 
     const approval = await ok('destroy', { instance_id: id });
     expect(approval.status).toBe('needs_approval');
-    expect(approval.verified_copies.length).toBe(3);
+    expect(approval.verified_copies.length).toBe(2);
     const done = await ok('destroy', { instance_id: id, approval_token: approval.approval_token });
     expect(done).toMatchObject({ status: 'destroyed', verified_final_state: 'gone' });
     const inst = (await state()).instances.find((i: any) => i.id === id);

@@ -9,6 +9,7 @@ import { SshSession } from '../server/ssh/ssh-session.js';
 import { SyncingWriter } from '../server/copy/syncing-writer.js';
 import { ensureTool, has, MAIN, peakRssMb, serve, timeCommand } from './bench/harness.js';
 import { formatTable, median, quantile, type Row } from './bench/stats.js';
+import { copyShapes, rentForBench } from './bench/copy-bench.js';
 import { pipeline } from 'node:stream/promises';
 
 const KEY = 'BENCH-KEY-0123456789abcdef';
@@ -57,10 +58,7 @@ async function searchLatency(simUrl: string, vastPy: string | null): Promise<voi
 async function copyThroughput(simUrl: string, sim: Awaited<ReturnType<typeof startSimulator>>): Promise<void> {
   log('2/5 copy throughput (1 GiB, direct endpoint)… 4/5 peak memory during the copy…');
   const s = await serve(simUrl, KEY);
-  const offers = (await s.call('offers', { gpu_name: 'RTX 4090', min_direct_ports: 1, limit: 1, disk_gb: 40 })).offers;
-  const p = await s.call('create', { offer_id: offers[0].id, disk_gb: 40 });
-  const created = await s.call('create', { offer_id: offers[0].id, disk_gb: 40, wait: true, wait_timeout_seconds: 120, confirmation_token: p.confirmation_token });
-  const id = created.instances[0].instance_id as number;
+  const id = await rentForBench(s);
   await s.call('ssh', { instance_id: id, command: `head -c ${GIB} /dev/urandom > /workspace/big.bin`, timeout_seconds: 300 });
   const inst = sim.world.instances.get(id)!;
   const key = await ensureKeyPair(s.stateDir);
@@ -107,11 +105,11 @@ async function copyThroughput(simUrl: string, sim: Awaited<ReturnType<typeof sta
   const rss = peakRssMb(s.pid);
   results.copy = { ours_ms: median(ours), scp_ms: median(scp), rsync_ms: haveRsync ? median(rsync) : null, no_verify_ms: median(noVerify), ours_mb_s: mbps(median(ours)), scp_mb_s: mbps(median(scp)), peak_rss_mb: rss };
   const vsScp = median(scp) / median(ours);
-  rows.push({ name: 'copy 1 GiB vs scp (throughput)', value: `${mbps(median(ours)).toFixed(0)} MB/s`, comparison: `${mbps(median(scp)).toFixed(0)} MB/s`, ratio: vsScp, target: '≥ 1.0× scp', met: vsScp >= 1.0 });
+  rows.push({ name: 'copy 1 GiB vs scp (throughput)', value: `${mbps(median(ours)).toFixed(0)} MB/s`, comparison: `${mbps(median(scp)).toFixed(0)} MB/s`, ratio: vsScp, target: '≥ 1.1× scp', met: vsScp >= 1.1 });
   if (haveRsync) rows.push({ name: 'copy 1 GiB vs rsync (throughput)', value: `${mbps(median(ours)).toFixed(0)} MB/s`, comparison: `${mbps(median(rsync)).toFixed(0)} MB/s`, ratio: median(rsync) / median(ours), target: 'for reference', met: null, note: 'no target' });
   else rows.push({ name: 'copy 1 GiB vs rsync', value: '—', comparison: '—', ratio: null, target: 'for reference', met: null, note: 'rsync not installed' });
   const overhead = median(ours) / median(noVerify) - 1;
-  rows.push({ name: 'verification overhead', value: `${(median(ours) / 1000).toFixed(2)} s verified`, comparison: `${(median(noVerify) / 1000).toFixed(2)} s unverified`, ratio: 1 + overhead, target: '≤ 25% slower', met: overhead <= 0.25 });
+  rows.push({ name: 'verification overhead', value: `${(median(ours) / 1000).toFixed(2)} s verified`, comparison: `${(median(noVerify) / 1000).toFixed(2)} s unverified`, ratio: 1 + overhead, target: '≤ 1.10× unverified', met: overhead <= 0.1 });
   rows.push({ name: 'server peak RSS during 1 GiB copy', value: rss === null ? 'n/a' : `${rss.toFixed(0)} MB`, comparison: '—', ratio: null, target: '≤ 150 MB', met: rss === null ? null : rss <= 150 });
   // The proxy is throttled like the platform's: 100 MB through it.
   await s.call('ssh', { instance_id: id, command: 'head -c 100000000 /workspace/big.bin > /workspace/100m.bin' });
@@ -189,6 +187,9 @@ async function main(): Promise<void> {
   try {
     if (!only || only === 'search') await searchLatency(sim.url, vastPy);
     if (!only || only === 'copy') await copyThroughput(sim.url, sim);
+    // BENCH_ONLY=copy-shapes runs all three; copy-tree, copy-upload, copy-rtt one each.
+    const shapes = new Set(['tree', 'upload', 'rtt'].filter((p) => !only || only === 'copy-shapes' || only === `copy-${p}`));
+    if (shapes.size) await copyShapes(sim.url, sim, KEY, rows, results, log, shapes);
     if (!only || only === 'startup') await startup(sim.url);
   } finally {
     await sim.close();

@@ -56,7 +56,9 @@ export const copyTool = defineTool({
       data: { instance_id: args.instance_id, ...report },
       text: `Copied and verified ${report.files.length} file(s), ${report.bytes} bytes in ${report.seconds} s (${report.mb_per_s} MB/s) over the ${report.endpoint} endpoint.` +
         `${report.recorded_in_ledger ? ` ${report.recorded_in_ledger} recorded in the ledger (destroy can now proceed with the user's approval).` : ''}\n${lines.join('\n')}${more}` +
-        `${report.manifest ? `\nManifest: ${report.manifest}` : ''}${report.warnings.length ? `\nWarnings: ${report.warnings.join(' ')}` : ''}`,
+        `${report.manifest ? `\nManifest: ${report.manifest}` : ''}${report.warnings.length ? `\nWarnings: ${report.warnings.join(' ')}` : ''}` +
+        // Names come from the instance: quoted, so a name cannot forge a line of this text.
+        `${report.skipped.length ? `\nNot copied: ${report.skipped.slice(0, 10).map((x) => `${JSON.stringify(x.path)} (${x.reason})`).join(', ')}${report.skipped.length > 10 ? ', …' : ''}` : ''}`,
     };
   },
 });

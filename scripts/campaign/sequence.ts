@@ -5,6 +5,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Rng } from '../../sim/rng.js';
 import type { RunningSimulator } from '../../sim/server.js';
+import { copyTreeStep } from './copy-faults.js';
 
 export interface CallRecord {
   tool: string;
@@ -90,6 +91,7 @@ export async function runSequence(ctx: SequenceContext, index: number): Promise<
     await fetch(`${sim.url}/_sim/ssh-faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reset_after_bytes: null, flip_byte_at: null }) });
     if (!copied.isError && source) ctx.copies.push({ path: join(ctx.copyRoot, local), reported: data(copied).files[0].sha256, source });
   }
+  if (!write.isError && rng.chance(0.3)) await copyTreeStep(ctx, id, index, (tool, a) => call(ctx, tool, a));
   if (rng.chance(0.2)) {
     await call(ctx, 'stop', { instance_id: id });
     await call(ctx, 'billing', {});

@@ -3,6 +3,7 @@ import { closeSync, constants, fdatasync, fstatSync, fsync, ftruncateSync, lstat
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VastMcpError } from '../errors.js';
+import type { ClientChannel } from 'ssh2';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 import { withRetries, type CopyConnection } from './connection.js';
 import { PARTIAL_SUFFIX, promoteAll, writeAll, type LocalTree } from './local-tree.js';
@@ -52,9 +53,10 @@ async function localPrefixSha(path: string, len: number): Promise<string> {
  * itself as its contiguous prefix grows (what is on disk, not what the network said). Resumes only
  * from a partial whose bytes the instance confirms to be a prefix of the file.
  */
-export async function downloadFile(conn: CopyConnection, tree: LocalTree, remotePath: string, size: number, dir: string, name: string, onBytes: (n: number) => void, maxStreams = 4): Promise<FileDownload> {
+export async function downloadFile(conn: CopyConnection, tree: LocalTree, remotePath: string, size: number, dir: string, name: string, onBytes: (n: number) => void, maxStreams = 4, first?: { data: ClientChannel; hash: Promise<string> }): Promise<FileDownload> {
   const partial = join(dir, `.${name}${PARTIAL_SUFFIX}`);
   let resumedFrom = 0;
+  let opened = first;
   const r = await withRetries(conn, `Download of ${remotePath}`, async (s) => {
     tree.checkUnchanged(dir);
     let have = 0;
@@ -74,10 +76,13 @@ export async function downloadFile(conn: CopyConnection, tree: LocalTree, remote
     }
     resumedFrom = have;
     onBytes(have);
-    return transferInto(s, have);
+    const pre = opened;
+    opened = undefined;
+    if (pre && have > 0) pre.data.close();
+    return transferInto(s, have, have === 0 ? pre : undefined);
   });
 
-  async function transferInto(s: SshSession, have: number): Promise<string> {
+  async function transferInto(s: SshSession, have: number, pre?: { data: ClientChannel; hash: Promise<string> }): Promise<string> {
     let fd: number;
     try {
       fd = openSync(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
@@ -100,7 +105,7 @@ export async function downloadFile(conn: CopyConnection, tree: LocalTree, remote
       wake = null;
       w?.();
     };
-    const remoteHash = remoteSha256(s, remotePath);
+    const remoteHash = pre ? pre.hash : remoteSha256(s, remotePath);
     // Observed at once: it may fail while the streams are still running (awaited below either way).
     remoteHash.catch(() => undefined);
     const hashing = (async () => {
@@ -128,19 +133,22 @@ export async function downloadFile(conn: CopyConnection, tree: LocalTree, remote
     hashing.catch(() => undefined);
     let sinceSync = 0;
     let syncing = false;
-    const stream = async (g: (typeof ranges)[number]) => {
-      if (g.len === 0) return;
+    const stream = async (g: (typeof ranges)[number], opened?: ClientChannel) => {
+      // An opened channel streams the whole file: cut it at the end of its range when there are more.
+      const cut = !!opened && g.len < size;
+      if (g.len === 0) return void opened?.close();
       const q = shellQuote(remotePath);
       const cmd = g.start === 0 && g.len === size ? `cat -- ${q}` : g.start === 0 ? `head -c ${g.len} -- ${q}` : `tail -c +${g.start + 1} -- ${q} | head -c ${g.len}`;
-      const ch = await s.channel(cmd);
+      const ch = opened ?? (await s.channel(cmd));
       await new Promise<void>((resolve, reject) => {
         let code: number | null = null;
         const onAbort = () => ch.close();
         conn.signal?.addEventListener('abort', onAbort, { once: true });
         ch.on('exit', (c: number | null) => (code = c));
         ch.stderr.resume();
-        ch.on('data', (d: Buffer) => {
-          if (stopped) return;
+        ch.on('data', (chunk: Buffer) => {
+          if (stopped || (cut && g.done === g.len)) return;
+          const d = cut && g.done + chunk.length > g.len ? chunk.subarray(0, g.len - g.done) : chunk;
           if (g.done + d.length > g.len) {
             stopped = new TransferInterrupted(`${remotePath} grew while it was copied`);
             ch.close();
@@ -163,19 +171,22 @@ export async function downloadFile(conn: CopyConnection, tree: LocalTree, remote
             fdatasync(fd, () => (syncing = false));
           }
           poke();
+          if (cut && g.done === g.len) ch.close();
         });
         ch.on('error', (e: Error) => (stopped ??= new TransferInterrupted(e.message)));
-        ch.on('close', () => {
+        ch.on('close', (closeCode?: number | null) => {
+          // ssh2 repeats the exit status on close: an exit that came before we listened is not lost.
+          if (code === null && typeof closeCode === 'number') code = closeCode;
           conn.signal?.removeEventListener('abort', onAbort);
           if (stopped) return reject(stopped);
-          if (g.done !== g.len || code !== 0) return reject(new TransferInterrupted(`transfer of ${remotePath} stopped at ${g.start + g.done} of ${size} bytes`));
+          if (g.done !== g.len || (code !== 0 && !cut)) return reject(new TransferInterrupted(`transfer of ${remotePath} stopped at ${g.start + g.done} of ${size} bytes`));
           resolve();
         });
-        ch.end();
+        if (!opened) ch.end();
       });
     };
     try {
-      await Promise.all(ranges.map((g) => stream(g).catch((e: Error) => {
+      await Promise.all(ranges.map((g, i) => stream(g, i === 0 ? pre?.data : undefined).catch((e: Error) => {
         stopped ??= e;
         poke();
         throw e;

@@ -79,16 +79,19 @@ export class LocalTree {
   openPartial(dir: string, name: string): { fd: number; partial: string; final: string } {
     this.checkUnchanged(dir);
     const partial = join(dir, `.${name}${PARTIAL_SUFFIX}`);
-    try {
-      unlinkSync(partial);
-    } catch (e) {
-      if (errno(e).code !== 'ENOENT') throw localWriteError(partial, errno(e));
-    }
-    try {
-      const fd = openSync(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      return { fd, partial, final: join(dir, name) };
-    } catch (e) {
-      throw localWriteError(partial, errno(e));
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+    // A stale partial (an earlier attempt's) is removed and the file started afresh: never appended to.
+    for (let tries = 0; ; tries++) {
+      try {
+        return { fd: openSync(partial, flags, 0o600), partial, final: join(dir, name) };
+      } catch (e) {
+        if (errno(e).code !== 'EEXIST' || tries > 0) throw localWriteError(partial, errno(e));
+        try {
+          unlinkSync(partial);
+        } catch (u) {
+          if (errno(u).code !== 'ENOENT') throw localWriteError(partial, errno(u));
+        }
+      }
     }
   }
 }

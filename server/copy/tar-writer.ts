@@ -44,6 +44,15 @@ export function fileHeader(name: string, size: number, mode = 0o644, mtime = Dat
   return Buffer.concat([long, body, Buffer.alloc(padding(body.length)), header(raw.subarray(0, 100), size, '0', mode, mtime)]);
 }
 
+/** A directory entry (so that empty directories arrive too). */
+export function dirHeader(name: string, mtime = Date.now() / 1000): Buffer {
+  const raw = Buffer.from(name.endsWith('/') ? name : `${name}/`, 'utf8');
+  if (raw.length <= 100) return header(raw, 0, '5', 0o755, mtime);
+  const body = Buffer.concat([raw, Buffer.alloc(1)]);
+  const long = header(Buffer.from('././@LongLink'), body.length, 'L', 0o644, 0);
+  return Buffer.concat([long, body, Buffer.alloc(padding(body.length)), header(raw.subarray(0, 100), 0, '5', 0o755, mtime)]);
+}
+
 export function padding(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK;
 }

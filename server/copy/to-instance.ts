@@ -30,9 +30,7 @@ export async function copyToInstance(deps: ServerDeps, req: CopyRequest, conn: C
   }
   const base = req.remotePath.replace(/\/+$/, '');
   for (const f of walk.files) checkRemotePath(`${base}/${f.rel}`);
-  const withFiles = new Set(walk.files.flatMap((f) => f.rel.split('/').slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join('/'))));
-  const emptyDirs = walk.dirs.filter((d) => !withFiles.has(d));
-  const up = await uploadTree(conn, walk.files, emptyDirs, base, (n, label) => progress.tick(n, label));
+  const up = await uploadTree(conn, walk.files, walk.dirs, base, (n, label) => progress.tick(n, label));
   const files: FileReport[] = walk.files.map((f) => ({ source: f.path, destination: `${base}/${f.rel}`, size: f.size, sha256: up.sha.get(f.rel)!, resumed_from: 0, attempts: up.attempts }));
   return { files, manifest: null, recorded: 0, skipped: skipped.map((s) => ({ path: s.path, reason: s.reason })) };
 }

@@ -6,6 +6,8 @@ import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 import { withRetries, type CopyConnection } from './connection.js';
 import { closeChecked, durabilityBarrier, isWorkingName, LocalTree, promoteAll, removeQuietly, safeSegments, writeAll } from './local-tree.js';
 import { hashTree, type TreeEntry } from './remote-tree.js';
+import { HashBoard } from './hash-board.js';
+import type { ClientChannel } from 'ssh2';
 import { TarFormatError, TarReader } from './tar-reader.js';
 import { localFileSha256, treeDigest } from './tree-digest.js';
 import { TransferInterrupted } from './transfer-errors.js';
@@ -47,7 +49,7 @@ interface Pending {
  * channels, per-file partial names renamed only after their checksums match, one durability
  * barrier per batch. After an interruption the next attempt sends only what is not yet verified.
  */
-export async function downloadTree(conn: CopyConnection, remoteDir: string, tree: LocalTree, target: string[], entries: TreeEntry[], onBytes: (n: number, label: string) => void): Promise<TreeDownload> {
+export async function downloadTree(conn: CopyConnection, remoteDir: string, tree: LocalTree, target: string[], entries: TreeEntry[], onBytes: (n: number, label: string) => void, first?: { data: ClientChannel; hashes: HashBoard }): Promise<TreeDownload> {
   const files: { rel: string; segs: string[]; size: number }[] = [];
   const skipped: { rel: string; reason: string }[] = [];
   const dirs: string[][] = [];
@@ -63,9 +65,16 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
   const finalOf = (f: { segs: string[] }) => join(tree.root, ...target, ...f.segs);
   const remote = new Map<string, string>();
   const verified = new Map<string, { sha: string; reused: boolean }>();
+  let opened = first;
 
   const r = await withRetries(conn, `Copy of ${remoteDir}`, async (s) => {
     const todo = files.filter((f) => !verified.has(f.rel));
+    if (opened) {
+      // Fresh copy: the stream and the checksums were started together with the listing.
+      const o = opened;
+      opened = undefined;
+      return transfer(s, todo, o);
+    }
     // Resume: files already here at the right size count once their hash matches the instance's.
     const present = todo.filter((f) => {
       try {
@@ -76,7 +85,7 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
       }
     });
     if (present.length) {
-      await hashTree(s, remoteDir, present, (rel, sha) => remote.set(rel, sha), conn.signal);
+      await hashTree(s, remoteDir, present.filter((f) => !remote.has(f.rel)), (rel, sha) => remote.set(rel, sha), conn.signal);
       for (const f of present) {
         const sha = await localFileSha256(finalOf(f));
         if (sha === remote.get(f.rel)) {
@@ -89,27 +98,22 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
     if (send.length) await transfer(s, send);
   });
 
-  async function transfer(s: SshSession, send: typeof files): Promise<void> {
-    const waiters = new Map<string, { ok: (sha: string) => void; fail: (e: Error) => void }>();
-    let hashError: Error | null = null;
-    const hashing = hashTree(s, remoteDir, send.filter((f) => !remote.has(f.rel)), (rel, sha) => {
+  async function transfer(s: SshSession, send: typeof files, pre?: { data: ClientChannel; hashes: HashBoard }): Promise<void> {
+    let board: HashBoard;
+    if (pre) board = pre.hashes;
+    else {
+      board = new HashBoard();
+      const need = send.filter((f) => !remote.has(f.rel));
+      for (const f of send) if (remote.has(f.rel)) board.set(f.rel, remote.get(f.rel)!);
+      board.follow(hashTree(s, remoteDir, need, (rel, sha) => board.set(rel, sha), conn.signal));
+    }
+    const hashOf = async (rel: string) => {
+      const sha = await board.wait(rel);
       remote.set(rel, sha);
-      waiters.get(rel)?.ok(sha);
-    }, conn.signal);
-    const settled = hashing.then(
-      () => new TransferInterrupted('the instance sent no checksum for a file'),
-      (e: Error) => e,
-    );
-    void settled.then((e) => {
-      hashError = e;
-      for (const w of waiters.values()) w.fail(e);
-    });
-    const hashOf = (rel: string): Promise<string> => {
-      const known = remote.get(rel);
-      if (known) return Promise.resolve(known);
-      if (hashError) return Promise.reject(hashError);
-      return new Promise((ok, fail) => waiters.set(rel, { ok, fail }));
+      return sha;
     };
+    const expected = new Map(send.map((f) => [f.rel, f]));
+    const received = new Set<string>();
 
     const outstanding = new Set<string>();
     let batch: Pending[] = [];
@@ -140,15 +144,15 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
       }
     };
 
-    let i = 0;
     let cur: { f: (typeof files)[number]; fd: number; partial: string; final: string; dir: string; hash: Hash; at: number } | null = null;
     let tarErr = '';
     const reader = new TarReader({
       begin(name, size) {
-        const f = send[i++];
-        if (!f || name !== `./${f.rel}`) {
-          throw new TarFormatError(`the tar stream holds ${JSON.stringify(name.slice(0, 120))} where ${f ? JSON.stringify(f.rel.slice(0, 120)) : 'nothing'} was expected${tarErr ? ` (tar said: ${JSON.stringify(tarErr.slice(0, 200))})` : ''}`);
+        const f = name.startsWith('./') ? expected.get(name.slice(2)) : undefined;
+        if (!f || received.has(f.rel)) {
+          throw new TarFormatError(`the tar stream holds ${JSON.stringify(name.slice(0, 120))}, which is not a file of the listing${f ? ' or came twice' : ''}${tarErr ? ` (tar said: ${JSON.stringify(tarErr.slice(0, 200))})` : ''}`);
         }
+        received.add(f.rel);
         if (size !== f.size) throw new VastMcpError(`${JSON.stringify(f.rel)} changed on the instance during the copy (${f.size} → ${size} bytes); nothing was recorded for this directory. Copy again once it is no longer being written.`, 'copy_source_changed');
         const dir = tree.dir([...target, ...f.segs.slice(0, -1)]);
         const opened = tree.openPartial(dir, f.segs.at(-1)!);
@@ -171,8 +175,12 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
       },
     });
 
-    const list = Buffer.concat(send.map((f) => Buffer.from(`./${f.rel}\0`, 'utf8')));
-    const ch = await s.channel(`cd -- ${shellQuote(remoteDir)} || exit 3; exec tar --hard-dereference --no-recursion --null -cf - -T -`);
+    let ch: ClientChannel;
+    if (pre) ch = pre.data;
+    else {
+      ch = await s.channel(`cd -- ${shellQuote(remoteDir)} || exit 3; exec tar --hard-dereference --no-recursion --null -cf - -T -`);
+      ch.end(Buffer.concat(send.map((f) => Buffer.from(`./${f.rel}\0`, 'utf8'))));
+    }
     try {
       await new Promise<void>((resolve, reject) => {
         let failed: Error | null = null;
@@ -197,21 +205,22 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
           }
         });
         ch.on('error', (e: Error) => fail(new TransferInterrupted(e.message)));
-        ch.on('close', () => {
+        ch.on('close', (closeCode?: number | null) => {
+          // ssh2 repeats the exit status on close: an exit that came before we listened is not lost.
+          if (code === null && typeof closeCode === 'number') code = closeCode;
           conn.signal?.removeEventListener('abort', onAbort);
           if (failed) return reject(failed);
-          if (code === null) return reject(new TransferInterrupted(`the tar stream was cut after ${i} of ${send.length} files`));
+          if (code === null) return reject(new TransferInterrupted(`the tar stream was cut after ${received.size} of ${send.length} files`));
           try {
             reader.finish();
           } catch (e) {
             return reject(new TransferInterrupted((e as Error).message));
           }
-          if (code !== 0 || i !== send.length) {
-            return reject(new VastMcpError(`tar on the instance could not read every file (exit ${code}, ${i} of ${send.length} files: ${JSON.stringify(tarErr.trim().slice(0, 300))}). Nothing was recorded for this directory.`, 'copy_failed'));
+          if (code !== 0 || received.size !== send.length) {
+            return reject(new VastMcpError(`tar on the instance could not read every file, or the directory changed during the copy (exit ${code}, ${received.size} of ${send.length} files: ${JSON.stringify(tarErr.trim().slice(0, 300))}). Nothing was recorded for this directory.`, 'copy_failed'));
           }
           resolve();
         });
-        ch.end(list);
       });
       flush();
       await chain;
@@ -224,7 +233,6 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
       for (const p of outstanding) if (resolvesToItself(dirname(p))) removeQuietly(p);
       throw e;
     }
-    await hashing.catch(() => undefined);
   }
 
   const out: TreeFile[] = files.map((f) => ({ rel: f.rel, size: f.size, sha256: verified.get(f.rel)!.sha, destination: finalOf(f), reused: verified.get(f.rel)!.reused }));

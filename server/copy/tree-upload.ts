@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { ClientChannel } from 'ssh2';
 import { VastMcpError } from '../errors.js';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 import { withRetries, type CopyConnection } from './connection.js';
 import type { LocalFile } from './local-walk.js';
-import { hashTree } from './remote-tree.js';
-import { END_OF_ARCHIVE, fileHeader, padding } from './tar-writer.js';
+import { dirHeader, END_OF_ARCHIVE, fileHeader, padding } from './tar-writer.js';
 import { TransferInterrupted } from './transfer-errors.js';
 
 const CHUNK = 1 << 20;
@@ -15,10 +14,11 @@ function send(ch: ClientChannel, buf: Buffer): Promise<void> | null {
   return ch.write(buf) ? null : new Promise((ok) => ch.once('drain', ok));
 }
 
-/** Streams the files as one tar archive into the channel, hashing exactly the bytes sent. */
-async function streamTar(ch: ClientChannel, files: LocalFile[], onBytes: (n: number, label: string) => void, signal?: AbortSignal): Promise<Map<string, string>> {
+/** Streams the files as one tar archive, hashing exactly the bytes sent; the expected checksums travel last, as one more member. */
+async function streamTar(ch: ClientChannel, files: LocalFile[], dirs: string[], manifestName: string, onBytes: (n: number, label: string) => void, signal?: AbortSignal): Promise<Map<string, string>> {
   const sent = new Map<string, string>();
   const buf = Buffer.allocUnsafe(CHUNK);
+  for (const d of dirs) await send(ch, dirHeader(d));
   for (const f of files) {
     if (signal?.aborted) throw new TransferInterrupted('cancelled');
     await send(ch, fileHeader(f.rel, f.size, f.mode || 0o644, f.mtime));
@@ -41,54 +41,76 @@ async function streamTar(ch: ClientChannel, files: LocalFile[], onBytes: (n: num
     if (pad) await send(ch, Buffer.alloc(pad));
     sent.set(f.rel, h.digest('hex'));
   }
+  const manifest = Buffer.from(files.map((f) => `${sent.get(f.rel)}  ./${f.rel}\0`).join(''), 'utf8');
+  await send(ch, fileHeader(manifestName, manifest.length));
+  await send(ch, manifest);
+  await send(ch, Buffer.alloc(padding(manifest.length)));
   await send(ch, END_OF_ARCHIVE);
   return sent;
 }
 
 /**
- * local → instance for a directory: one tar stream extracted into a staging directory beside the
- * destination, every staged file hashed on the instance and compared with what was sent, and only
- * then linked into place (GNU `cp -al`: the verified inodes themselves) and the staging area removed.
+ * local → instance for a directory, in one remote command: the tar stream is extracted into a
+ * staging directory beside the destination; the instance hashes every staged file and compares
+ * the sorted list with the checksums we sent (the archive's last member); only if they are equal is
+ * the staging directory linked into place (GNU `cp -al`: the verified inodes themselves) and removed.
+ * The instance's checksums come back and are compared here as well.
  */
 export async function uploadTree(conn: CopyConnection, files: LocalFile[], dirs: string[], remoteDir: string, onBytes: (n: number, label: string) => void): Promise<{ sha: Map<string, string>; attempts: number }> {
   const dest = remoteDir.replace(/\/+$/, '');
   const slash = dest.lastIndexOf('/');
   const stage = `${dest.slice(0, slash + 1)}.${dest.slice(slash + 1)}.vast-mcp-partial`;
-  const qs = shellQuote(stage);
-  const qd = shellQuote(dest);
   const r = await withRetries(conn, `Upload to ${remoteDir}`, async (s: SshSession) => {
-    // Never extract over a stale staging area: start it afresh on every attempt.
-    const ch = await s.channel(`rm -rf -- ${qs} && mkdir -p -- ${qs} && cd -- ${qs} && exec tar -xf - --no-same-owner`);
+    const m = `.vast-mcp-expected-${randomBytes(6).toString('hex')}`;
+    const script = [
+      `S=${shellQuote(stage)}; D=${shellQuote(dest)}; M=${shellQuote(m)}`,
+      // Never extract over a stale staging area: start it afresh on every attempt.
+      'rm -rf -- "$S" && mkdir -p -- "$S" && cd -- "$S" && tar -xf - --no-same-owner || exit 10',
+      'mv -- "$M" "$S.expected" || exit 11',
+      "printf '' | sha256sum -z >/dev/null 2>&1 || exit 13",
+      'find . -type f -print0 | xargs -0 -r sha256sum -z -- | sort -z > "$S.actual" || exit 14',
+      'sort -z "$S.expected" > "$S.sorted" || exit 14',
+      'cat "$S.actual"',
+      'if cmp -s "$S.sorted" "$S.actual"; then rc=0; cd / && { if [ -e "$D" ]; then cp -al --remove-destination -- "$S/." "$D/" && rm -rf -- "$S"; else mv -- "$S" "$D"; fi; } && sync || rc=15; else rc=12; rm -rf -- "$S"; fi',
+      'rm -f -- "$S.expected" "$S.sorted" "$S.actual"; exit $rc',
+    ].join('\n');
+    const ch = await s.channel(script);
     let code: number | null = null;
     let err = '';
+    let out: Buffer[] = [];
     ch.on('exit', (c: number | null) => (code = c));
     ch.stderr.on('data', (d: Buffer) => (err += d.toString('utf8').slice(0, 1000)));
-    ch.resume();
-    const closed = new Promise<void>((ok) => ch.on('close', () => ok()));
+    ch.on('data', (d: Buffer) => out.push(d));
+    const closed = new Promise<void>((ok) => ch.on('close', (c?: number | null) => {
+      if (code === null && typeof c === 'number') code = c;
+      ok();
+    }));
     const onAbort = () => ch.close();
     conn.signal?.addEventListener('abort', onAbort, { once: true });
     let sent: Map<string, string>;
     try {
-      sent = await Promise.race([streamTar(ch, files, onBytes, conn.signal), closed.then(() => { throw new TransferInterrupted('the instance closed the upload stream early'); })]);
+      sent = await Promise.race([streamTar(ch, files, dirs, m, onBytes, conn.signal), closed.then(() => { throw new TransferInterrupted('the instance closed the upload stream early'); })]);
       ch.end();
       await closed;
     } finally {
       conn.signal?.removeEventListener('abort', onAbort);
     }
     if (code === null) throw new TransferInterrupted('the upload stream was cut');
-    if (code !== 0) throw new VastMcpError(`Extracting the upload on the instance failed (exit ${code}: ${JSON.stringify(err.trim().slice(0, 300))}).`, 'copy_failed');
     const staged = new Map<string, string>();
-    await hashTree(s, stage, files, (rel, sha) => staged.set(rel, sha), conn.signal);
-    for (const f of files) {
-      if (staged.get(f.rel) !== sent.get(f.rel)) {
-        await s.exec(`rm -rf -- ${qs}`, 60_000, 1024).catch(() => undefined);
-        throw new VastMcpError(`Verification failed for ${f.rel}: sha256 on the instance ${(staged.get(f.rel) ?? 'missing').slice(0, 12)}… ≠ sent ${sent.get(f.rel)!.slice(0, 12)}…. The staged upload was removed; nothing was moved into place.`, 'copy_verification_failed');
-      }
+    for (const rec of Buffer.concat(out).toString('utf8').split('\0')) {
+      const hit = /^([0-9a-f]{64}) [ *]\.\/([\s\S]+)$/.exec(rec);
+      if (hit) staged.set(hit[2]!, hit[1]!);
     }
-    const mk = dirs.length ? ` && cd -- ${qs} && mkdir -p ${dirs.map((d) => shellQuote(d)).join(' ')} && cd /` : '';
-    const promote = `if [ -e ${qd} ]; then cp -al --remove-destination -- ${qs}/. ${qd}/ && rm -rf -- ${qs}; else mv -- ${qs} ${qd}; fi && sync`;
-    const done = await s.exec(`true${mk} && ${promote}`, 600_000, 4096);
-    if (done.code !== 0) throw new VastMcpError(`Moving the verified upload into ${remoteDir} failed: ${JSON.stringify(done.stderr.toString('utf8').trim().slice(0, 300))}. It is kept in ${stage}.`, 'copy_failed');
+    out = [];
+    const bad = files.find((f) => staged.get(f.rel) !== sent.get(f.rel));
+    if (code === 12 || (code === 0 && bad)) {
+      const f = bad ?? files[0]!;
+      throw new VastMcpError(`Verification failed for ${f.rel}: sha256 on the instance ${(staged.get(f.rel) ?? 'missing').slice(0, 12)}… ≠ sent ${sent.get(f.rel)!.slice(0, 12)}…. ${code === 12 ? 'The staged upload was removed; nothing was moved into place.' : 'The instance reported checksums that differ from those it accepted.'}`, 'copy_verification_failed');
+    }
+    if (code !== 0) {
+      const what = { 10: 'extracting the upload', 11: 'reading the expected checksums', 13: 'checksumming (sha256sum --zero is missing: coreutils 8.30 or later is needed)', 14: 'checksumming', 15: 'moving the verified upload into place' }[code] ?? 'the upload';
+      throw new VastMcpError(`On the instance, ${what} failed (exit ${code}: ${JSON.stringify(err.trim().slice(0, 300))}).`, 'copy_failed');
+    }
     return sent;
   });
   return { sha: r.value, attempts: r.attempts };

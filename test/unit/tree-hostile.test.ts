@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CopyConnection } from '../../server/copy/connection.js';
 import { withDestinationLock } from '../../server/copy/dest-lock.js';
+import { HashBoard } from '../../server/copy/hash-board.js';
 import { LocalTree } from '../../server/copy/local-tree.js';
 import { listTree } from '../../server/copy/remote-tree.js';
 import { END_OF_ARCHIVE, fileHeader, padding } from '../../server/copy/tar-writer.js';
@@ -123,6 +124,45 @@ describe('a hostile instance during a directory copy', () => {
     expect(out.digestLocal).toBe(out.digestRemote);
     expect(out.files.map((f) => f.sha256)).toEqual(files.map((f) => sha(f.body)));
     expect(everything(join(root, 'dst')).sort()).toEqual(['x', 'x/1', 'y']);
+  });
+});
+
+describe('a hostile instance in a one-pass copy (stream started with the listing)', () => {
+  function onePassStream(parts: Buffer[]) {
+    const ch = new FakeChannel(() => ({ out: [...parts, END_OF_ARCHIVE], code: 0 }));
+    return ch;
+  }
+  const board = (files: { rel: string; body: Buffer }[]) => {
+    const b = new HashBoard();
+    for (const f of files) b.set(f.rel, sha(f.body));
+    b.close();
+    return b;
+  };
+
+  it.each([
+    ['a member the listing does not have', [{ name: './a.txt', body: Buffer.from('hello') }, { name: './extra', body: Buffer.from('x') }], /not a file of the listing/],
+    ['the same member twice', [{ name: './a.txt', body: Buffer.from('hello') }, { name: './a.txt', body: Buffer.from('hello') }], /came twice/],
+    ['a path that leaves the destination', [{ name: './../../a.txt', body: Buffer.from('hello') }], /not a file of the listing/],
+  ])('refuses %s and records nothing', async (_what, members, msg) => {
+    const { root, tree } = setup();
+    const files = [{ rel: 'a.txt', body: Buffer.from('hello') }];
+    const ch = onePassStream(tarOf(members));
+    const conn = fakeConn(() => null);
+    const p = downloadTree(conn, '/workspace/x', tree, ['dst'], [{ rel: 'a.txt', type: 'f', size: 5 }], () => undefined, { data: ch as never, hashes: board(files) });
+    ch.end();
+    await expect(p).rejects.toThrow(msg);
+    expect(everything(root).filter((n) => !n.startsWith('dst'))).toEqual([]);
+    expect(everything(root).filter((n) => n.includes('partial') || n.endsWith('a.txt'))).toEqual([]);
+  });
+
+  it('refuses a file whose checksum the instance never sent', async () => {
+    const { tree } = setup();
+    const files = [{ rel: 'a.txt', body: Buffer.from('hello') }];
+    const ch = onePassStream(tarOf([{ name: './a.txt', body: files[0]!.body }]));
+    const p = downloadTree(fakeConn(() => null), '/workspace/x', tree, ['dst'], [{ rel: 'a.txt', type: 'f', size: 5 }], () => undefined, { data: ch as never, hashes: board([]) });
+    ch.end();
+    await expect(p).rejects.toThrow(/no checksum|failed after/);
+    expect(everything(join(tree.root, "dst"))).toEqual([]);
   });
 });
 

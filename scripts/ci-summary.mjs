@@ -22,7 +22,12 @@ for (const file of files) {
   }
   const report = JSON.parse(readFileSync(file, 'utf8'));
   passed += report.numPassedTests ?? 0;
-  failed += (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+  // A file that failed without a failing test (it did not load, a hook threw) counts once; a failed test is not counted
+  // again through the describe blocks around it.
+  const brokenFiles = (report.testResults ?? []).filter(
+    (f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed'),
+  );
+  failed += (report.numFailedTests ?? 0) + brokenFiles.length;
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 }
 for (const step of failedSteps) process.stderr.write(`failed step: ${step}\n`);

@@ -9,6 +9,7 @@ import { withRetries, type CopyConnection } from './connection.js';
 import { PARTIAL_SUFFIX, promoteAll, writeAll, type LocalTree } from './local-tree.js';
 import { remotePrefixSha256, remoteSha256 } from './remote-files.js';
 import { localWriteError, TransferInterrupted } from './transfer-errors.js';
+import { DEFAULT_PROGRESS_RULE } from '../ssh/progress-guard.js';
 
 export interface FileDownload {
   sha256: string;
@@ -139,7 +140,7 @@ export async function downloadFile(conn: CopyConnection, tree: LocalTree, remote
       if (g.len === 0) return void opened?.close();
       const q = shellQuote(remotePath);
       const cmd = g.start === 0 && g.len === size ? `cat -- ${q}` : g.start === 0 ? `head -c ${g.len} -- ${q}` : `tail -c +${g.start + 1} -- ${q} | head -c ${g.len}`;
-      const ch = opened ?? (await s.channel(cmd));
+      const ch = opened ?? (await s.channel(cmd, undefined, { progress: { ...DEFAULT_PROGRESS_RULE, direction: 'in' } }));
       await new Promise<void>((resolve, reject) => {
         let code: number | null = null;
         const onAbort = () => ch.close();

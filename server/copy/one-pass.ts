@@ -4,6 +4,7 @@ import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 import { HashBoard } from './hash-board.js';
 import { streamRecords } from './nul-records.js';
 import { BIG_FILE, type TreeEntry, type TreeListing } from './remote-tree.js';
+import { DEFAULT_PROGRESS_RULE } from '../ssh/progress-guard.js';
 
 /** Prints `<sha256>  <name>\0` per file named in "$@" (openssl where present: several times faster). */
 const PER_FILE = 'for f do if command -v openssl >/dev/null 2>&1; then h=$(openssl dgst -sha256 -r < "$f") || exit 1; else h=$(sha256sum < "$f") || exit 1; fi; printf "%s  %s\\0" "${h%% *}" "$f"; done';
@@ -77,7 +78,7 @@ export async function openOnePass(s: SshSession, remotePath: string, signal?: Ab
     if (r.code !== 0) throw new VastMcpError(`Checksumming on the instance failed (exit ${r.code}: ${JSON.stringify(r.stderr.trim().slice(0, 300))}). Nothing was recorded.`, 'copy_failed');
   });
   hashes.follow(checked);
-  const channel = s.channel(data);
+  const channel = s.channel(data, undefined, { progress: { ...DEFAULT_PROGRESS_RULE, direction: 'in' } });
   channel.catch(() => undefined);
   try {
     // The listing is complete at its end marker; a command that ends before it failed.

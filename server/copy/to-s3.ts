@@ -10,6 +10,7 @@ import { makeS3Client, parseS3Uri, putStream, readBackSha256 } from './s3-store.
 import { treeDigest } from './tree-digest.js';
 import { TransferInterrupted } from './transfer-errors.js';
 import type { CopyRequest, FileReport, TransferOutcome } from './run-copy.js';
+import { DEFAULT_PROGRESS_RULE } from '../ssh/progress-guard.js';
 
 /** Uploads at once to the store: enough to hide per-object latency, few enough for memory (each buffers a part). */
 export const S3_CONCURRENCY = 4;
@@ -48,7 +49,7 @@ export async function copyToS3(deps: ServerDeps, req: CopyRequest, conn: CopyCon
         const f = keyed[next++]!;
         const key = f.key!;
         const r = await withRetries(conn, `Upload of ${f.path} to S3`, async (s) => {
-          const ch = await s.channel(`cat -- ${shellQuote(f.path)}`);
+          const ch = await s.channel(`cat -- ${shellQuote(f.path)}`, undefined, { progress: { ...DEFAULT_PROGRESS_RULE, direction: 'in' } });
           ch.end();
           return putStream(client, bucket, key, ch, (n) => progress.tick(n, `${f.path} → s3://${bucket}/${key}`)).catch((e: Error) => {
             throw new TransferInterrupted(e.message);

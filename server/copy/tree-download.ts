@@ -11,6 +11,7 @@ import type { ClientChannel } from 'ssh2';
 import { TarFormatError, TarReader } from './tar-reader.js';
 import { localFileSha256, treeDigest } from './tree-digest.js';
 import { TransferInterrupted } from './transfer-errors.js';
+import { DEFAULT_PROGRESS_RULE } from '../ssh/progress-guard.js';
 
 export interface TreeFile {
   rel: string;
@@ -178,7 +179,7 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
     let ch: ClientChannel;
     if (pre) ch = pre.data;
     else {
-      ch = await s.channel(`cd -- ${shellQuote(remoteDir)} || exit 3; exec tar --hard-dereference --no-recursion --null -cf - -T -`);
+      ch = await s.channel(`cd -- ${shellQuote(remoteDir)} || exit 3; exec tar --hard-dereference --no-recursion --null -cf - -T -`, undefined, { progress: { ...DEFAULT_PROGRESS_RULE, direction: 'in' } });
       ch.end(Buffer.concat(send.map((f) => Buffer.from(`./${f.rel}\0`, 'utf8'))));
     }
     try {

@@ -19,8 +19,15 @@ export const DEFAULT_PROGRESS_RULE: Omit<ProgressRule, 'direction'> = { minBytes
 export function guardProgress(stream: Duplex, rule: ProgressRule, makeError: (reason: string) => Error): () => void {
   let moved = 0;
   let stopped = false;
-  const onData = (d: Buffer) => (moved += d.length);
-  if (rule.direction !== 'out') stream.on('data', onData);
+  // Incoming bytes are counted where the channel pushes them, not with a 'data' listener: a listener
+  // would switch the stream to flowing mode and lose data before the caller's own consumer attaches.
+  const originalPush = stream.push;
+  if (rule.direction !== 'out') {
+    stream.push = function (this: Duplex, chunk: unknown, ...rest: unknown[]) {
+      if (chunk) moved += typeof chunk === 'string' ? Buffer.byteLength(chunk) : ((chunk as Buffer).length ?? 0);
+      return (originalPush as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as Duplex['push'];
+  }
   const originalWrite = stream.write;
   if (rule.direction !== 'in') {
     stream.write = function (this: Duplex, chunk: unknown, ...rest: unknown[]) {
@@ -47,7 +54,7 @@ export function guardProgress(stream: Duplex, rule: ProgressRule, makeError: (re
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
-    stream.off('data', onData);
+    if (rule.direction !== 'out') stream.push = originalPush;
     if (rule.direction !== 'in') stream.write = originalWrite;
   };
   stream.once('close', stop);

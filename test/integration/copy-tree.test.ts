@@ -20,7 +20,7 @@ async function sh(command: string) {
   const r = await mcp.call('ssh', { instance_id: id, command, timeout_seconds: 120 });
   expect(r.isError, textOf(r)).toBeFalsy();
   expect(data(r).exit_code, data(r).stderr).toBe(0);
-  return data(r).stdout as string;
+  return data(r).stdout.text as string;
 }
 
 const execCount = () => sim.world.instances.get(id)!.logLines.filter((l) => l.startsWith('exec: ')).length;

@@ -19,7 +19,7 @@ const execCount = () => sim.world.instances.get(id)!.logLines.filter((l) => l.st
 async function sh(command: string) {
   const r = await mcp.call('ssh', { instance_id: id, command, timeout_seconds: 120 });
   expect(r.isError, textOf(r)).toBeFalsy();
-  return data(r).stdout as string;
+  return data(r).stdout.text as string;
 }
 
 beforeAll(async () => {

@@ -11,6 +11,7 @@ import type { JobCtx } from './job-context.js';
 import { jobResolved } from './plan.js';
 import { sendGo } from './remote-agent.js';
 import { agentOnstart } from './worker-agent.js';
+import { HEARTBEAT_SECONDS } from './monitor.js';
 
 const DEAD = new Set(['lost', 'stopped', 'destroyed', 'abandoned']);
 const noProgress = async () => {};
@@ -43,7 +44,7 @@ async function rentAttempt(ctx: JobCtx): Promise<void> {
   const n = ctx.store.attempts(ctx.job.id).length + 1;
   const label = attemptLabel(base, ctx.job.id, n);
   const a = ctx.store.addAttempt(ctx.fence, { job_id: ctx.job.id, label, state: 'intent', offer_id: offer.id, machine_id: offer.machine_id, instance_id: null, price_per_hour: quote.total_per_hour });
-  const onstart = packOnstart(agentOnstart({ command: spec.command, checkpointDir: spec.checkpoint_dir, graceSeconds: spec.grace_seconds, heartbeatSeconds: 5 })).onstart;
+  const onstart = packOnstart(agentOnstart({ command: spec.command, checkpointDir: spec.checkpoint_dir, graceSeconds: spec.grace_seconds, heartbeatSeconds: HEARTBEAT_SECONDS })).onstart;
   const body = createBody(offer, resolved, quote, { label, env: spec.env, onstart });
   ctx.attempt(a.n, { state: 'sent', started_at: ctx.now() });
   try {

@@ -4,10 +4,13 @@ import type { AttemptRow } from '../store/job-store.js';
 import type { JobCtx } from './job-context.js';
 import { completeLines, probeAgent, readAgentLogs, terminateAgent, type AgentProbe } from './remote-agent.js';
 
+/** How often the worker agent ticks its heartbeat (seconds of the instance's own clock). */
+export const HEARTBEAT_SECONDS = 5;
+
 /** What one supervisor process remembers between passes (platform seconds); lost on restart, which only delays. */
 export interface SupervisorMemo {
-  /** The last heartbeat counter seen per job, and when it last moved. */
-  heartbeat: Map<string, { value: number; at: number }>;
+  /** The last heartbeat counter seen per job attempt (`job#n`), and when it last moved (platform seconds, and real ms). */
+  heartbeat: Map<string, { value: number; at: number; atMs: number }>;
   /** When a checkpoint was last copied off, per job. */
   lastSync: Map<string, number>;
   /** When SIGTERM was sent, per job. */
@@ -79,16 +82,23 @@ export async function stepRunning(ctx: JobCtx, memo: SupervisorMemo): Promise<vo
   }
   const now = ctx.now();
   const hb = memo.heartbeat;
-  const last = hb.get(ctx.job.id);
-  if (probe.heartbeat !== null && (!last || probe.heartbeat !== last.value)) hb.set(ctx.job.id, { value: probe.heartbeat, at: now });
-  if (!hb.has(ctx.job.id)) hb.set(ctx.job.id, { value: -1, at: now });
-  const hbAge = now - hb.get(ctx.job.id)!.at;
-  if (probe.exitCode === null && hbAge > ctx.settings.heartbeatStaleSeconds) {
+  // Per attempt: a new worker counts from 1 again, which must not read as the old one's last value.
+  const key = `${ctx.job.id}#${a.n}`;
+  const last = hb.get(key);
+  const nowMs = ctx.deps.monotonicMs();
+  if (probe.heartbeat !== null && (!last || probe.heartbeat !== last.value)) hb.set(key, { value: probe.heartbeat, at: now, atMs: nowMs });
+  if (!hb.has(key)) hb.set(key, { value: -1, at: now, atMs: nowMs });
+  const hbAge = now - hb.get(key)!.at;
+  // The worker ticks every HEARTBEAT_SECONDS of its own (real) time: a counter that has not had several
+  // ticks' worth of real time to move is no evidence of death, whatever the platform clock says.
+  const realAge = (nowMs - hb.get(key)!.atMs) / 1000;
+  const realFloor = Math.min(ctx.settings.heartbeatStaleSeconds, 4 * HEARTBEAT_SECONDS);
+  if (probe.exitCode === null && hbAge > ctx.settings.heartbeatStaleSeconds && realAge > realFloor) {
     if (confirmLoss(ctx, a)) await recover(ctx, a, `worker heartbeat missing for ${Math.round(hbAge)} s`);
     return;
   }
   if (ctx.current()!.suspect_since !== null) ctx.attempt(a.n, { suspect_since: null });
-  ctx.update({ last_heartbeat: hb.get(ctx.job.id)!.value >= 0 ? hb.get(ctx.job.id)!.at : null });
+  ctx.update({ last_heartbeat: hb.get(key)!.value >= 0 ? hb.get(key)!.at : null });
 
   const newest = probe.checkpoints[probe.checkpoints.length - 1];
   const lastSync = ctx.job.checkpoint_step;

@@ -77,6 +77,8 @@ export class SshManager {
 
   private halt(inst: SimInstance): void {
     this.servers.get(inst.id)?.disconnectAll();
+    // The container stops: every process in it ends, whoever started it (onstart or an SSH session).
+    this.sandbox.stopProcesses(inst.id);
     const child = this.onstarts.get(inst.id);
     if (child?.pid) {
       try {
@@ -98,6 +100,7 @@ export class SshManager {
 
   async close(): Promise<void> {
     for (const inst of this.world.instances.values()) this.halt(inst);
+    this.sandbox.stopAll();
     await Promise.all([...this.servers.values()].map((s) => s.close()));
     this.servers.clear();
   }

@@ -3,28 +3,10 @@ import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import type { SimInstance } from '../types.js';
 import { TRAINER_COMMAND, TRAINER_SCRIPT } from '../trainer/trainer-script.js';
+import { InstanceNamespaces } from './instance-namespace.js';
 
 /** System directories a container image would have; nothing from the host's homes, /proc or state. */
 const SYSTEM_DIRS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'usr', 'etc', 'opt'];
-
-/**
- * Builds a private root in new mount and PID namespaces: the host's system directories bound read-only
- * in, the instance's own /workspace and /root, a private /tmp, a /proc that shows only the instance's
- * own processes (the host's /proc/<pid>/environ would hand out the server's VAST_API_KEY), then chroot.
- * Nothing outside the namespace changes (the mount root is a directory of the simulator's own).
- */
-const NAMESPACE_SCRIPT = `set -e
-R="$1"; WS="$2"; HM="$3"; BIN="$4"
-mount -t tmpfs tmpfs "$R"
-for d in ${SYSTEM_DIRS.join(' ')}; do
-  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$R/$d";
-  elif [ -d "/$d" ]; then mkdir -p "$R/$d"; mount --rbind "/$d" "$R/$d"; mount -o remount,bind,ro "$R/$d" 2>/dev/null || true; fi
-done
-mkdir -p "$R/workspace" "$R/root" "$R/tmp" "$R/dev" "$R/proc" "$R/.vast-sim/bin"
-mount --bind "$WS" "$R/workspace"; mount --bind "$HM" "$R/root"; mount --bind "$BIN" "$R/.vast-sim/bin"
-mount -t tmpfs tmpfs "$R/tmp"; mount --rbind /dev "$R/dev"; mount -t proc proc "$R/proc"
-shift 4
-exec chroot "$R" /bin/sh -c 'cd /workspace && exec /bin/sh -c "$1"' sh "$1"`;
 
 export type IsolationMode = 'namespace' | 'proot' | 'none';
 
@@ -65,7 +47,7 @@ export class InstanceSandbox {
   readonly binDir: string;
   readonly proot: string | null;
   readonly mode: IsolationMode;
-  private mounts = 0;
+  private readonly namespaces: InstanceNamespaces;
 
   constructor(readonly dataDir: string) {
     this.binDir = join(dataDir, 'bin');
@@ -77,6 +59,16 @@ export class InstanceSandbox {
     const found = spawnSync('sh', ['-c', 'command -v proot'], { encoding: 'utf8' });
     this.proot = found.status === 0 ? found.stdout.trim() : null;
     this.mode = detectMode(this.proot);
+    this.namespaces = new InstanceNamespaces(dataDir, SYSTEM_DIRS);
+  }
+
+  /** Ends every process of the instance (its container stops or is destroyed). */
+  stopProcesses(id: number): void {
+    this.namespaces.stop(id);
+  }
+
+  stopAll(): void {
+    this.namespaces.stopAll();
   }
 
   rootOf(id: number): string {
@@ -89,6 +81,7 @@ export class InstanceSandbox {
   }
 
   remove(id: number): void {
+    this.namespaces.stop(id);
     rmSync(this.rootOf(id), { recursive: true, force: true });
   }
 
@@ -116,12 +109,7 @@ export class InstanceSandbox {
     if (opts.containerEnv) for (const [k, v] of Object.entries(inst.env)) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) env[k] = v;
     const root = this.rootOf(inst.id);
     if (this.mode === 'namespace') {
-      const mnt = join(this.dataDir, 'mnt', `${inst.id}-${++this.mounts}`);
-      mkdirSync(mnt, { recursive: true });
-      const child = spawn('unshare', ['-m', '-p', '--fork', '--propagation', 'private', 'sh', '-c', NAMESPACE_SCRIPT, 'sh', mnt, join(root, 'workspace'), join(root, 'root'), this.binDir, command], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-      // The namespace (and its mounts) ends with the process; only the empty mount point remains.
-      child.on('close', () => rmSync(mnt, { recursive: true, force: true }));
-      return child;
+      return this.namespaces.spawn(inst.id, { workspace: join(root, 'workspace'), home: join(root, 'root'), bin: this.binDir }, command, env);
     }
     if (this.mode === 'none') {
       return spawn('sh', ['-c', 'echo "simulator: cannot run commands isolated inside the instance: run the simulator as root (mount namespace) or install proot (apt-get install proot)" >&2; exit 127'], { env });

@@ -93,7 +93,9 @@ describe('a job outbid mid-run', () => {
     const store = SqliteJobStore.inStateDir(mcp.deps.config.stateDir);
     const s = JobSpecSchema.parse({ ...spec('capped'), command: 'vast-sim-trainer --steps 400 --every 5 --step-ms 100 --out /workspace/out --ckpt /workspace/checkpoints', max_cost_usd: 0.08, interruptible: false });
     store.createJob({ id: 'job2', name: s.name, spec: s, now: sim.world.now() }, { binding: approvalBinding(s) });
-    const sup = new Supervisor(mcp.deps, store, SETTINGS, 'test-supervisor-2');
+    // This test is about the cap: the heartbeat (real seconds on the instance) is not judged against
+    // the simulated clock this loop jumps ahead 300 s at a time.
+    const sup = new Supervisor(mcp.deps, store, { ...SETTINGS, heartbeatStaleSeconds: 86_400 }, 'test-supervisor-2');
     const STEP = 300;
     const deadline = Date.now() + 120_000;
     for (;;) {

@@ -15,12 +15,16 @@ export function runJobPrompt(a: { task?: string; max_cost_usd?: string }): strin
 }
 
 export function registerJobPrompts(server: McpServer): void {
-  server.registerPrompt('run-job', {
-    title: 'Run a GPU job with a cap (survives preemption)',
-    description: 'Submit a long-running job with a hard cost cap, checkpoints and a standing teardown approval; follow it to verified outputs.',
-    argsSchema: {
-      task: z.string().optional().describe('What the job does'),
-      max_cost_usd: z.string().optional().describe('Proposed hard cap, USD'),
+  server.registerPrompt(
+    'run-job',
+    {
+      title: 'Run a GPU job with a cap (survives preemption)',
+      description: 'Submit a long-running job with a hard cost cap, checkpoints and a standing teardown approval; follow it to verified outputs.',
+      argsSchema: {
+        task: z.string().optional().describe('What the job does'),
+        max_cost_usd: z.string().optional().describe('Proposed hard cap, USD'),
+      },
     },
-  }, (a) => ({ messages: [{ role: 'user' as const, content: { type: 'text' as const, text: runJobPrompt(a) } }] }));
+    (a) => ({ messages: [{ role: 'user' as const, content: { type: 'text' as const, text: runJobPrompt(a) } }] }),
+  );
 }

@@ -30,29 +30,65 @@ async function searchLatency(simUrl: string, vastPy: string | null): Promise<voi
     await s.call('offers', args);
     ours.push(performance.now() - t);
     t = performance.now();
-    const res = await fetch(`${simUrl}/api/v0/bundles/`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${simUrl}/api/v0/bundles/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     await res.json();
     raw.push(performance.now() - t);
   }
   await s.close();
   const ratio = median(ours) / median(raw);
-  results.search = { ours_p50_ms: median(ours), ours_p95_ms: quantile(ours, 0.95), raw_p50_ms: median(raw), raw_p95_ms: quantile(raw, 0.95), ratio_p50: ratio };
-  rows.push({ name: 'offers p50 (p95) vs raw HTTP', value: `${median(ours).toFixed(1)} ms (${quantile(ours, 0.95).toFixed(1)})`, comparison: `${median(raw).toFixed(1)} ms (${quantile(raw, 0.95).toFixed(1)})`, ratio, target: 'ratio ≤ 1.3', met: ratio <= 1.3 });
+  results.search = {
+    ours_p50_ms: median(ours),
+    ours_p95_ms: quantile(ours, 0.95),
+    raw_p50_ms: median(raw),
+    raw_p95_ms: quantile(raw, 0.95),
+    ratio_p50: ratio,
+  };
+  rows.push({
+    name: 'offers p50 (p95) vs raw HTTP',
+    value: `${median(ours).toFixed(1)} ms (${quantile(ours, 0.95).toFixed(1)})`,
+    comparison: `${median(raw).toFixed(1)} ms (${quantile(raw, 0.95).toFixed(1)})`,
+    ratio,
+    target: 'ratio ≤ 1.3',
+    met: ratio <= 1.3,
+  });
   if (!vastPy) {
-    rows.push({ name: 'offers vs official CLI (vast.py)', value: `${median(ours).toFixed(1)} ms`, comparison: '—', ratio: null, target: 'CLI ≥ 10× slower', met: null, note: 'set VAST_PY=/path/to/vast.py to compare' });
+    rows.push({
+      name: 'offers vs official CLI (vast.py)',
+      value: `${median(ours).toFixed(1)} ms`,
+      comparison: '—',
+      ratio: null,
+      target: 'CLI ≥ 10× slower',
+      met: null,
+      note: 'set VAST_PY=/path/to/vast.py to compare',
+    });
     return;
   }
   const cli: number[] = [];
   const home = join(process.env.TMPDIR ?? '/tmp', `vast-bench-cli-${process.pid}`);
   mkdirSync(home, { recursive: true });
   for (let i = 0; i < 5; i++) {
-    const r = await timeCommand('python3', [vastPy, 'search', 'offers', 'gpu_name=RTX_4090 reliability>=0.95', '--limit', '10', '--raw', '--url', simUrl, '--api-key', KEY], { ...process.env, HOME: home, VAST_URL: simUrl });
+    const r = await timeCommand(
+      'python3',
+      [vastPy, 'search', 'offers', 'gpu_name=RTX_4090 reliability>=0.95', '--limit', '10', '--raw', '--url', simUrl, '--api-key', KEY],
+      { ...process.env, HOME: home, VAST_URL: simUrl },
+    );
     if (r.code !== 0) throw new Error(`vast.py failed: ${r.stderr.slice(0, 300)}`);
     cli.push(r.ms);
   }
   const cliRatio = median(cli) / median(ours);
   results.search_cli = { cli_p50_ms: median(cli), ratio: cliRatio };
-  rows.push({ name: 'offers vs official CLI (vast.py)', value: `${median(ours).toFixed(1)} ms`, comparison: `${median(cli).toFixed(0)} ms`, ratio: cliRatio, target: 'CLI ≥ 10× slower', met: cliRatio >= 10 });
+  rows.push({
+    name: 'offers vs official CLI (vast.py)',
+    value: `${median(ours).toFixed(1)} ms`,
+    comparison: `${median(cli).toFixed(0)} ms`,
+    ratio: cliRatio,
+    target: 'CLI ≥ 10× slower',
+    met: cliRatio >= 10,
+  });
 }
 
 async function copyThroughput(simUrl: string, sim: Awaited<ReturnType<typeof startSimulator>>): Promise<void> {
@@ -103,21 +139,81 @@ async function copyThroughput(simUrl: string, sim: Awaited<ReturnType<typeof sta
   }
   const mbps = (ms: number) => GIB / 1e6 / (ms / 1000);
   const rss = peakRssMb(s.pid);
-  results.copy = { ours_ms: median(ours), scp_ms: median(scp), rsync_ms: haveRsync ? median(rsync) : null, no_verify_ms: median(noVerify), ours_mb_s: mbps(median(ours)), scp_mb_s: mbps(median(scp)), peak_rss_mb: rss };
+  results.copy = {
+    ours_ms: median(ours),
+    scp_ms: median(scp),
+    rsync_ms: haveRsync ? median(rsync) : null,
+    no_verify_ms: median(noVerify),
+    ours_mb_s: mbps(median(ours)),
+    scp_mb_s: mbps(median(scp)),
+    peak_rss_mb: rss,
+  };
   const vsScp = median(scp) / median(ours);
-  rows.push({ name: 'copy 1 GiB vs scp (throughput)', value: `${mbps(median(ours)).toFixed(0)} MB/s`, comparison: `${mbps(median(scp)).toFixed(0)} MB/s`, ratio: vsScp, target: '≥ 1.1× scp', met: vsScp >= 1.1 });
-  if (haveRsync) rows.push({ name: 'copy 1 GiB vs rsync (throughput)', value: `${mbps(median(ours)).toFixed(0)} MB/s`, comparison: `${mbps(median(rsync)).toFixed(0)} MB/s`, ratio: median(rsync) / median(ours), target: 'for reference', met: null, note: 'no target' });
-  else rows.push({ name: 'copy 1 GiB vs rsync', value: '—', comparison: '—', ratio: null, target: 'for reference', met: null, note: 'rsync not installed' });
+  rows.push({
+    name: 'copy 1 GiB vs scp (throughput)',
+    value: `${mbps(median(ours)).toFixed(0)} MB/s`,
+    comparison: `${mbps(median(scp)).toFixed(0)} MB/s`,
+    ratio: vsScp,
+    target: '≥ 1.1× scp',
+    met: vsScp >= 1.1,
+  });
+  if (haveRsync)
+    rows.push({
+      name: 'copy 1 GiB vs rsync (throughput)',
+      value: `${mbps(median(ours)).toFixed(0)} MB/s`,
+      comparison: `${mbps(median(rsync)).toFixed(0)} MB/s`,
+      ratio: median(rsync) / median(ours),
+      target: 'for reference',
+      met: null,
+      note: 'no target',
+    });
+  else
+    rows.push({
+      name: 'copy 1 GiB vs rsync',
+      value: '—',
+      comparison: '—',
+      ratio: null,
+      target: 'for reference',
+      met: null,
+      note: 'rsync not installed',
+    });
   const overhead = median(ours) / median(noVerify) - 1;
-  rows.push({ name: 'verification overhead', value: `${(median(ours) / 1000).toFixed(2)} s verified`, comparison: `${(median(noVerify) / 1000).toFixed(2)} s unverified`, ratio: 1 + overhead, target: '≤ 1.10× unverified', met: overhead <= 0.1 });
-  rows.push({ name: 'server peak RSS during 1 GiB copy', value: rss === null ? 'n/a' : `${rss.toFixed(0)} MB`, comparison: '—', ratio: null, target: '≤ 150 MB', met: rss === null ? null : rss <= 150 });
+  rows.push({
+    name: 'verification overhead',
+    value: `${(median(ours) / 1000).toFixed(2)} s verified`,
+    comparison: `${(median(noVerify) / 1000).toFixed(2)} s unverified`,
+    ratio: 1 + overhead,
+    target: '≤ 1.10× unverified',
+    met: overhead <= 0.1,
+  });
+  rows.push({
+    name: 'server peak RSS during 1 GiB copy',
+    value: rss === null ? 'n/a' : `${rss.toFixed(0)} MB`,
+    comparison: '—',
+    ratio: null,
+    target: '≤ 150 MB',
+    met: rss === null ? null : rss <= 150,
+  });
   // The proxy is throttled like the platform's: 100 MB through it.
   await s.call('ssh', { instance_id: id, command: 'head -c 100000000 /workspace/big.bin > /workspace/100m.bin' });
   const t = performance.now();
-  await s.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/100m.bin', local_path: 'proxy.bin', prefer_proxy: true });
+  await s.call('copy', {
+    instance_id: id,
+    direction: 'instance_to_local',
+    remote_path: '/workspace/100m.bin',
+    local_path: 'proxy.bin',
+    prefer_proxy: true,
+  });
   const proxyMbps = 100 / ((performance.now() - t) / 1000);
   results.proxy_mb_s = proxyMbps;
-  rows.push({ name: 'copy via SSH proxy (throttled)', value: `${proxyMbps.toFixed(1)} MB/s`, comparison: `${mbps(median(ours)).toFixed(0)} MB/s direct`, ratio: mbps(median(ours)) / proxyMbps, target: 'proxy clearly slower', met: proxyMbps < mbps(median(ours)) / 2 });
+  rows.push({
+    name: 'copy via SSH proxy (throttled)',
+    value: `${proxyMbps.toFixed(1)} MB/s`,
+    comparison: `${mbps(median(ours)).toFixed(0)} MB/s direct`,
+    ratio: mbps(median(ours)) / proxyMbps,
+    target: 'proxy clearly slower',
+    met: proxyMbps < mbps(median(ours)) / 2,
+  });
   const token = (await s.call('destroy', { instance_id: id, discard: true })).approval_token;
   await s.call('destroy', { instance_id: id, discard: true, approval_token: token });
   await s.close();
@@ -130,7 +226,10 @@ async function copyThroughput(simUrl: string, sim: Awaited<ReturnType<typeof sta
 function firstToolsList(simUrl: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const p = spawn(process.execPath, [MAIN], { stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', VAST_URL: simUrl, VAST_API_KEY: KEY } });
+    const p = spawn(process.execPath, [MAIN], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', VAST_URL: simUrl, VAST_API_KEY: KEY },
+    });
     let out = '';
     p.stdout.on('data', (c) => {
       out += String(c);
@@ -141,7 +240,12 @@ function firstToolsList(simUrl: string): Promise<number> {
     });
     p.on('error', reject);
     const send = (m: unknown) => p.stdin.write(`${JSON.stringify(m)}\n`);
-    send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } });
+    send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+    });
     send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
   });
@@ -156,7 +260,14 @@ async function startup(simUrl: string): Promise<void> {
     bare.push((await timeCommand(process.execPath, ['-e', ''])).ms);
   }
   results.startup = { ours_ms: median(ours), bare_node_ms: median(bare) };
-  rows.push({ name: 'start → first tools/list', value: `${median(ours).toFixed(0)} ms`, comparison: `${median(bare).toFixed(0)} ms (node -e "")`, ratio: median(ours) / median(bare), target: '≤ 300 ms', met: median(ours) <= 300 });
+  rows.push({
+    name: 'start → first tools/list',
+    value: `${median(ours).toFixed(0)} ms`,
+    comparison: `${median(bare).toFixed(0)} ms (node -e "")`,
+    ratio: median(ours) / median(bare),
+    target: '≤ 300 ms',
+    met: median(ours) <= 300,
+  });
 }
 
 async function polling(): Promise<void> {
@@ -171,7 +282,14 @@ async function polling(): Promise<void> {
   const polls = sim.requests.slice(before).filter((r) => r.method === 'GET' && /^\/api\/v0\/instances\/\d+$/.test(r.path)).length;
   const perMin = polls / minutes;
   results.polling = { polls, minutes, per_minute: perMin, rate_limit_hits: sim.rateLimitHits() };
-  rows.push({ name: 'polls/min while waiting (rate-limit hits)', value: `${perMin.toFixed(1)}/min (${sim.rateLimitHits()} hits)`, comparison: 'limit: 30/min (one per 2 s)', ratio: null, target: '0 rate-limit hits', met: sim.rateLimitHits() === 0 });
+  rows.push({
+    name: 'polls/min while waiting (rate-limit hits)',
+    value: `${perMin.toFixed(1)}/min (${sim.rateLimitHits()} hits)`,
+    comparison: 'limit: 30/min (one per 2 s)',
+    ratio: null,
+    target: '0 rate-limit hits',
+    met: sim.rateLimitHits() === 0,
+  });
   await s.close();
   await sim.close();
 }
@@ -202,7 +320,10 @@ async function main(): Promise<void> {
   log('JSON: bench/results.json');
 }
 
-main().then(() => process.exit(0), (e: unknown) => {
-  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

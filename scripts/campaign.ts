@@ -6,8 +6,13 @@ import { runCampaign, DEFAULT_FAULTS, type CampaignSummary } from './campaign/ru
 /** `npm run campaign`: randomized chat-ops sequences under faults, with invariant checks. */
 function table(s: CampaignSummary): string {
   const rows: [string, string][] = [
-    ['seed', s.seed], ['sequences', String(s.sequences)], ['tool calls', String(s.calls)], ['seconds', String(s.seconds)],
-    ...Object.entries(s.faults).sort().map(([k, v]) => [`fault: ${k}`, String(v)] as [string, string]),
+    ['seed', s.seed],
+    ['sequences', String(s.sequences)],
+    ['tool calls', String(s.calls)],
+    ['seconds', String(s.seconds)],
+    ...Object.entries(s.faults)
+      .sort()
+      .map(([k, v]) => [`fault: ${k}`, String(v)] as [string, string]),
     ...Object.entries(s.invariants).map(([k, v]) => [`INVARIANT ${k}`, `${v}${v === 0 ? '' : '   <-- VIOLATED'}`] as [string, string]),
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
@@ -15,18 +20,38 @@ function table(s: CampaignSummary): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { sequences: { type: 'string' }, seed: { type: 'string' }, faults: { type: 'string' }, 'rate-limits': { type: 'boolean' }, out: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      sequences: { type: 'string' },
+      seed: { type: 'string' },
+      faults: { type: 'string' },
+      'rate-limits': { type: 'boolean' },
+      out: { type: 'string' },
+    },
+  });
   const sequences = Number(values.sequences ?? 150);
   if (!Number.isInteger(sequences) || sequences < 1) throw new Error('--sequences must be a positive whole number');
   const seed = values.seed ?? String(Date.now() % 1_000_000);
   const out = values.out ?? 'reports/campaign.json';
-  process.stdout.write(`campaign: ${sequences} sequences, seed ${seed}, faults ${values.faults ?? DEFAULT_FAULTS}${values['rate-limits'] ? ', rate limits on' : ''}\n`);
-  const summary = await runCampaign({ sequences, seed, faults: values.faults, rateLimits: values['rate-limits'], onProgress: (d, t) => { if (d % 10 === 0 || d === t) process.stdout.write(`  ${d}/${t}\n`); } });
+  process.stdout.write(
+    `campaign: ${sequences} sequences, seed ${seed}, faults ${values.faults ?? DEFAULT_FAULTS}${values['rate-limits'] ? ', rate limits on' : ''}\n`,
+  );
+  const summary = await runCampaign({
+    sequences,
+    seed,
+    faults: values.faults,
+    rateLimits: values['rate-limits'],
+    onProgress: (d, t) => {
+      if (d % 10 === 0 || d === t) process.stdout.write(`  ${d}/${t}\n`);
+    },
+  });
   process.stdout.write(`\n${table(summary)}\n`);
   if (summary.notes.length) process.stdout.write(`\nnotes:\n${summary.notes.map((n) => `  - ${n}`).join('\n')}\n`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(summary, null, 2)}\n`);
-  process.stdout.write(`\nJSON: ${out}\n${summary.ok ? 'all invariants hold' : `INVARIANTS VIOLATED — replay with: npm run campaign -- --seed ${seed} --sequences ${sequences}`}\n`);
+  process.stdout.write(
+    `\nJSON: ${out}\n${summary.ok ? 'all invariants hold' : `INVARIANTS VIOLATED — replay with: npm run campaign -- --seed ${seed} --sequences ${sequences}`}\n`,
+  );
   process.exit(summary.ok ? 0 : 1);
 }
 

@@ -14,11 +14,22 @@ export async function startDemoS3(): Promise<{ env: Record<string, string>; clos
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: mkdtempSync(join(tmpdir(), 'vast-mcp-demo-s3-')) });
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   await client.send(new CreateBucketCommand({ Bucket: 'demo-artifacts' }));
   client.destroy();
   return {
-    env: { VAST_MCP_S3_ENDPOINT: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', VAST_MCP_S3_FORCE_PATH_STYLE: 'true', VAST_MCP_S3_CHECKSUMS: 'when_required' },
+    env: {
+      VAST_MCP_S3_ENDPOINT: endpoint,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      VAST_MCP_S3_FORCE_PATH_STYLE: 'true',
+      VAST_MCP_S3_CHECKSUMS: 'when_required',
+    },
     close: () => server.close(),
   };
 }

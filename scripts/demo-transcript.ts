@@ -20,7 +20,12 @@ export class Transcript {
     const r = (await this.client.callTool({ name, arguments: args })) as CallToolResult;
     const text = r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
     const prefix = r.isError ? '   ✗ ' : '   ';
-    this.out.write(`${text.split('\n').map((l) => prefix + l).join('\n')}\n`);
+    this.out.write(
+      `${text
+        .split('\n')
+        .map((l) => prefix + l)
+        .join('\n')}\n`,
+    );
     return r;
   }
 }

@@ -25,8 +25,14 @@ async function main(): Promise<void> {
     command: process.execPath,
     args: [fileURLToPath(new URL('../server/main.js', import.meta.url))],
     env: {
-      PATH: process.env.PATH ?? '', HOME: home, VAST_URL: sim.url, VAST_API_KEY: key, VAST_MCP_STATE_DIR: join(home, 'state'), VAST_MCP_LOG_LEVEL: 'warn',
-      VAST_MCP_COPY_ROOT: join(home, 'results'), ...(s3?.env ?? {}),
+      PATH: process.env.PATH ?? '',
+      HOME: home,
+      VAST_URL: sim.url,
+      VAST_API_KEY: key,
+      VAST_MCP_STATE_DIR: join(home, 'state'),
+      VAST_MCP_LOG_LEVEL: 'warn',
+      VAST_MCP_COPY_ROOT: join(home, 'results'),
+      ...(s3?.env ?? {}),
     },
     stderr: 'inherit',
   });
@@ -35,7 +41,12 @@ async function main(): Promise<void> {
   const answers: { say: string; result: ElicitResult }[] = [];
   client.setRequestHandler(ElicitRequestSchema, async (req) => {
     const next = answers.shift() ?? { say: 'No.', result: { action: 'decline' } };
-    process.stdout.write(`\n   ┌ the server asks the user:\n${req.params.message.split('\n').map((l) => `   │ ${l}`).join('\n')}\n   └ user: ${next.say}\n`);
+    process.stdout.write(
+      `\n   ┌ the server asks the user:\n${req.params.message
+        .split('\n')
+        .map((l) => `   │ ${l}`)
+        .join('\n')}\n   └ user: ${next.say}\n`,
+    );
     return next.result;
   });
   await client.connect(transport);
@@ -51,7 +62,14 @@ async function main(): Promise<void> {
 
     t.say('The user: "Rent the cheapest one with the default image, and wait until it runs."');
     answers.push({ say: 'Yes, rent it.', result: { action: 'accept', content: { confirm: true } } });
-    const created = await t.call('create', { gpu_name: 'RTX 4090', geolocation: ['US', 'CA'], min_reliability: 0.95, hours: 8, wait: true, wait_timeout_seconds: 300 });
+    const created = await t.call('create', {
+      gpu_name: 'RTX 4090',
+      geolocation: ['US', 'CA'],
+      min_reliability: 0.95,
+      hours: 8,
+      wait: true,
+      wait_timeout_seconds: 300,
+    });
     const id = data(created).instances?.[0]?.instance_id as number | undefined;
     if (!id) throw new Error('create did not rent an instance');
     await t.call('status', { instance_id: id });
@@ -59,7 +77,11 @@ async function main(): Promise<void> {
     await t.call('ssh', { instance_id: id, command: 'nvidia-smi -L' });
 
     t.say('The agent "trains" and writes a checkpoint on the instance:');
-    await t.call('ssh', { instance_id: id, command: 'mkdir -p /workspace/run && head -c 20000000 /dev/urandom > /workspace/run/model-step-1000.pt && echo "step=1000 loss=0.042" > /workspace/run/metrics.txt && ls -l /workspace/run' });
+    await t.call('ssh', {
+      instance_id: id,
+      command:
+        'mkdir -p /workspace/run && head -c 20000000 /dev/urandom > /workspace/run/model-step-1000.pt && echo "step=1000 loss=0.042" > /workspace/run/metrics.txt && ls -l /workspace/run',
+    });
 
     t.say('The user: "Pause it for lunch." (stop keeps the disk, which keeps billing)');
     await t.call('stop', { instance_id: id });
@@ -74,9 +96,15 @@ async function main(): Promise<void> {
 
     t.say('The agent copies the results off, verified at both ends:');
     await t.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/run', local_path: `run-${id}` });
-    if (s3) await t.call('copy', { instance_id: id, direction: 'instance_to_s3', remote_path: '/workspace/run/model-step-1000.pt', s3_uri: `s3://demo-artifacts/run-${id}` });
+    if (s3)
+      await t.call('copy', {
+        instance_id: id,
+        direction: 'instance_to_s3',
+        remote_path: '/workspace/run/model-step-1000.pt',
+        s3_uri: `s3://demo-artifacts/run-${id}`,
+      });
 
-    t.say('Now destroy is allowed, with the user\'s approval:');
+    t.say("Now destroy is allowed, with the user's approval:");
     answers.push({ say: 'Approve.', result: { action: 'accept', content: { approve: true } } });
     await t.call('destroy', { instance_id: id });
     await t.call('status');

@@ -18,7 +18,14 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
   secrets.add(config.s3.secretAccessKey);
   secrets.add(config.s3.sessionToken);
   const http = new VastHttp(
-    { baseUrl: config.apiUrl, apiKey: config.apiKey, connectTimeoutMs: config.timeouts.connectMs, headersTimeoutMs: config.timeouts.headersMs, bodyTimeoutMs: config.timeouts.bodyMs, pacer: config.pacing ? undefined : null },
+    {
+      baseUrl: config.apiUrl,
+      apiKey: config.apiKey,
+      connectTimeoutMs: config.timeouts.connectMs,
+      headersTimeoutMs: config.timeouts.headersMs,
+      bodyTimeoutMs: config.timeouts.bodyMs,
+      pacer: config.pacing ? undefined : null,
+    },
     logger.child({ component: 'vast-http' }),
     secrets,
   );

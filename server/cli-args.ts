@@ -66,11 +66,15 @@ function checkFaults(spec: string | undefined): string | undefined {
 function wholeNumber(name: string, text: string | undefined, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text) || n < min || n > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return n;
 }
 
-function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Record<string, string | boolean | (string | boolean)[] | undefined> {
+function parse(
+  argv: string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): Record<string, string | boolean | (string | boolean)[] | undefined> {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (e) {
@@ -82,11 +86,18 @@ function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>)
 export function parseCliArgs(argv: string[]): CliArgs {
   if (argv[0] === 'sim') {
     const v = parse(argv.slice(1), {
-      port: { type: 'string' }, 'api-key': { type: 'string' }, seed: { type: 'string' }, offers: { type: 'string' }, 'time-scale': { type: 'string' }, faults: { type: 'string' }, 'rate-limits': { type: 'boolean' },
+      port: { type: 'string' },
+      'api-key': { type: 'string' },
+      seed: { type: 'string' },
+      offers: { type: 'string' },
+      'time-scale': { type: 'string' },
+      faults: { type: 'string' },
+      'rate-limits': { type: 'boolean' },
     });
     const timeScaleText = v['time-scale'] as string | undefined;
     const timeScale = timeScaleText === undefined ? 1 : Number(timeScaleText);
-    if (!Number.isFinite(timeScale) || timeScale <= 0 || timeScale > 100000) throw new UsageError(`--time-scale must be a number above 0 (1 = real time), got ${JSON.stringify(timeScaleText)}`);
+    if (!Number.isFinite(timeScale) || timeScale <= 0 || timeScale > 100000)
+      throw new UsageError(`--time-scale must be a number above 0 (1 = real time), got ${JSON.stringify(timeScaleText)}`);
     const apiKey = v['api-key'] as string | undefined;
     if (apiKey !== undefined && apiKey.trim().length < 8) throw new UsageError('--api-key must be at least 8 characters');
     return {
@@ -101,28 +112,61 @@ export function parseCliArgs(argv: string[]): CliArgs {
     };
   }
   if (argv[0] === 'jobd') {
-    const v = parse(argv.slice(1), { 'api-url': { type: 'string' }, 'state-dir': { type: 'string' }, 'log-level': { type: 'string' }, config: { type: 'string' } });
-    return { command: 'jobd', apiUrl: v['api-url'] as string | undefined, stateDir: v['state-dir'] as string | undefined, logLevel: v['log-level'] as string | undefined, configPath: v.config as string | undefined };
+    const v = parse(argv.slice(1), {
+      'api-url': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'log-level': { type: 'string' },
+      config: { type: 'string' },
+    });
+    return {
+      command: 'jobd',
+      apiUrl: v['api-url'] as string | undefined,
+      stateDir: v['state-dir'] as string | undefined,
+      logLevel: v['log-level'] as string | undefined,
+      configPath: v.config as string | undefined,
+    };
   }
   if (argv[0] === 'jobs') {
     const action = argv[1];
-    if (action !== 'list' && action !== 'status' && action !== 'logs' && action !== 'cancel') throw new UsageError('jobs needs one of: list, status ID, logs ID, cancel ID (see vast-mcp --help)');
+    if (action !== 'list' && action !== 'status' && action !== 'logs' && action !== 'cancel')
+      throw new UsageError('jobs needs one of: list, status ID, logs ID, cancel ID (see vast-mcp --help)');
     const hasId = argv[2] !== undefined && !argv[2].startsWith('-');
     const jobId = hasId ? argv[2] : undefined;
     if (action !== 'list' && !jobId) throw new UsageError(`jobs ${action} needs a job id`);
     const v = parse(argv.slice(hasId ? 3 : 2), { 'state-dir': { type: 'string' }, cursor: { type: 'string' }, limit: { type: 'string' } });
-    return { command: 'jobs', action, jobId, stateDir: v['state-dir'] as string | undefined, cursor: wholeNumber('cursor', v.cursor as string | undefined, 0, Number.MAX_SAFE_INTEGER) ?? 0, limit: wholeNumber('limit', v.limit as string | undefined, 1, 100000) ?? 200 };
+    return {
+      command: 'jobs',
+      action,
+      jobId,
+      stateDir: v['state-dir'] as string | undefined,
+      cursor: wholeNumber('cursor', v.cursor as string | undefined, 0, Number.MAX_SAFE_INTEGER) ?? 0,
+      limit: wholeNumber('limit', v.limit as string | undefined, 1, 100000) ?? 200,
+    };
   }
   if (argv.length > 0 && !argv[0]!.startsWith('-')) throw new UsageError(`Unknown command ${JSON.stringify(argv[0])} (see vast-mcp --help)`);
   const v = parse(argv, {
-    'api-url': { type: 'string' }, sandbox: { type: 'boolean' }, 'state-dir': { type: 'string' }, 'log-level': { type: 'string' }, config: { type: 'string' },
-    help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' },
+    'api-url': { type: 'string' },
+    sandbox: { type: 'boolean' },
+    'state-dir': { type: 'string' },
+    'log-level': { type: 'string' },
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
   });
   if (v.help) return { command: 'help' };
   if (v.version) return { command: 'version' };
   const apiUrl = v['api-url'] as string | undefined;
-  if (apiUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(apiUrl)) throw new UsageError(`--api-url must be an http(s) URL, got ${JSON.stringify(apiUrl)}`);
+  if (apiUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(apiUrl))
+    throw new UsageError(`--api-url must be an http(s) URL, got ${JSON.stringify(apiUrl)}`);
   const logLevel = v['log-level'] as string | undefined;
-  if (logLevel !== undefined && !['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new UsageError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent`);
-  return { command: 'serve', apiUrl, sandbox: Boolean(v.sandbox), stateDir: v['state-dir'] as string | undefined, logLevel, configPath: v.config as string | undefined };
+  if (logLevel !== undefined && !['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
+    throw new UsageError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent`);
+  return {
+    command: 'serve',
+    apiUrl,
+    sandbox: Boolean(v.sandbox),
+    stateDir: v['state-dir'] as string | undefined,
+    logLevel,
+    configPath: v.config as string | undefined,
+  };
 }

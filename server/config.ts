@@ -85,7 +85,11 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, 
 }
 
 /** Defaults < environment < flags. */
-export function loadConfig(flags: { apiUrl?: string; stateDir?: string; logLevel?: string; configPath?: string }, env: NodeJS.ProcessEnv, home = homedir()): { config: ServerConfig; warnings: string[] } {
+export function loadConfig(
+  flags: { apiUrl?: string; stateDir?: string; logLevel?: string; configPath?: string },
+  env: NodeJS.ProcessEnv,
+  home = homedir(),
+): { config: ServerConfig; warnings: string[] } {
   const warnings: string[] = [];
   const key = resolveApiKey(env, home);
   if (key.warning) warnings.push(key.warning);

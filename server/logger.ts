@@ -6,10 +6,26 @@ export type { Logger };
 
 /** Paths that may carry a secret in anything we log. */
 export const REDACT_PATHS = [
-  'apiKey', '*.apiKey', 'api_key', '*.api_key', '*.*.api_key',
-  'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization', 'req.headers.authorization',
-  'instance_api_key', '*.instance_api_key', 'secretAccessKey', '*.secretAccessKey', 'AWS_SECRET_ACCESS_KEY', '*.AWS_SECRET_ACCESS_KEY',
-  'password', '*.password', 'token', '*.token',
+  'apiKey',
+  '*.apiKey',
+  'api_key',
+  '*.api_key',
+  '*.*.api_key',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'req.headers.authorization',
+  'instance_api_key',
+  '*.instance_api_key',
+  'secretAccessKey',
+  '*.secretAccessKey',
+  'AWS_SECRET_ACCESS_KEY',
+  '*.AWS_SECRET_ACCESS_KEY',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
 ];
 
 /**

@@ -23,7 +23,16 @@ async function runSim(args: SimArgs): Promise<void> {
   // Realistic by default (rate limits on); VAST_SIM_RATE_LIMITS=off or VAST_SIM_FIDELITY=lenient opt out.
   const off = /^(off|0|false|no)$/i.test(process.env.VAST_SIM_RATE_LIMITS ?? '');
   const fidelity = process.env.VAST_SIM_FIDELITY === 'lenient' ? 'lenient' : 'realistic';
-  const sim = await startSimulator({ port: args.port, apiKey, seed: args.seed, offers: args.offers, timeScale: args.timeScale, faults: args.faults, rateLimits: args.rateLimits ? true : off ? false : undefined, fidelity });
+  const sim = await startSimulator({
+    port: args.port,
+    apiKey,
+    seed: args.seed,
+    offers: args.offers,
+    timeScale: args.timeScale,
+    faults: args.faults,
+    rateLimits: args.rateLimits ? true : off ? false : undefined,
+    fidelity,
+  });
   process.stdout.write(`listening on ${sim.url}\n`);
   const stop = () => void sim.close().then(() => process.exit(0));
   process.on('SIGINT', stop);

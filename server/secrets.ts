@@ -41,10 +41,10 @@ function fragmentSpans(text: string, v: Variant): [number, number][] {
     for (let at = text.indexOf(probe); at !== -1; at = text.indexOf(probe, at + 1)) {
       let a = at;
       let b = off;
-      while (a > 0 && b > 0 && text[a - 1] === v.text[b - 1]) (a--, b--);
+      while (a > 0 && b > 0 && text[a - 1] === v.text[b - 1]) a--, b--;
       let end = at + v.window;
       let e = off + v.window;
-      while (end < text.length && e < v.text.length && text[end] === v.text[e]) (end++, e++);
+      while (end < text.length && e < v.text.length && text[end] === v.text[e]) end++, e++;
       spans.push([a, end]);
     }
     // The last window, so the secret's tail is covered whatever the step.

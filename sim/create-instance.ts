@@ -6,7 +6,12 @@ import { outbidFor } from './interruptions.js';
 
 /** A refused create that still left an instance: the error body carries `new_contract` (dstack api_client.py 18-22, 97-100). */
 export class CreateRefusedWithContract extends SimHttpError {
-  constructor(status: number, code: string, msg: string, readonly newContract: number) {
+  constructor(
+    status: number,
+    code: string,
+    msg: string,
+    readonly newContract: number,
+  ) {
     super(status, code, msg);
   }
 }
@@ -21,7 +26,12 @@ function fail(status: number, code: string, msg: string): never {
 function runtypeTokens(runtype: unknown): Set<string> {
   const text = typeof runtype === 'string' && runtype.trim() ? runtype : 'ssh';
   // The CLI sends the truncated spelling `ssh_direc`; docs use `ssh_direct`. Same thing.
-  return new Set(text.split(/\s+/).filter(Boolean).map((t) => t.replace(/_direc$/, '_direct')));
+  return new Set(
+    text
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((t) => t.replace(/_direc$/, '_direct')),
+  );
 }
 
 function parseEnv(env: unknown): Record<string, string> {
@@ -29,7 +39,8 @@ function parseEnv(env: unknown): Record<string, string> {
   if (typeof env !== 'object' || Array.isArray(env)) fail(400, 'invalid_args', 'env must be an object of name → value');
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env as Record<string, unknown>)) {
-    if (k.startsWith('-p ') && !PORT_FLAG.test(k)) fail(400, 'invalid_args', `invalid port mapping ${JSON.stringify(k)}: use "-p 8080:8080" (digits, ':' and /tcp or /udp only)`);
+    if (k.startsWith('-p ') && !PORT_FLAG.test(k))
+      fail(400, 'invalid_args', `invalid port mapping ${JSON.stringify(k)}: use "-p 8080:8080" (digits, ':' and /tcp or /udp only)`);
     out[k] = String(v);
   }
   return out;
@@ -46,7 +57,8 @@ export function createInstance(world: SimWorld, askId: number, body: Record<stri
   // DOC create_instance.yaml:221-265: the 404 carries error "invalid_args", no_such_ask only in msg.
   if (!ask) fail(404, 'invalid_args', `error 404/3603: no_such_ask  Instance type by id ${askId} is not available.`);
   const image = body.image;
-  if (body.template_hash_id == null && (typeof image !== 'string' || image.trim() === '')) fail(400, 'invalid_args', 'image is required (or template_hash_id)');
+  if (body.template_hash_id == null && (typeof image !== 'string' || image.trim() === ''))
+    fail(400, 'invalid_args', 'image is required (or template_hash_id)');
   const imageName = typeof image === 'string' && image ? image : `template:${String(body.template_hash_id)}`;
   if (imageName.length > 1024) fail(400, 'invalid_args', 'image name is longer than 1024 characters');
   const label = body.label ?? null;
@@ -58,7 +70,8 @@ export function createInstance(world: SimWorld, askId: number, body: Record<stri
   if (disk > rowDisk) fail(400, 'invalid_args', `disk ${disk} GB exceeds the ${rowDisk} GB this offer has`);
   const onstart = body.onstart ?? null;
   if (onstart !== null && typeof onstart !== 'string') fail(400, 'invalid_args', 'onstart must be a string');
-  if (typeof onstart === 'string' && onstart.length > MAX_ONSTART) fail(400, 'invalid_args', `onstart is longer than ${MAX_ONSTART} characters; gzip and base64-encode it`);
+  if (typeof onstart === 'string' && onstart.length > MAX_ONSTART)
+    fail(400, 'invalid_args', `onstart is longer than ${MAX_ONSTART} characters; gzip and base64-encode it`);
   const env = parseEnv(body.env);
   const price = body.price ?? null;
   const isBid = price !== null;
@@ -73,14 +86,19 @@ export function createInstance(world: SimWorld, askId: number, body: Record<stri
     if (p < minBid) {
       // Open question (audit §4.4): with cancel_unavail the sim refuses outright; without it, it
       // creates the instance stopped and answers an error carrying new_contract (dstack, 01becced9).
-      if (cancelUnavail || !world.fidelity.organicOutbids) fail(400, 'invalid_price', `Bid price ${p} is below the current minimum bid ${minBid.toFixed(4)} $/hour for this offer.`);
+      if (cancelUnavail || !world.fidelity.organicOutbids)
+        fail(400, 'invalid_price', `Bid price ${p} is below the current minimum bid ${minBid.toFixed(4)} $/hour for this offer.`);
       bidTooLow = true;
     }
   }
   const gpuRate = isBid ? Number(price) : onDemand;
   const diskRate = (ask.machine.storageCost * disk) / 720;
   if (world.account.credit < gpuRate + diskRate) {
-    fail(411, 'insufficient_credit', `Insufficient credit: balance $${world.account.credit.toFixed(2)} does not cover one hour ($${(gpuRate + diskRate).toFixed(4)}). Add credit first.`);
+    fail(
+      411,
+      'insufficient_credit',
+      `Insufficient credit: balance $${world.account.credit.toFixed(2)} does not cover one hour ($${(gpuRate + diskRate).toFixed(4)}). Add credit first.`,
+    );
   }
   // An on-demand rental or a higher bid takes the GPUs from lower bids (DOC instance-types.mdx:76-78).
   if (!bidTooLow && !world.askAvailable(ask) && world.fidelity.organicOutbids) outbidFor(world, ask, isBid ? Number(price) : null);
@@ -135,7 +153,12 @@ export function createInstance(world: SimWorld, askId: number, body: Record<stri
     inst.statusMsg = '';
     world.instances.set(inst.id, inst);
     world.log(inst, `instance ${inst.id} created stopped from offer ${askId}: bid below the minimum`);
-    throw new CreateRefusedWithContract(400, 'invalid_price', `Bid price ${Number(price)} is below the current minimum bid ${minBid.toFixed(4)} $/hour for this offer; the instance was created stopped.`, inst.id);
+    throw new CreateRefusedWithContract(
+      400,
+      'invalid_price',
+      `Bid price ${Number(price)} is below the current minimum bid ${minBid.toFixed(4)} $/hour for this offer; the instance was created stopped.`,
+      inst.id,
+    );
   } else if (!available) {
     inst.actual = 'stopped';
     inst.phaseEndsAt = null;

@@ -64,12 +64,23 @@ export class FaultPlan {
  */
 export function parseFaultSpec(spec: string): FaultRule[] {
   const rules: FaultRule[] = [];
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [name, p] = part.split(':');
     const probability = Number(p);
-    if (!name || !Number.isFinite(probability) || probability < 0 || probability > 1) throw new Error(`bad fault "${part}": use name:probability, e.g. 429:0.05`);
+    if (!name || !Number.isFinite(probability) || probability < 0 || probability > 1)
+      throw new Error(`bad fault "${part}": use name:probability, e.g. 429:0.05`);
     if (/^\d{3}$/.test(name)) {
-      rules.push({ method: '*', path: '^/api/', kind: 'error', status: Number(name), body: name === '429' ? 'API requests too frequent' : `${name} error`, probability });
+      rules.push({
+        method: '*',
+        path: '^/api/',
+        kind: 'error',
+        status: Number(name),
+        body: name === '429' ? 'API requests too frequent' : `${name} error`,
+        probability,
+      });
     } else if (name === 'drop_create') {
       rules.push({ method: 'PUT', path: '^/api/v0/asks/\\d+$', kind: 'drop_response', probability });
     } else if (name === 'late_create') {

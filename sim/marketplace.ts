@@ -52,7 +52,14 @@ export interface Marketplace {
   byId: Map<number, Ask>;
 }
 
-const CPU_NAMES = ['AMD EPYC 7763 64-Core', 'AMD EPYC 9554 64-Core', 'Intel Xeon Gold 6338', 'AMD Ryzen 9 7950X', 'Intel Core i9-13900K', 'AMD Ryzen Threadripper PRO 5975WX'];
+const CPU_NAMES = [
+  'AMD EPYC 7763 64-Core',
+  'AMD EPYC 9554 64-Core',
+  'Intel Xeon Gold 6338',
+  'AMD Ryzen 9 7950X',
+  'Intel Core i9-13900K',
+  'AMD Ryzen Threadripper PRO 5975WX',
+];
 
 const round = (v: number, digits: number): number => Number(v.toFixed(digits));
 

@@ -14,7 +14,14 @@ export class QueryError extends Error {}
 const OPS = new Set(['eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in', 'notin', 'nin']);
 const TOP_LEVEL = new Set(['order', 'type', 'limit', 'allocated_storage', 'disable_bundling', 'show_incompatible', 'sort_option', 'extra_ids']);
 /** Query names that are stored under another column. */
-const COLUMN_ALIAS: Record<string, string> = { driver_version: 'driver_vers', cuda_vers: 'cuda_max_good', dph: 'dph_total', dlperf_usd: 'dlperf_per_dphtotal', flops_usd: 'flops_per_dphtotal', display_active: 'gpu_display_active' };
+const COLUMN_ALIAS: Record<string, string> = {
+  driver_version: 'driver_vers',
+  cuda_vers: 'cuda_max_good',
+  dph: 'dph_total',
+  dlperf_usd: 'dlperf_per_dphtotal',
+  flops_usd: 'flops_per_dphtotal',
+  display_active: 'gpu_display_active',
+};
 export const DEFAULT_LIMIT = 64;
 export const MAX_LIMIT = 5000;
 
@@ -131,13 +138,20 @@ function matches(row: OfferRow, f: ParsedSearch['filters'][number]): boolean {
   }
   const c = compare(actual, wanted);
   switch (f.op) {
-    case 'eq': return c === 0 && typeof actual === typeof wanted;
-    case 'neq': return !(c === 0 && typeof actual === typeof wanted);
-    case 'gt': return c > 0;
-    case 'gte': return c >= 0;
-    case 'lt': return c < 0;
-    case 'lte': return c <= 0;
-    default: return false;
+    case 'eq':
+      return c === 0 && typeof actual === typeof wanted;
+    case 'neq':
+      return !(c === 0 && typeof actual === typeof wanted);
+    case 'gt':
+      return c > 0;
+    case 'gte':
+      return c >= 0;
+    case 'lt':
+      return c < 0;
+    case 'lte':
+      return c <= 0;
+    default:
+      return false;
   }
 }
 

@@ -62,7 +62,11 @@ export class RateLimiter {
       if (limit.penaltySeconds) this.closedUntil.set(id, t + limit.penaltySeconds * 1000);
       this.calls.set(id, recent);
       return limit.jsonBody
-        ? { status: 429, contentType: 'application/json', body: JSON.stringify({ detail: `API requests too frequent endpoint threshold=${limit.seconds}` }) }
+        ? {
+            status: 429,
+            contentType: 'application/json',
+            body: JSON.stringify({ detail: `API requests too frequent endpoint threshold=${limit.seconds}` }),
+          }
         : { status: 429, contentType: 'text/plain', body: 'API requests too frequent' };
     }
     recent.push(t);

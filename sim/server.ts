@@ -95,7 +95,13 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   const ownDataDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'vast-sim-'));
   const ssh = opts.ssh === false ? null : new SshManager(world, dataDir, opts.proxyBytesPerSecond ?? DEFAULT_PROXY_BYTES_PER_SECOND);
-  const ctx: RouteContext = { world, router, ssh, baseUrl: () => baseUrl, rowContext: () => ({ now: world.now(), sshHost: host, publicHost: host, oddShapes: world.fidelity.oddShapes }) };
+  const ctx: RouteContext = {
+    world,
+    router,
+    ssh,
+    baseUrl: () => baseUrl,
+    rowContext: () => ({ now: world.now(), sshHost: host, publicHost: host, oddShapes: world.fidelity.oddShapes }),
+  };
   registerOfferRoutes(ctx);
   registerInstanceRoutes(ctx);
   registerAccountRoutes(ctx);
@@ -142,7 +148,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
           return;
         }
         const text = await readBody(req);
-        let body: unknown = undefined;
+        let body: unknown;
         if (text.trim()) {
           try {
             body = JSON.parse(text);

@@ -1,7 +1,18 @@
 import type { Ask } from './marketplace.js';
 
 /** DOC cli/reference/show-instance.mdx:24-40 (+ `created`, vastai/SKILL.md:137; `recycling`, recycle_instance.yaml:14-15). */
-export type ActualStatus = null | 'created' | 'loading' | 'running' | 'stopped' | 'exited' | 'offline' | 'rebooting' | 'unknown' | 'frozen' | 'recycling';
+export type ActualStatus =
+  | null
+  | 'created'
+  | 'loading'
+  | 'running'
+  | 'stopped'
+  | 'exited'
+  | 'offline'
+  | 'rebooting'
+  | 'unknown'
+  | 'frozen'
+  | 'recycling';
 
 export interface SshKeyRecord {
   id: number;

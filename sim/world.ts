@@ -58,7 +58,12 @@ export class SimWorld {
       sshKeys: [],
       deletionScheduledAt: null,
     };
-    this.ledger.addPayment({ when: this.clock.now() - 86400 * 3, amount: options.startingCredit, service: 'stripe_payments', description: 'Credit purchase' });
+    this.ledger.addPayment({
+      when: this.clock.now() - 86400 * 3,
+      amount: options.startingCredit,
+      service: 'stripe_payments',
+      description: 'Credit purchase',
+    });
   }
 
   now(): number {

@@ -23,8 +23,17 @@ export function supportsElicitation(server: McpServer): boolean {
 }
 
 /** Asks the user through an MCP elicitation form (flat object of primitive fields). */
-export async function askForm(server: McpServer, message: string, fields: Record<string, FormField>, required: string[], signal?: AbortSignal): Promise<FormAnswer> {
-  const r = await server.server.elicitInput({ message, requestedSchema: { type: 'object', properties: fields, required } }, signal ? { signal } : undefined);
+export async function askForm(
+  server: McpServer,
+  message: string,
+  fields: Record<string, FormField>,
+  required: string[],
+  signal?: AbortSignal,
+): Promise<FormAnswer> {
+  const r = await server.server.elicitInput(
+    { message, requestedSchema: { type: 'object', properties: fields, required } },
+    signal ? { signal } : undefined,
+  );
   if (r.action === 'accept') return { action: 'accept', content: (r.content ?? {}) as Record<string, unknown> };
   return { action: r.action };
 }

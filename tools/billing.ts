@@ -20,20 +20,47 @@ const input = z
 const output = z.object({
   credit: z.number().describe('USD of credit left'),
   balance: z.number().nullable(),
-  burn_per_hour: z.object({ total: z.number(), running_gpu: z.number(), disk: z.number() }).describe('USD/hour billed right now across all instances, stopped disks included'),
+  burn_per_hour: z
+    .object({ total: z.number(), running_gpu: z.number(), disk: z.number() })
+    .describe('USD/hour billed right now across all instances, stopped disks included'),
   projection: z.object({ hours: z.number(), cost: z.number(), credit_after: z.number(), hours_of_credit_left: z.number().nullable() }),
-  per_instance: z.array(z.object({ id: z.number(), label: z.string().nullable(), state: z.string().nullable(), burn_per_hour: z.number(), accrued: z.number() })),
+  per_instance: z.array(
+    z.object({ id: z.number(), label: z.string().nullable(), state: z.string().nullable(), burn_per_hour: z.number(), accrued: z.number() }),
+  ),
   range: z.object({ from: z.string(), to: z.string() }),
-  invoices: z.array(z.object({ when: z.string(), type: z.string(), instance_id: z.number().nullable(), description: z.string().nullable(), amount: z.number() })),
+  invoices: z.array(
+    z.object({ when: z.string(), type: z.string(), instance_id: z.number().nullable(), description: z.string().nullable(), amount: z.number() }),
+  ),
   totals: z.object({ charges: z.number(), payments: z.number() }),
   truncated_invoices: z.number().describe('Invoice lines left out of the list (totals still include them)'),
-  budget: z.object({
-    since: z.string(), total_usd: z.number().nullable(), spent_usd: z.number(), remaining_usd: z.number().nullable(), burn_per_hour: z.number(), max_burn_per_hour: z.number().nullable(),
-    projects: z.record(z.string(), z.object({ total_usd: z.number().nullable(), spent_usd: z.number(), remaining_usd: z.number().nullable(), burn_per_hour: z.number(), max_burn_per_hour: z.number().nullable() })),
-  }).describe('Budgets from the profiles file: used/remaining and burn vs cap'),
+  budget: z
+    .object({
+      since: z.string(),
+      total_usd: z.number().nullable(),
+      spent_usd: z.number(),
+      remaining_usd: z.number().nullable(),
+      burn_per_hour: z.number(),
+      max_burn_per_hour: z.number().nullable(),
+      projects: z.record(
+        z.string(),
+        z.object({
+          total_usd: z.number().nullable(),
+          spent_usd: z.number(),
+          remaining_usd: z.number().nullable(),
+          burn_per_hour: z.number(),
+          max_burn_per_hour: z.number().nullable(),
+        }),
+      ),
+    })
+    .describe('Budgets from the profiles file: used/remaining and burn vs cap'),
   overdue: z.array(z.object({ id: z.number(), profile: z.string().nullable(), max_hours: z.number().nullable(), age_hours: z.number() })),
-  warnings: z.array(z.string()).describe('Rental contracts ending within a day (or ended): the platform stops them then and may delete them 48 h later'),
-  late_rentals: z.array(z.object({ instance_id: z.number(), label: z.string(), stopped: z.boolean() })).optional().describe('Duplicates from a create the platform committed late: ask the user'),
+  warnings: z
+    .array(z.string())
+    .describe('Rental contracts ending within a day (or ended): the platform stops them then and may delete them 48 h later'),
+  late_rentals: z
+    .array(z.object({ instance_id: z.number(), label: z.string(), stopped: z.boolean() }))
+    .optional()
+    .describe('Duplicates from a create the platform committed late: ask the user'),
 });
 
 const MAX_LINES = 200;
@@ -79,7 +106,13 @@ export const billingTool = defineTool({
     const lines = invoices
       .filter((v) => v.amount !== 0)
       .sort((a, b) => a.timestamp - b.timestamp)
-      .map((v) => ({ when: new Date(v.timestamp * 1000).toISOString(), type: v.type, instance_id: v.instance_id ?? null, description: v.description ?? null, amount: round4(v.amount) }));
+      .map((v) => ({
+        when: new Date(v.timestamp * 1000).toISOString(),
+        type: v.type,
+        instance_id: v.instance_id ?? null,
+        description: v.description ?? null,
+        amount: round4(v.amount),
+      }));
     const charges = round4(lines.filter((l) => l.type === 'charge').reduce((s, l) => s + l.amount, 0));
     const payments = round2(lines.filter((l) => l.type === 'payment').reduce((s, l) => s + l.amount, 0));
     // Projected at what each instance pays once running (an instance still loading bills its GPU soon).
@@ -88,7 +121,12 @@ export const billingTool = defineTool({
       credit: round2(user.credit),
       balance: user.balance ?? null,
       burn_per_hour: { total: burn, running_gpu: round4(gpu), disk: round4(disk) },
-      projection: { hours, cost: projected, credit_after: round2(user.credit - projected), hours_of_credit_left: burn > 0 ? Math.round((user.credit / burn) * 10) / 10 : null },
+      projection: {
+        hours,
+        cost: projected,
+        credit_after: round2(user.credit - projected),
+        hours_of_credit_left: burn > 0 ? Math.round((user.credit / burn) * 10) / 10 : null,
+      },
       per_instance: perInstance,
       range: { from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString() },
       invoices: lines.slice(-MAX_LINES),
@@ -108,9 +146,14 @@ export const billingTool = defineTool({
       `${stoppedDisks ? `, including ${stoppedDisks} instance(s) not running whose disk still bills` : ''}). ` +
       `Next ${hours} h ≈ $${projected.toFixed(2)}${data.projection.hours_of_credit_left !== null ? `; credit lasts ≈ ${data.projection.hours_of_credit_left} h at this rate` : ''}.\n` +
       `${data.range.from} → ${data.range.to}: charges $${charges.toFixed(4)}, payments $${payments.toFixed(2)} (${lines.length} line(s)).` +
-      (perInstance.length ? `\n${perInstance.map((p) => `#${p.id} ${p.label ?? ''} ${p.state ?? 'provisioning'}: $${p.burn_per_hour.toFixed(4)}/h, accrued $${p.accrued.toFixed(4)}`).join('\n')}` : '');
-    const budgetText = `\nBudget since ${budget.since.slice(0, 10)}: spent $${budget.spent_usd.toFixed(2)}${budget.total_usd !== null ? ` of $${budget.total_usd.toFixed(2)} ($${budget.remaining_usd!.toFixed(2)} left)` : ''}; burn $${budget.burn_per_hour.toFixed(4)}/h${budget.max_burn_per_hour !== null ? ` vs cap $${budget.max_burn_per_hour.toFixed(2)}/h` : ''}.` +
-      (overdue.length ? `\nOverdue (past their profile's max duration): ${overdue.map((o) => `#${o.id} ${o.age_hours} h > ${o.max_hours} h (${o.profile})`).join(', ')}.` : '');
+      (perInstance.length
+        ? `\n${perInstance.map((p) => `#${p.id} ${p.label ?? ''} ${p.state ?? 'provisioning'}: $${p.burn_per_hour.toFixed(4)}/h, accrued $${p.accrued.toFixed(4)}`).join('\n')}`
+        : '');
+    const budgetText =
+      `\nBudget since ${budget.since.slice(0, 10)}: spent $${budget.spent_usd.toFixed(2)}${budget.total_usd !== null ? ` of $${budget.total_usd.toFixed(2)} ($${budget.remaining_usd!.toFixed(2)} left)` : ''}; burn $${budget.burn_per_hour.toFixed(4)}/h${budget.max_burn_per_hour !== null ? ` vs cap $${budget.max_burn_per_hour.toFixed(2)}/h` : ''}.` +
+      (overdue.length
+        ? `\nOverdue (past their profile's max duration): ${overdue.map((o) => `#${o.id} ${o.age_hours} h > ${o.max_hours} h (${o.profile})`).join(', ')}.`
+        : '');
     const warnings = instances.map((i) => expiryWarning(i, now)).filter((w): w is string => w !== null);
     const warnText = warnings.length ? `\n${warnings.map((w) => `WARNING: ${w}`).join('\n')}` : '';
     const late = await checkLateRentals(deps, instances);

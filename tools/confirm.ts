@@ -51,13 +51,17 @@ export function redeemToken(ctx: ToolContext, kind: ConfirmationKind, bound: unk
   if (ctx.deps.config.requireHumanApproval) throw humanChannelRequired(ctx, kind, 'a confirmation token can be redeemed by the agent itself');
   const r = ctx.deps.confirmations.consume(token, kind, bound);
   if (!r.ok) {
-    throw new VastMcpError(`Refused: ${explainRefusal(r.reason)} Nothing was done. Call ${kind} again without confirmation_token to get a fresh proposal, show it to the user, and wait for their answer.`, 'confirmation_refused');
+    throw new VastMcpError(
+      `Refused: ${explainRefusal(r.reason)} Nothing was done. Call ${kind} again without confirmation_token to get a fresh proposal, show it to the user, and wait for their answer.`,
+      'confirmation_refused',
+    );
   }
   return r.payload;
 }
 
 function issueToken(ctx: ToolContext, req: ConfirmRequest, fallbackReason: string | null): Decision {
-  if (ctx.deps.config.requireHumanApproval) throw humanChannelRequired(ctx, req.kind, fallbackReason ?? 'this client does not support elicitation forms');
+  if (ctx.deps.config.requireHumanApproval)
+    throw humanChannelRequired(ctx, req.kind, fallbackReason ?? 'this client does not support elicitation forms');
   const issued = ctx.deps.confirmations.issue(req.kind, req.bound, req.payload ?? null);
   return { decision: 'needs_confirmation', token: issued.token, expiresAt: issued.expiresAt, fallbackReason };
 }
@@ -87,7 +91,8 @@ export async function confirmWithUser(ctx: ToolContext, req: ConfirmRequest): Pr
     return issueToken(ctx, req, `the client could not show the approval form (${(e as Error).message.slice(0, 120)})`);
   }
   assertNotCancelled(ctx, 'acting on the answer');
-  if (answer.action === 'cancel') return modes.url ? approveOnPage(ctx, req, digest) : issueToken(ctx, req, 'the approval form was dismissed without an answer (cancel)');
+  if (answer.action === 'cancel')
+    return modes.url ? approveOnPage(ctx, req, digest) : issueToken(ctx, req, 'the approval form was dismissed without an answer (cancel)');
   if (answer.action !== 'accept' || answer.content[req.yesField] !== true) {
     if (answer.action === 'decline') confirmations.markDeclined(req.kind, req.bound);
     return { decision: 'declined', via: 'elicitation', action: answer.action };
@@ -107,7 +112,15 @@ async function approveOnPage(ctx: ToolContext, req: ConfirmRequest, digest: stri
   const page = await deps.approvalPages.open(digest, req.yesTitle, req.message, deps.config.confirmationTtlSeconds);
   let r;
   try {
-    r = await ctx.server.server.elicitInput({ mode: 'url', message: `${req.yesTitle}? Open this local page to review exactly what will happen and approve or decline it.`, url: page.url, elicitationId: page.id.slice(0, 22) }, ctx.extra.signal ? { signal: ctx.extra.signal } : undefined);
+    r = await ctx.server.server.elicitInput(
+      {
+        mode: 'url',
+        message: `${req.yesTitle}? Open this local page to review exactly what will happen and approve or decline it.`,
+        url: page.url,
+        elicitationId: page.id.slice(0, 22),
+      },
+      ctx.extra.signal ? { signal: ctx.extra.signal } : undefined,
+    );
   } catch (e) {
     assertNotCancelled(ctx, 'the user answered');
     return issueToken(ctx, req, `the client could not open the approval page (${(e as Error).message.slice(0, 120)})`);
@@ -120,18 +133,29 @@ async function approveOnPage(ctx: ToolContext, req: ConfirmRequest, digest: stri
   if (r.action === 'cancel') return issueToken(ctx, req, 'the approval page was dismissed without an answer (cancel)');
   const d = await deps.approvalPages.wait(page.id, deps.config.approvalWaitMs, ctx.extra.signal);
   assertNotCancelled(ctx, 'acting on the answer');
-  if (d === 'approved' && deps.approvalPages.takeApproval(digest)) return { decision: 'approved', via: 'url', answers: {}, payload: req.payload ?? null };
+  if (d === 'approved' && deps.approvalPages.takeApproval(digest))
+    return { decision: 'approved', via: 'url', answers: {}, payload: req.payload ?? null };
   if (d === 'declined') {
     deps.confirmations.markDeclined(req.kind, req.bound);
     return { decision: 'declined', via: 'url', action: 'decline' };
   }
-  return { decision: 'needs_confirmation', token: null, expiresAt: Date.now() / 1000 + deps.config.confirmationTtlSeconds, fallbackReason: null, approvalUrl: page.url };
+  return {
+    decision: 'needs_confirmation',
+    token: null,
+    expiresAt: Date.now() / 1000 + deps.config.confirmationTtlSeconds,
+    fallbackReason: null,
+    approvalUrl: page.url,
+  };
 }
 
 export type Pending = Extract<Decision, { decision: 'needs_confirmation' }>;
 
 /** What the agent gets back while approval is pending: the token to pass back, or the approval page the human has open. */
-export function pendingApproval(d: Pending, tool: string, tokenField: 'confirmation_token' | 'approval_token'): { fields: Record<string, string>; instruction: string } {
+export function pendingApproval(
+  d: Pending,
+  tool: string,
+  tokenField: 'confirmation_token' | 'approval_token',
+): { fields: Record<string, string>; instruction: string } {
   const expires_at = new Date(d.expiresAt * 1000).toISOString();
   if (d.token === null) {
     return {

@@ -41,7 +41,12 @@ function offerTaken(e: unknown): boolean {
  * was rented: the failure is returned with what was rented, so the caller can say what is billing.
  */
 export async function rentAll(
-  ctx: ToolContext, plan: Plan, r: Resolved, naming: { label?: string; project?: string; profile?: string; approvedVia?: string }, env: Record<string, string>, onstart: string | null,
+  ctx: ToolContext,
+  plan: Plan,
+  r: Resolved,
+  naming: { label?: string; project?: string; profile?: string; approvedVia?: string },
+  env: Record<string, string>,
+  onstart: string | null,
   checkReplacement: (q: QuoteLine, o: Offer) => Promise<void> = async () => undefined,
 ): Promise<RentResult> {
   const { deps } = ctx;
@@ -61,18 +66,52 @@ export async function rentAll(
       try {
         if (ctx.extra.signal?.aborted) throw new VastMcpError('The call was cancelled by the client; no further instance was rented.', 'cancelled');
         const rent = await rentReconciled(deps.vast, offer.id, body, {
-          logger: deps.logger, sleep: deps.sleep, windowMs: deps.config.createCommitWindowMs,
+          logger: deps.logger,
+          sleep: deps.sleep,
+          windowMs: deps.config.createCommitWindowMs,
           // The marker is on disk before the request goes out, so a late commit can be recognised later.
-          onAttempt: (marker, n) => deps.audit.record({ tool: 'create', action: 'rent_attempt', args: { offer_id: offer.id, label: marker, attempt: n }, result: 'pending' }),
+          onAttempt: (marker, n) =>
+            deps.audit.record({ tool: 'create', action: 'rent_attempt', args: { offer_id: offer.id, label: marker, attempt: n }, result: 'pending' }),
         });
         const onPlatform = `instance #${rent.instanceId} "${rent.label}" was rented from offer ${offer.id} and is billing.`;
-        const w = recordOutcome(deps.audit, { tool: 'create', action: 'rent', args: { offer_id: offer.id, ...body, label: rent.label, env: Object.keys(env) }, result: 'ok', instance_id: rent.instanceId, detail: { reconciled: rent.reconciled, total_per_hour: quote.total_per_hour, profile: naming.profile ?? null, project: naming.project ?? null, duplicates: rent.duplicates, approved_via: naming.approvedVia ?? null } }, onPlatform);
+        const w = recordOutcome(
+          deps.audit,
+          {
+            tool: 'create',
+            action: 'rent',
+            args: { offer_id: offer.id, ...body, label: rent.label, env: Object.keys(env) },
+            result: 'ok',
+            instance_id: rent.instanceId,
+            detail: {
+              reconciled: rent.reconciled,
+              total_per_hour: quote.total_per_hour,
+              profile: naming.profile ?? null,
+              project: naming.project ?? null,
+              duplicates: rent.duplicates,
+              approved_via: naming.approvedVia ?? null,
+            },
+          },
+          onPlatform,
+        );
         if (w) res.warnings.push(w);
         res.duplicates.push(...rent.duplicates);
-        res.rented.push({ instance_id: rent.instanceId, label: rent.label, offer_id: offer.id, total_per_hour: quote.total_per_hour, reconciled: rent.reconciled, replaced_offer_id: replaced, state: null, diagnosis: null });
+        res.rented.push({
+          instance_id: rent.instanceId,
+          label: rent.label,
+          offer_id: offer.id,
+          total_per_hour: quote.total_per_hour,
+          reconciled: rent.reconciled,
+          replaced_offer_id: replaced,
+          state: null,
+          diagnosis: null,
+        });
         break;
       } catch (e) {
-        recordOutcome(deps.audit, { tool: 'create', action: 'rent', args: { offer_id: offer.id, label }, result: 'error', detail: { error: (e as Error).message } }, 'the rent failed');
+        recordOutcome(
+          deps.audit,
+          { tool: 'create', action: 'rent', args: { offer_id: offer.id, label }, result: 'error', detail: { error: (e as Error).message } },
+          'the rent failed',
+        );
         if (!offerTaken(e) || attempt >= 1) {
           res.failure = e as Error;
           return res;
@@ -81,7 +120,10 @@ export async function rentAll(
         const ceiling = Math.min(confirmedPrice * (1 + REPLACEMENT_TOLERANCE), r.filters.max_dph ?? Infinity) + 1e-9;
         const next = spares.find((s) => !usedMachines.has(s.machine_id) && quoteOffer(s, r).total_per_hour <= ceiling);
         if (!next) {
-          res.failure = new VastMcpError(`Offer ${offer.id} was taken before it could be rented, and no other machine matches within ${REPLACEMENT_TOLERANCE * 100}% of the confirmed $${confirmedPrice.toFixed(4)}/h. Call create again for a new quote.`, 'offer_taken');
+          res.failure = new VastMcpError(
+            `Offer ${offer.id} was taken before it could be rented, and no other machine matches within ${REPLACEMENT_TOLERANCE * 100}% of the confirmed $${confirmedPrice.toFixed(4)}/h. Call create again for a new quote.`,
+            'offer_taken',
+          );
           return res;
         }
         spares.splice(spares.indexOf(next), 1);
@@ -92,7 +134,10 @@ export async function rentAll(
         try {
           await checkReplacement(quote, next);
         } catch (ce) {
-          res.failure = new VastMcpError(`Offer ${replaced} was taken; its replacement, offer ${next.id} at $${quote.total_per_hour.toFixed(4)}/h, is refused by the caps: ${(ce as Error).message}`, 'offer_taken');
+          res.failure = new VastMcpError(
+            `Offer ${replaced} was taken; its replacement, offer ${next.id} at $${quote.total_per_hour.toFixed(4)}/h, is refused by the caps: ${(ce as Error).message}`,
+            'offer_taken',
+          );
           return res;
         }
         await ctx.progress(0, undefined, `Offer ${replaced} was taken; renting offer ${offer.id} on machine ${offer.machine_id} instead`);
@@ -117,11 +162,18 @@ export async function waitAll(ctx: ToolContext, rented: Rented[], timeoutSeconds
         epochNow: deps.now,
         stuckSchedulingMs: 120_000,
         onPoll: async (inst, elapsed) => {
-          await ctx.progress(Math.round(elapsed / 1000), timeoutSeconds, `#${r.instance_id}: ${inst?.actual_status ?? 'provisioning'}${inst?.status_msg ? ` — ${inst.status_msg}` : ''}`);
+          await ctx.progress(
+            Math.round(elapsed / 1000),
+            timeoutSeconds,
+            `#${r.instance_id}: ${inst?.actual_status ?? 'provisioning'}${inst?.status_msg ? ` — ${inst.status_msg}` : ''}`,
+          );
         },
       });
       r.state = result.instance?.actual_status ?? null;
-      r.diagnosis = result.outcome === 'deadline' ? `Not running after the ${timeoutSeconds} s deadline: ${result.diagnosis?.summary ?? ''} It keeps billing disk; check status later or destroy it.` : (result.diagnosis?.summary ?? null);
+      r.diagnosis =
+        result.outcome === 'deadline'
+          ? `Not running after the ${timeoutSeconds} s deadline: ${result.diagnosis?.summary ?? ''} It keeps billing disk; check status later or destroy it.`
+          : (result.diagnosis?.summary ?? null);
     } catch (e) {
       // The rental happened: a failed wait must never read as "nothing happened".
       r.diagnosis = `Waiting failed (${(e as Error).message}); the instance IS rented and billing. Call status to see its state; do not create again.`;

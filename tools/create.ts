@@ -14,17 +14,28 @@ import { defineTool, type ToolContext } from './define-tool.js';
 import { createdResult } from './create-result.js';
 
 type CreateOutput = z.infer<typeof CreateOutputSchema>;
-export type CreateBase = Pick<CreateOutput, 'proposal' | 'quote' | 'total_per_hour' | 'projected_total' | 'hours' | 'unexpected_instances' | 'already_billing' | 'run' | 'notes'>;
+export type CreateBase = Pick<
+  CreateOutput,
+  'proposal' | 'quote' | 'total_per_hour' | 'projected_total' | 'hours' | 'unexpected_instances' | 'already_billing' | 'run' | 'notes'
+>;
 
 /** Refuses when a quoted offer is still listed but its price moved since the user saw it. */
 async function assertPricesUnchanged(ctx: ToolContext, q: Quoted): Promise<void> {
   const ids = q.plan.chosen.map((o) => o.id);
-  const now = await ctx.deps.vast.searchOffers({ id: { in: ids }, type: q.resolved.interruptible ? 'bid' : 'on-demand', allocated_storage: q.resolved.disk_gb, limit: ids.length });
+  const now = await ctx.deps.vast.searchOffers({
+    id: { in: ids },
+    type: q.resolved.interruptible ? 'bid' : 'on-demand',
+    allocated_storage: q.resolved.disk_gb,
+    limit: ids.length,
+  });
   for (const offer of now) {
     const quoted = q.plan.quote.find((x) => x.offer_id === offer.id);
     const current = quoteOffer(offer, q.resolved);
     if (quoted && Math.abs(current.total_per_hour - quoted.total_per_hour) > 1e-6) {
-      throw new VastMcpError(`Refused: the quoted price changed for offer ${offer.id} ($${quoted.total_per_hour.toFixed(4)}/h → $${current.total_per_hour.toFixed(4)}/h), so the user has not approved this price. Nothing was rented. Call create again without confirmation_token for a fresh proposal.`, 'confirmation_refused');
+      throw new VastMcpError(
+        `Refused: the quoted price changed for offer ${offer.id} ($${quoted.total_per_hour.toFixed(4)}/h → $${current.total_per_hour.toFixed(4)}/h), so the user has not approved this price. Nothing was rented. Call create again without confirmation_token for a fresh proposal.`,
+        'confirmation_refused',
+      );
     }
   }
 }
@@ -45,20 +56,45 @@ export const createTool = defineTool({
     const { deps } = ctx;
     const { confirmation_token, wait, wait_timeout_seconds, ...request } = args;
     if (args.api_key_source !== undefined && args.api_key_source !== deps.config.apiKeySource) {
-      throw new InputError(`api_key_source "${args.api_key_source}" does not match the key this server uses ("${deps.config.apiKeySource}"). Set VAST_API_KEY (or the key file) and restart the server to change it.`);
+      throw new InputError(
+        `api_key_source "${args.api_key_source}" does not match the key this server uses ("${deps.config.apiKeySource}"). Set VAST_API_KEY (or the key file) and restart the server to change it.`,
+      );
     }
     assertStateWritable(deps.config.stateDir, 'renting');
     if (args.onstart !== undefined) assertNoSecrets(args.onstart, (t) => deps.secrets.contains(t));
     // Everything here reaches the rented machine (its host can read it): never the API key, in any encoding.
     const leak = deps.secrets.findIn({ env: args.env, image: args.image, onstart: args.onstart });
-    if (leak) throw new InputError(`${leak} contains your Vast API key (or an encoding or part of it). Nothing sent to an instance may carry it; the instance gets its own scoped key as CONTAINER_API_KEY.`);
+    if (leak)
+      throw new InputError(
+        `${leak} contains your Vast API key (or an encoding or part of it). Nothing sent to an instance may carry it; the instance gets its own scoped key as CONTAINER_API_KEY.`,
+      );
     const onstart = args.onstart !== undefined ? packOnstart(args.onstart) : null;
     const profile = findProfile(deps.profiles, args.profile);
-    const filters = withProfile({ query: args.query, gpu_name: args.gpu_name, num_gpus: args.num_gpus, min_gpu_ram_gb: args.min_gpu_ram_gb, max_dph: args.max_dph, min_reliability: args.min_reliability, geolocation: args.geolocation, min_direct_ports: args.min_direct_ports }, profile);
+    const filters = withProfile(
+      {
+        query: args.query,
+        gpu_name: args.gpu_name,
+        num_gpus: args.num_gpus,
+        min_gpu_ram_gb: args.min_gpu_ram_gb,
+        max_dph: args.max_dph,
+        min_reliability: args.min_reliability,
+        geolocation: args.geolocation,
+        min_direct_ports: args.min_direct_ports,
+      },
+      profile,
+    );
     const run = runDetails(args.label, args.project, args.onstart, args.env);
     /** Every cap, for a plan; `reserve` holds its projected cost against the budget across processes. */
     const spend = async (q: { plan: Plan; resolved: Resolved }, reserve: boolean) => {
-      const req = { profileName: args.profile, profile, project: args.project, perInstance: q.plan.quote.map((x) => x.total_per_hour), totalPerHour: q.plan.total_per_hour, hours: q.resolved.hours, offers: q.plan.quote };
+      const req = {
+        profileName: args.profile,
+        profile,
+        project: args.project,
+        perInstance: q.plan.quote.map((x) => x.total_per_hour),
+        totalPerHour: q.plan.total_per_hour,
+        hours: q.resolved.hours,
+        offers: q.plan.quote,
+      };
       if (reserve) return (await checkAndReserve(deps, req)).reservation;
       await checkAndReserve(deps, { ...req, dryRun: true });
       return null;
@@ -73,7 +109,17 @@ export const createTool = defineTool({
       quoted = redeemToken(ctx, 'create', bound, confirmation_token) as Quoted;
       await assertPricesUnchanged(ctx, quoted);
       const dialog = createDialog(deps.config.apiKeySource, quoted.resolved, quoted.plan, [], [], [], run);
-      base = { proposal: dialog.proposal, quote: quoted.plan.quote, total_per_hour: quoted.plan.total_per_hour, projected_total: quoted.plan.projected_total, hours: quoted.resolved.hours, unexpected_instances: [], already_billing: [], run, notes: [] };
+      base = {
+        proposal: dialog.proposal,
+        quote: quoted.plan.quote,
+        total_per_hour: quoted.plan.total_per_hour,
+        projected_total: quoted.plan.projected_total,
+        hours: quoted.resolved.hours,
+        unexpected_instances: [],
+        already_billing: [],
+        run,
+        notes: [],
+      };
       channel = 'token';
     } else {
       const resolved = resolveRequest({ ...args, hours: args.hours ?? profile?.max_hours, filters }, deps.config.bidMultiplier);
@@ -84,21 +130,39 @@ export const createTool = defineTool({
       const notes: string[] = [];
       const last = deps.session.lastOfferSearch;
       if (last && last.interruptible !== resolved.interruptible) {
-        notes.push(resolved.interruptible
-          ? 'The last offers search was on-demand, but this create is interruptible (bid): its instance can be paused without warning when outbid.'
-          : 'The last offers search was for interruptible (bid) offers, but this create is on-demand: the on-demand price is higher than the bid prices shown.');
+        notes.push(
+          resolved.interruptible
+            ? 'The last offers search was on-demand, but this create is interruptible (bid): its instance can be paused without warning when outbid.'
+            : 'The last offers search was for interruptible (bid) offers, but this create is on-demand: the on-demand price is higher than the bid prices shown.',
+        );
       }
       if (onstart?.packed) notes.push('onstart is over 16 KB: it is sent gzip+base64 and unpacked on the instance.');
       const make = (q: { plan: Plan; resolved: Resolved }) => {
         const dialog = createDialog(deps.config.apiKeySource, q.resolved, q.plan, billing, unexpected, notes, run);
-        const b: CreateBase = { proposal: dialog.proposal, quote: q.plan.quote, total_per_hour: q.plan.total_per_hour, projected_total: q.plan.projected_total, hours: q.resolved.hours, unexpected_instances: unexpected, already_billing: billing, run, notes };
+        const b: CreateBase = {
+          proposal: dialog.proposal,
+          quote: q.plan.quote,
+          total_per_hour: q.plan.total_per_hour,
+          projected_total: q.plan.projected_total,
+          hours: q.resolved.hours,
+          unexpected_instances: unexpected,
+          already_billing: billing,
+          run,
+          notes,
+        };
         return { dialog, base: b };
       };
-      const asked = await askCreate(ctx, { request, bound, first: { plan, resolved }, make, replan: async (r2) => {
-        const q2 = { plan: await planOffers(deps.vast, { ...args, filters, count: r2.count }, r2), resolved: r2 };
-        await spend(q2, false);
-        return q2;
-      } });
+      const asked = await askCreate(ctx, {
+        request,
+        bound,
+        first: { plan, resolved },
+        make,
+        replan: async (r2) => {
+          const q2 = { plan: await planOffers(deps.vast, { ...args, filters, count: r2.count }, r2), resolved: r2 };
+          await spend(q2, false);
+          return q2;
+        },
+      });
       if (asked.kind === 'result') return asked.result;
       quoted = asked.quoted;
       base = asked.base;
@@ -112,7 +176,15 @@ export const createTool = defineTool({
       const spare = { ...quoted, plan: { ...quoted.plan, quote: [q], total_per_hour: q.total_per_hour } };
       await spend(spare, false);
     };
-    const res = await rentAll(ctx, quoted.plan, quoted.resolved, { label: args.label, project: args.project, profile: args.profile, approvedVia: channel }, args.env ?? {}, onstart?.onstart ?? null, checkReplacement);
+    const res = await rentAll(
+      ctx,
+      quoted.plan,
+      quoted.resolved,
+      { label: args.label, project: args.project, profile: args.profile, approvedVia: channel },
+      args.env ?? {},
+      onstart?.onstart ?? null,
+      checkReplacement,
+    );
     bindReservation(deps, reservation, [...res.rented.map((r) => r.instance_id), ...res.duplicates]);
     if (!res.rented.length && !res.duplicates.length && res.failure) {
       const e = res.failure;

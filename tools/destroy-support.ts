@@ -29,25 +29,43 @@ export interface NotCovered {
 export function notCoveredLines(disk: DiskSummary | null, state: GateState): { lines: string[]; summary: NotCovered } {
   if (!disk) {
     return {
-      lines: ['  Not covered by a verified copy: UNKNOWN — the disk could not be inspected (instance not running or SSH unreachable); assume everything not listed above is lost.'],
+      lines: [
+        '  Not covered by a verified copy: UNKNOWN — the disk could not be inspected (instance not running or SSH unreachable); assume everything not listed above is lost.',
+      ],
       summary: { inspected: false, files: [], count: 0, bytes: 0, truncated: false },
     };
   }
   const missing = uncoveredFiles(disk.files, state.copies);
   const bytes = missing.reduce((s, f) => s + f.bytes, 0);
-  const lines = [`  NOT covered by a verified copy: ${missing.length} file(s), ${size(bytes)}${disk.truncated ? ' (listing cut: at least this much)' : ''} of ${size(disk.total_bytes)} on /workspace:`];
+  const lines = [
+    `  NOT covered by a verified copy: ${missing.length} file(s), ${size(bytes)}${disk.truncated ? ' (listing cut: at least this much)' : ''} of ${size(disk.total_bytes)} on /workspace:`,
+  ];
   for (const f of missing.slice(0, SHOWN_FILES)) lines.push(`    - ${quoteForHuman(f.path, 160)} (${size(f.bytes)})`);
   if (missing.length > SHOWN_FILES) lines.push(`    - …and ${missing.length - SHOWN_FILES} more file(s)`);
-  if (!missing.length) lines[0] = disk.files.length ? `  Every file on /workspace (${disk.files.length}, ${size(disk.total_bytes)}) has a verified copy.` : '  /workspace holds no files.';
+  if (!missing.length)
+    lines[0] = disk.files.length
+      ? `  Every file on /workspace (${disk.files.length}, ${size(disk.total_bytes)}) has a verified copy.`
+      : '  /workspace holds no files.';
   return { lines, summary: { inspected: true, files: missing.slice(0, SHOWN_FILES), count: missing.length, bytes, truncated: disk.truncated } };
 }
 
 /** What the user must see before approving: the instance, its data, what is safe, what is saved, what is not. */
-export async function describeForDestroy(deps: ServerDeps, inst: Instance, state: GateState, burn: number, discard: boolean): Promise<{ message: string; notCovered: NotCovered }> {
+export async function describeForDestroy(
+  deps: ServerDeps,
+  inst: Instance,
+  state: GateState,
+  burn: number,
+  discard: boolean,
+): Promise<{ message: string; notCovered: NotCovered }> {
   let disk: DiskSummary | null = null;
   if (deps.inspectDisk && inst.actual_status === 'running') disk = await deps.inspectDisk(inst.id).catch(() => null);
   const copies = state.copies.length
-    ? state.copies.map((c) => `    - ${quoteForHuman(c.remote_path, 160)} → ${quoteForHuman(c.destination, 160)} (${c.size} bytes, sha256 ${c.sha256_local.slice(0, 12)}…, verified ${new Date(c.at * 1000).toISOString()})`).join('\n')
+    ? state.copies
+        .map(
+          (c) =>
+            `    - ${quoteForHuman(c.remote_path, 160)} → ${quoteForHuman(c.destination, 160)} (${c.size} bytes, sha256 ${c.sha256_local.slice(0, 12)}…, verified ${new Date(c.at * 1000).toISOString()})`,
+        )
+        .join('\n')
     : '    - NONE: nothing from this instance was copied off and verified since its last start';
   const nc = notCoveredLines(disk, state);
   const message = [
@@ -59,7 +77,9 @@ export async function describeForDestroy(deps: ServerDeps, inst: Instance, state
     ...nc.lines,
     discard ? '  The user chose to DISCARD the data: nothing needs keeping.' : '',
     `  Saves $${burn.toFixed(4)}/h ($${(burn * 24).toFixed(2)}/day).`,
-  ].filter(Boolean).join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
   return { message, notCovered: nc.summary };
 }
 

@@ -23,7 +23,26 @@ import { jobCancelTool } from './job-cancel.js';
 
 /** Every tool the server exposes, in the order clients list them. */
 export function allTools(): ToolDefinition[] {
-  return [offersTool, statusTool, billingTool, logsTool, sshTool, copyTool, createTool, startTool, stopTool, rebootTool, labelTool, bidTool, destroyTool, jobSubmitTool, jobStatusTool, jobLogsTool, jobArtifactsTool, jobCancelTool] as unknown as ToolDefinition[];
+  return [
+    offersTool,
+    statusTool,
+    billingTool,
+    logsTool,
+    sshTool,
+    copyTool,
+    createTool,
+    startTool,
+    stopTool,
+    rebootTool,
+    labelTool,
+    bidTool,
+    destroyTool,
+    jobSubmitTool,
+    jobStatusTool,
+    jobLogsTool,
+    jobArtifactsTool,
+    jobCancelTool,
+  ] as unknown as ToolDefinition[];
 }
 
 export function registerTools(server: McpServer, deps: ServerDeps): void {

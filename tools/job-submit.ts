@@ -9,7 +9,12 @@ import { confirmWithUser, pendingApproval } from './confirm.js';
 import { defineTool } from './define-tool.js';
 
 const Input = JobSpecSchema.extend({
-  grant_teardown_approval: z.boolean().optional().describe('the user\'s answer to the standing teardown approval question (token flow): true lets the job destroy its instances once every output is copied and verified'),
+  grant_teardown_approval: z
+    .boolean()
+    .optional()
+    .describe(
+      "the user's answer to the standing teardown approval question (token flow): true lets the job destroy its instances once every output is copied and verified",
+    ),
   confirmation_token: z.string().optional().describe('from a previous needs_confirmation answer, after the user said yes'),
 }).strict();
 
@@ -51,7 +56,7 @@ export const jobSubmitTool = defineTool({
   description:
     'Submit a long-running GPU job that a background supervisor drives to the end: rent, run under a worker agent, copy checkpoints off, recover from preemption on another machine, ' +
     'copy outputs back verified, tear down. COSTS MONEY up to max_cost_usd (required hard cap). Dialog-first like create: the first call never rents; it asks the user (elicitation) or returns ' +
-    'needs_confirmation with a confirmation_token and two questions (run it? grant the standing teardown approval?). Call again with the same arguments, grant_teardown_approval set to the user\'s answer and the token. A no is final.',
+    "needs_confirmation with a confirmation_token and two questions (run it? grant the standing teardown approval?). Call again with the same arguments, grant_teardown_approval set to the user's answer and the token. A no is final.",
   access: 'write',
   input: Input,
   output: Output,
@@ -65,14 +70,38 @@ export const jobSubmitTool = defineTool({
     // The token covers what runs and what it may cost; the approval answer comes with the user's yes.
     const bound = { spec, key_source: deps.config.apiKeySource };
     const message = proposal(spec, q);
-    const base = { offer_id: q.offer.offer_id, gpu: `${q.offer.num_gpus}x ${q.offer.gpu_name}`, total_per_hour: q.total_per_hour, projected_total: q.projected_total, max_cost_usd: spec.max_cost_usd, hours_within_cap: q.hours_within_cap, notes: q.notes };
+    const base = {
+      offer_id: q.offer.offer_id,
+      gpu: `${q.offer.num_gpus}x ${q.offer.gpu_name}`,
+      total_per_hour: q.total_per_hour,
+      projected_total: q.projected_total,
+      max_cost_usd: spec.max_cost_usd,
+      hours_within_cap: q.hours_within_cap,
+      notes: q.notes,
+    };
     const decision = await confirmWithUser(ctx, {
-      kind: 'job_submit', bound, token: confirmation_token, message, yesField: 'confirm', yesTitle: `Run job "${spec.name}" with a $${spec.max_cost_usd} cap`,
-      extraFields: wantsApproval ? { teardown_approval: { type: 'boolean', title: 'Standing approval: destroy the job\'s instances once every output is copied and verified', default: false } } : undefined,
+      kind: 'job_submit',
+      bound,
+      token: confirmation_token,
+      message,
+      yesField: 'confirm',
+      yesTitle: `Run job "${spec.name}" with a $${spec.max_cost_usd} cap`,
+      extraFields: wantsApproval
+        ? {
+            teardown_approval: {
+              type: 'boolean',
+              title: "Standing approval: destroy the job's instances once every output is copied and verified",
+              default: false,
+            },
+          }
+        : undefined,
     });
     if (decision.decision === 'needs_confirmation') {
       const questions = [`Run job "${spec.name}" at about $${q.total_per_hour.toFixed(4)}/h with a hard cap of $${spec.max_cost_usd}?`];
-      if (wantsApproval) questions.push('Grant the standing teardown approval (destroy instances only after every output is copied and verified)? Without it they are stopped and the disk keeps billing until you decide.');
+      if (wantsApproval)
+        questions.push(
+          'Grant the standing teardown approval (destroy instances only after every output is copied and verified)? Without it they are stopped and the disk keeps billing until you decide.',
+        );
       const pending = pendingApproval(decision, 'job_submit', 'confirmation_token');
       return {
         data: { status: 'needs_confirmation' as const, job_id: null, ...base, teardown_approval: false, questions, ...pending.fields },
@@ -80,13 +109,23 @@ export const jobSubmitTool = defineTool({
       };
     }
     if (decision.decision === 'declined') {
-      return { data: { status: 'declined' as const, job_id: null, ...base, teardown_approval: false }, text: 'The user declined. Nothing was submitted or rented. Do not retry unless the user asks again.' };
+      return {
+        data: { status: 'declined' as const, job_id: null, ...base, teardown_approval: false },
+        text: 'The user declined. Nothing was submitted or rented. Do not retry unless the user asks again.',
+      };
     }
-    const approval = wantsApproval && (decision.via === 'elicitation' ? decision.answers.teardown_approval === true : grant_teardown_approval === true);
+    const approval =
+      wantsApproval && (decision.via === 'elicitation' ? decision.answers.teardown_approval === true : grant_teardown_approval === true);
     const runtime = jobsRuntime(deps);
     const id = randomBytes(4).toString('hex');
     runtime.store.createJob({ id, name: spec.name, spec, now: deps.now() }, approval ? { binding: approvalBinding(spec) } : null);
-    deps.audit.record({ tool: 'job_submit', action: 'submit', args: { job: id, name: spec.name, max_cost_usd: spec.max_cost_usd, env: Object.keys(spec.env) }, result: 'ok', detail: { teardown_approval: approval } });
+    deps.audit.record({
+      tool: 'job_submit',
+      action: 'submit',
+      args: { job: id, name: spec.name, max_cost_usd: spec.max_cost_usd, env: Object.keys(spec.env) },
+      result: 'ok',
+      detail: { teardown_approval: approval },
+    });
     const supervisor = await runtime.ensureSupervisor();
     return {
       data: { status: 'submitted' as const, job_id: id, ...base, teardown_approval: approval, supervisor },

@@ -32,14 +32,32 @@ export async function rereadAfter(deps: ServerDeps, before: Instance): Promise<{
   try {
     return { inst: await deps.vast.requireInstance(before.id), note: '' };
   } catch (e) {
-    return { inst: before, note: ` (The change was accepted; re-reading the instance failed: ${(e as Error).message.slice(0, 160)}. Call status to see its state.)` };
+    return {
+      inst: before,
+      note: ` (The change was accepted; re-reading the instance failed: ${(e as Error).message.slice(0, 160)}. Call status to see its state.)`,
+    };
   }
 }
 
-export function lifecycleResult(deps: ServerDeps, inst: Instance, status: LifecycleOutput['status'], note: string, extra: Partial<LifecycleOutput> = {}): { data: LifecycleOutput; text: string } {
+export function lifecycleResult(
+  deps: ServerDeps,
+  inst: Instance,
+  status: LifecycleOutput['status'],
+  note: string,
+  extra: Partial<LifecycleOutput> = {},
+): { data: LifecycleOutput; text: string } {
   const d = diagnose(inst, deps.now());
   return {
-    data: { instance_id: inst.id, status, actual_status: inst.actual_status ?? null, intended_status: inst.intended_status ?? null, burn_per_hour: instanceBurnPerHour(inst), diagnosis: d.summary, note, ...extra },
+    data: {
+      instance_id: inst.id,
+      status,
+      actual_status: inst.actual_status ?? null,
+      intended_status: inst.intended_status ?? null,
+      burn_per_hour: instanceBurnPerHour(inst),
+      diagnosis: d.summary,
+      note,
+      ...extra,
+    },
     text: `${note}\n#${inst.id}: ${d.summary}`,
   };
 }

@@ -30,39 +30,71 @@ export const sshTool = defineTool({
     'Commands run as root on the rented machine and can change or delete its files.',
   access: 'destructive', // a command can delete anything on the instance (rm -rf): clients must ask first
   idempotent: false,
-  input: z.object({
-    instance_id: InstanceIdInput,
-    command: z.string().min(1).max(100_000).optional().describe('Shell command to run (omit to only get the URL and check access)'),
-    timeout_seconds: z.number().int().min(1).max(3600).optional().describe('Kill the command after this many seconds (default 120)'),
-    attach_key: z.boolean().optional().describe('Attach our key to the instance if it is missing there (default true)'),
-    readiness_seconds: z.number().int().min(0).max(600).optional().describe('Keep retrying the connection this long (default 120)'),
-  }).strict(),
+  input: z
+    .object({
+      instance_id: InstanceIdInput,
+      command: z.string().min(1).max(100_000).optional().describe('Shell command to run (omit to only get the URL and check access)'),
+      timeout_seconds: z.number().int().min(1).max(3600).optional().describe('Kill the command after this many seconds (default 120)'),
+      attach_key: z.boolean().optional().describe('Attach our key to the instance if it is missing there (default true)'),
+      readiness_seconds: z.number().int().min(0).max(600).optional().describe('Keep retrying the connection this long (default 120)'),
+    })
+    .strict(),
   output,
   async run(args, { deps }) {
     if (args.command && deps.secrets.contains(args.command)) {
-      throw new InputError('The command contains your Vast API key (or an encoding or part of it): it would be sent to the instance, whose host can read it. Nothing was run.');
+      throw new InputError(
+        'The command contains your Vast API key (or an encoding or part of it): it would be sent to the instance, whose host can read it. Nothing was run.',
+      );
     }
-    const access = await openInstanceSsh(deps, args.instance_id, { attachKey: args.attach_key ?? true, readinessMs: (args.readiness_seconds ?? 120) * 1000 });
+    const access = await openInstanceSsh(deps, args.instance_id, {
+      attachKey: args.attach_key ?? true,
+      readinessMs: (args.readiness_seconds ?? 120) * 1000,
+    });
     try {
       const base = { instance_id: args.instance_id, url: access.url, endpoint: access.endpoint.kind, warnings: access.warnings };
       if (!args.command) {
         return {
-          data: { ...base, command: null, exit_code: null, signal: null, timed_out: false, stdout: untrustedEnvelope('', 'stdout (no command run)'), stderr: untrustedEnvelope('', 'stderr (no command run)'), stdout_truncated: false, stderr_truncated: false },
+          data: {
+            ...base,
+            command: null,
+            exit_code: null,
+            signal: null,
+            timed_out: false,
+            stdout: untrustedEnvelope('', 'stdout (no command run)'),
+            stderr: untrustedEnvelope('', 'stderr (no command run)'),
+            stdout_truncated: false,
+            stderr_truncated: false,
+          },
           text: `SSH works: ${access.url} (${access.endpoint.kind}). Key: ${deps.config.stateDir}/ssh/id_ed25519.${access.warnings.length ? `\n${access.warnings.join('\n')}` : ''}`,
         };
       }
       const r = await access.session.exec(args.command, (args.timeout_seconds ?? 120) * 1000, OUTPUT_CAP_BYTES);
-      deps.audit.record({ tool: 'ssh', action: 'exec', args: { instance_id: args.instance_id, command: args.command.slice(0, 500) }, result: r.code === 0 ? 'ok' : 'error', instance_id: args.instance_id, detail: { exit_code: r.code, timed_out: r.timedOut } });
+      deps.audit.record({
+        tool: 'ssh',
+        action: 'exec',
+        args: { instance_id: args.instance_id, command: args.command.slice(0, 500) },
+        result: r.code === 0 ? 'ok' : 'error',
+        instance_id: args.instance_id,
+        detail: { exit_code: r.code, timed_out: r.timedOut },
+      });
       const out = tailText(r.stdout, r.stdoutBytes);
       const err = tailText(r.stderr, r.stderrBytes);
-      const status = r.timedOut ? `killed after ${args.timeout_seconds ?? 120} s timeout` : `exit code ${r.code ?? 'none'}${r.signal ? ` (signal ${r.signal})` : ''}`;
+      const status = r.timedOut
+        ? `killed after ${args.timeout_seconds ?? 120} s timeout`
+        : `exit code ${r.code ?? 'none'}${r.signal ? ` (signal ${r.signal})` : ''}`;
       const head = `${access.url} (${access.endpoint.kind}): ${status}.${access.warnings.length ? `\n${access.warnings.join('\n')}` : ''}`;
       const where = `of the command on instance ${args.instance_id}`;
       return {
         data: {
-          ...base, command: args.command, exit_code: r.code, signal: r.signal, timed_out: r.timedOut,
-          stdout: untrustedEnvelope(out.text, `stdout ${where}`), stderr: untrustedEnvelope(err.text, `stderr ${where}`),
-          stdout_truncated: out.truncated, stderr_truncated: err.truncated,
+          ...base,
+          command: args.command,
+          exit_code: r.code,
+          signal: r.signal,
+          timed_out: r.timedOut,
+          stdout: untrustedEnvelope(out.text, `stdout ${where}`),
+          stderr: untrustedEnvelope(err.text, `stderr ${where}`),
+          stdout_truncated: out.truncated,
+          stderr_truncated: err.truncated,
         },
         text: `${head}\n${fenceUntrusted(out.text || '(no stdout)', 'stdout')}${err.text ? `\n${fenceUntrusted(err.text, 'stderr')}` : ''}`,
         summary: `${head} Output: in the stdout/stderr envelopes (untrusted data).`,

@@ -40,7 +40,7 @@ export const InstanceViewSchema = z.object({
   warnings: z.array(z.string()).describe('Things to act on soon (rental ending)'),
   profile: z.string().nullable().describe('Profile it was rented under (by this server)'),
   max_hours: z.number().nullable(),
-  overdue: z.boolean().describe('Older than its profile\'s max duration: consider copying results and destroying'),
+  overdue: z.boolean().describe("Older than its profile's max duration: consider copying results and destroying"),
 });
 
 const input = z
@@ -53,7 +53,10 @@ const output = z.object({
   instances: z.array(InstanceViewSchema),
   count: z.number(),
   total_burn_per_hour: z.number().describe('USD/hour across the listed instances, stopped disks included'),
-  late_rentals: z.array(z.object({ instance_id: z.number(), label: z.string(), stopped: z.boolean() })).optional().describe('Duplicates from a create the platform committed late: ask the user'),
+  late_rentals: z
+    .array(z.object({ instance_id: z.number(), label: z.string(), stopped: z.boolean() }))
+    .optional()
+    .describe('Duplicates from a create the platform committed late: ask the user'),
 });
 
 export const statusTool = defineTool({
@@ -81,18 +84,29 @@ export const statusTool = defineTool({
     const views = list.map((i) => {
       const v = viewInstance(i, now, accrued.get(i.id) ?? null, { stoppedHere: stopped.has(i.id) });
       const o = overdueInfo(deps.profiles, byProfile.get(i.id), v.age_hours);
-      if (o.overdue) v.diagnosis = { ...v.diagnosis, summary: `${v.diagnosis.summary} OVERDUE: running ${v.age_hours} h, past profile "${o.profile}"'s ${o.max_hours} h; copy results off and destroy when the user agrees.` };
+      if (o.overdue)
+        v.diagnosis = {
+          ...v.diagnosis,
+          summary: `${v.diagnosis.summary} OVERDUE: running ${v.age_hours} h, past profile "${o.profile}"'s ${o.max_hours} h; copy results off and destroy when the user agrees.`,
+        };
       const expiry = expiryWarning(i, now);
       return { ...v, ...o, warnings: expiry ? [expiry] : [] };
     });
     const total = round4(views.reduce((s, v) => s + v.burn_per_hour.total, 0));
     const lines = views.map(
-      (v) => `#${v.id} ${v.label ?? '(no label)'}: ${v.actual_status ?? 'provisioning'} (intended ${v.intended_status ?? '?'}), ${v.num_gpus ?? '?'}x ${v.gpu_name ?? '?'}, ` +
+      (v) =>
+        `#${v.id} ${v.label ?? '(no label)'}: ${v.actual_status ?? 'provisioning'} (intended ${v.intended_status ?? '?'}), ${v.num_gpus ?? '?'}x ${v.gpu_name ?? '?'}, ` +
         `now $${v.burn_per_hour.total.toFixed(4)}/h, accrued $${(v.accrued_cost?.total ?? 0).toFixed(4)}. ${v.diagnosis.summary}` +
-        (v.hours_left !== null && v.hours_left > 0 ? ` Rental ends in ${v.hours_left} h.` : '') + v.warnings.map((w) => ` WARNING: ${w}`).join(''),
+        (v.hours_left !== null && v.hours_left > 0 ? ` Rental ends in ${v.hours_left} h.` : '') +
+        v.warnings.map((w) => ` WARNING: ${w}`).join(''),
     );
     const late = await checkLateRentals(deps, list);
-    const text = (views.length ? `${lines.join('\n')}\nTotal burn: $${total.toFixed(4)}/h.` : 'No instances on this account. Nothing is billing.') + (late.note ? `\n${late.note}` : '');
-    return { data: { instances: views, count: views.length, total_burn_per_hour: total, ...(late.late.length ? { late_rentals: late.late } : {}) }, text };
+    const text =
+      (views.length ? `${lines.join('\n')}\nTotal burn: $${total.toFixed(4)}/h.` : 'No instances on this account. Nothing is billing.') +
+      (late.note ? `\n${late.note}` : '');
+    return {
+      data: { instances: views, count: views.length, total_burn_per_hour: total, ...(late.late.length ? { late_rentals: late.late } : {}) },
+      text,
+    };
   },
 });

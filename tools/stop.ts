@@ -17,10 +17,15 @@ export const stopTool = defineTool({
     const inst = await requireInstance(deps, instance_id);
     const disk = diskPerHour(inst.storage_cost ?? 0, inst.disk_space ?? 0);
     const billing = `Disk keeps billing $${disk.toFixed(4)}/h ($${(disk * 24).toFixed(2)}/day) while stopped; only destroy stops the meter (copy results off first).`;
-    if (inst.intended_status === 'stopped' && inst.actual_status === 'stopped') return lifecycleResult(deps, inst, 'already', `Instance ${instance_id} is already stopped. ${billing}`);
+    if (inst.intended_status === 'stopped' && inst.actual_status === 'stopped')
+      return lifecycleResult(deps, inst, 'already', `Instance ${instance_id} is already stopped. ${billing}`);
     assertStateWritable(deps.config.stateDir, 'stopping');
     await deps.vast.setState(instance_id, 'stopped');
-    const warn = recordOutcome(deps.audit, { tool: 'stop', action: 'stop', args: { instance_id }, result: 'ok', instance_id, detail: { epoch: deps.now() } }, `instance ${instance_id} was stopped (its disk keeps billing).`);
+    const warn = recordOutcome(
+      deps.audit,
+      { tool: 'stop', action: 'stop', args: { instance_id }, result: 'ok', instance_id, detail: { epoch: deps.now() } },
+      `instance ${instance_id} was stopped (its disk keeps billing).`,
+    );
     const after = await rereadAfter(deps, inst);
     return lifecycleResult(deps, after.inst, 'done', `Stopped ${instance_id}. ${billing}${warn ? ` ${warn}` : ''}${after.note}`);
   },

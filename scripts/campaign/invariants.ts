@@ -14,7 +14,17 @@ export interface InvariantCounts extends TrustInvariants {
 }
 
 export function emptyCounts(): InvariantCounts {
-  return { double_rentals: 0, destroys_without_approval_and_copy: 0, key_appearances: 0, polls_past_deadline: 0, partial_files_as_complete: 0, unhandled_crashes: 0, spend_over_cap: 0, unreported_rentals: 0, ...emptyTrustCounts() };
+  return {
+    double_rentals: 0,
+    destroys_without_approval_and_copy: 0,
+    key_appearances: 0,
+    polls_past_deadline: 0,
+    partial_files_as_complete: 0,
+    unhandled_crashes: 0,
+    spend_over_cap: 0,
+    unreported_rentals: 0,
+    ...emptyTrustCounts(),
+  };
 }
 
 export function countOccurrences(haystack: string, needle: string): number {

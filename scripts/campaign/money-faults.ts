@@ -37,7 +37,18 @@ async function spawnServer(main: string, sim: RunningSimulator, stateDir: string
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [main],
-    env: { PATH: process.env.PATH ?? '', HOME: home, VAST_URL: sim.url, VAST_API_KEY: KEY, VAST_MCP_STATE_DIR: stateDir, VAST_MCP_CONFIG: profiles, VAST_MCP_POLL_MS: '100', VAST_MCP_PACING: 'off', VAST_MCP_CREATE_COMMIT_WINDOW_MS: '300', VAST_MCP_LOG_LEVEL: 'warn' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: home,
+      VAST_URL: sim.url,
+      VAST_API_KEY: KEY,
+      VAST_MCP_STATE_DIR: stateDir,
+      VAST_MCP_CONFIG: profiles,
+      VAST_MCP_POLL_MS: '100',
+      VAST_MCP_PACING: 'off',
+      VAST_MCP_CREATE_COMMIT_WINDOW_MS: '300',
+      VAST_MCP_LOG_LEVEL: 'warn',
+    },
     stderr: 'pipe',
   });
   const client = new Client({ name: 'campaign-money', version: '1' });
@@ -60,7 +71,15 @@ async function spawnServer(main: string, sim: RunningSimulator, stateDir: string
 
 const token = (r: CallToolResult | null) => (r?.structuredContent as { confirmation_token?: string } | undefined)?.confirmation_token;
 
-export async function runMoneyFaults(o: { seed: string; rounds: number; serverMain: string; faults?: string; counts: MoneyCounts; notes: string[]; fired: Record<string, number> }): Promise<void> {
+export async function runMoneyFaults(o: {
+  seed: string;
+  rounds: number;
+  serverMain: string;
+  faults?: string;
+  counts: MoneyCounts;
+  notes: string[];
+  fired: Record<string, number>;
+}): Promise<void> {
   const rng = createRng(`money:${o.seed}`);
   const kinds = ['budget_race', 'late_commit', 'unwritable_state', 'cancelled_call'] as const;
   for (let round = 0; round < o.rounds; round++) {
@@ -79,7 +98,9 @@ export async function runMoneyFaults(o: { seed: string; rounds: number; serverMa
       if (kind === 'budget_race') {
         // Four approvals at once across two processes: at most what the budget holds may be rented.
         const props = await Promise.all([a, b, a, b].map((s) => s.call('create', args)));
-        await Promise.all([a, b, a, b].map((s, i) => (token(props[i]!) ? s.call('create', { ...args, confirmation_token: token(props[i]!) }) : null)));
+        await Promise.all(
+          [a, b, a, b].map((s, i) => (token(props[i]!) ? s.call('create', { ...args, confirmation_token: token(props[i]!) }) : null)),
+        );
       } else if (kind === 'late_commit') {
         sim.faults.add({ method: 'PUT', path: '^/api/v0/asks/\\d+$', kind: 'late_commit', delayMs: 600 + Math.floor(rng.next() * 400), count: 1 });
         const t = token(await a.call('create', args));
@@ -117,7 +138,9 @@ export async function runMoneyFaults(o: { seed: string; rounds: number; serverMa
     const burning = all.filter((i) => i.destroyedAt === null && i.intended !== 'stopped').reduce((s, i) => s + i.gpuRate + i.diskRate, 0);
     if (committed > TOTAL_USD + 0.01 || burning > MAX_BURN + 1e-6) {
       o.counts.spend_over_cap++;
-      o.notes.push(`money round ${round} (${kind}): ${all.length} rented, committed $${committed.toFixed(2)} of $${TOTAL_USD}, burn $${burning.toFixed(4)}/h of $${MAX_BURN}/h`);
+      o.notes.push(
+        `money round ${round} (${kind}): ${all.length} rented, committed $${committed.toFixed(2)} of $${TOTAL_USD}, burn $${burning.toFixed(4)}/h of $${MAX_BURN}/h`,
+      );
     }
     const said = [...a.texts, ...b.texts].join('\n');
     if (process.env.VAST_MONEY_DEBUG) process.stderr.write(`${kind}: ${said.slice(0, 6000)}\n`);

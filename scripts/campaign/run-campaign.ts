@@ -42,7 +42,15 @@ const KEY = 'CAMPAIGN-KEY-7f3e9a1c-secret-0042';
 
 export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> {
   const started = Date.now();
-  const sim = await startSimulator({ apiKey: KEY, seed: o.seed, offers: 1500, timeScale: 3000, faults: o.faults ?? DEFAULT_FAULTS, rateLimits: o.rateLimits, startingCredit: 1_000_000 });
+  const sim = await startSimulator({
+    apiKey: KEY,
+    seed: o.seed,
+    offers: 1500,
+    timeScale: 3000,
+    faults: o.faults ?? DEFAULT_FAULTS,
+    rateLimits: o.rateLimits,
+    startingCredit: 1_000_000,
+  });
   const base = mkdtempSync(join(tmpdir(), 'vast-mcp-campaign-'));
   const stateDir = join(base, 'state');
   const copyRoot = join(base, 'copies');
@@ -57,7 +65,18 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [main],
-    env: { PATH: process.env.PATH ?? '', HOME: base, VAST_URL: sim.url, VAST_API_KEY: KEY, VAST_MCP_STATE_DIR: stateDir, VAST_MCP_COPY_ROOT: copyRoot, VAST_MCP_CONFIG: profiles, VAST_MCP_POLL_MS: '100', VAST_MCP_LOG_LEVEL: 'info', VAST_MCP_PACING: o.rateLimits ? 'on' : 'off' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: base,
+      VAST_URL: sim.url,
+      VAST_API_KEY: KEY,
+      VAST_MCP_STATE_DIR: stateDir,
+      VAST_MCP_COPY_ROOT: copyRoot,
+      VAST_MCP_CONFIG: profiles,
+      VAST_MCP_POLL_MS: '100',
+      VAST_MCP_LOG_LEVEL: 'info',
+      VAST_MCP_PACING: o.rateLimits ? 'on' : 'off',
+    },
     stderr: 'pipe',
   });
   transport.stderr?.on('data', (c) => (stderr += String(c)));
@@ -74,7 +93,17 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
     }
   };
   await client.connect(transport);
-  const ctx: SequenceContext = { client, sim, rng: createRng(`campaign:${o.seed}`), copyRoot, calls: [], approvals: new Map(), created: [], faults: {}, copies: [] };
+  const ctx: SequenceContext = {
+    client,
+    sim,
+    rng: createRng(`campaign:${o.seed}`),
+    copyRoot,
+    calls: [],
+    approvals: new Map(),
+    created: [],
+    faults: {},
+    copies: [],
+  };
   try {
     for (let i = 0; i < o.sequences; i++) {
       try {
@@ -129,7 +158,13 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
   }
   const audit = existsSync(join(stateDir, 'audit.jsonl')) ? readFileSync(join(stateDir, 'audit.jsonl'), 'utf8') : '';
   const onstarts = [...sim.world.instances.values()].map((i) => `${i.onstart ?? ''}${JSON.stringify(i.env)}`).join('\n');
-  const emitted = [ctx.calls.map((c) => c.text).join('\n'), stderr, audit, existsSync(ledger.path) ? readFileSync(ledger.path, 'utf8') : '', onstarts].join('\n');
+  const emitted = [
+    ctx.calls.map((c) => c.text).join('\n'),
+    stderr,
+    audit,
+    existsSync(ledger.path) ? readFileSync(ledger.path, 'utf8') : '',
+    onstarts,
+  ].join('\n');
   counts.key_appearances = countOccurrences(emitted, KEY);
 
   const faults: Record<string, number> = { ...ctx.faults };
@@ -139,7 +174,15 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
   }
   if (sim.rateLimitHits()) faults.rate_limited = sim.rateLimitHits();
   await sim.close();
-  await runMoneyFaults({ seed: o.seed, rounds: Math.max(4, Math.min(12, Math.ceil(o.sequences / 10))), serverMain: main, faults: o.faults ?? DEFAULT_FAULTS, counts, notes, fired: faults });
+  await runMoneyFaults({
+    seed: o.seed,
+    rounds: Math.max(4, Math.min(12, Math.ceil(o.sequences / 10))),
+    serverMain: main,
+    faults: o.faults ?? DEFAULT_FAULTS,
+    counts,
+    notes,
+    fired: faults,
+  });
   const ok = Object.values(counts).every((n) => n === 0);
   const timings: CampaignSummary['timings'] = {};
   for (const c of ctx.calls) {
@@ -148,5 +191,15 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
     t.calls++;
     t.max_ms = Math.max(t.max_ms, c.ms);
   }
-  return { seed: o.seed, sequences: o.sequences, calls: ctx.calls.length, seconds: Math.round((Date.now() - started) / 100) / 10, faults, timings, invariants: counts, ok, notes: notes.slice(0, 50) };
+  return {
+    seed: o.seed,
+    sequences: o.sequences,
+    calls: ctx.calls.length,
+    seconds: Math.round((Date.now() - started) / 100) / 10,
+    faults,
+    timings,
+    invariants: counts,
+    ok,
+    notes: notes.slice(0, 50),
+  };
 }

@@ -68,7 +68,11 @@ export async function runSequence(ctx: SequenceContext, index: number): Promise<
   if (data(created).instances[0].reconciled) fault(ctx, 'create_answer_lost');
 
   const name = `ckpt-${index}.bin`;
-  const write = await call(ctx, 'ssh', { instance_id: id, command: `head -c ${rng.int(10_000, 1_500_000)} /dev/urandom > /workspace/${name} && sha256sum /workspace/${name}`, readiness_seconds: 20 });
+  const write = await call(ctx, 'ssh', {
+    instance_id: id,
+    command: `head -c ${rng.int(10_000, 1_500_000)} /dev/urandom > /workspace/${name} && sha256sum /workspace/${name}`,
+    readiness_seconds: 20,
+  });
   const early = await call(ctx, 'destroy', { instance_id: id });
   if (!early.isError && data(early).status === 'destroyed') {
     // Must never happen: no approval was given.
@@ -76,19 +80,31 @@ export async function runSequence(ctx: SequenceContext, index: number): Promise<
   if (rng.chance(0.15)) {
     const kind = rng.pick(['outbid', 'offline', 'exited']);
     fault(ctx, `instance_${kind}`);
-    await fetch(`${sim.url}/_sim/instances/${id}/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind }) });
+    await fetch(`${sim.url}/_sim/instances/${id}/fault`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind }),
+    });
     await call(ctx, 'status', { instance_id: id });
   }
   if (!write.isError && rng.chance(0.8)) {
     if (rng.chance(0.25)) {
       const kind = rng.chance(0.5) ? 'ssh_reset' : 'flipped_byte';
       fault(ctx, kind);
-      await fetch(`${sim.url}/_sim/ssh-faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(kind === 'ssh_reset' ? { reset_after_bytes: 5000 } : { flip_byte_at: 777 }) });
+      await fetch(`${sim.url}/_sim/ssh-faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(kind === 'ssh_reset' ? { reset_after_bytes: 5000 } : { flip_byte_at: 777 }),
+      });
     }
     const source = sourceSha(ctx, id, `/workspace/${name}`);
     const local = `seq-${index}/${name}`;
     const copied = await call(ctx, 'copy', { instance_id: id, direction: 'instance_to_local', remote_path: `/workspace/${name}`, local_path: local });
-    await fetch(`${sim.url}/_sim/ssh-faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reset_after_bytes: null, flip_byte_at: null }) });
+    await fetch(`${sim.url}/_sim/ssh-faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reset_after_bytes: null, flip_byte_at: null }),
+    });
     if (!copied.isError && source) ctx.copies.push({ path: join(ctx.copyRoot, local), reported: data(copied).files[0].sha256, source });
   }
   if (!write.isError && rng.chance(0.3)) await copyTreeStep(ctx, id, index, (tool, a) => call(ctx, tool, a));

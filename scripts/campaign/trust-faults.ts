@@ -134,7 +134,8 @@ export class TrustFaults {
     try {
       const r = await this.call(ctx, 'ssh', { instance_id: id, command: 'sha256sum /workspace/*', readiness_seconds: 2 });
       if (r && !r.isError) this.notes.push(`${kind}: ssh to instance ${id} succeeded on a hostile host`);
-      if (kind === 'impostor_ssh') await this.call(ctx, 'copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace', local_path: `impostor-${id}` });
+      if (kind === 'impostor_ssh')
+        await this.call(ctx, 'copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace', local_path: `impostor-${id}` });
       // destroy must still answer (its disk inspection is best-effort): ask only, never approve here.
       await this.call(ctx, 'destroy', { instance_id: id, discard: false });
     } finally {
@@ -146,7 +147,11 @@ export class TrustFaults {
   /** After the campaign: the invariants that need the state directory. */
   finish(ctx: SequenceContext): void {
     ctx.faults.concurrent_keygen = (ctx.faults.concurrent_keygen ?? 0) + 1;
-    const recorded = new Set(readJsonLines<{ type: string; sha256_local?: string }>(join(this.stateDir, 'ledger.jsonl')).filter((r) => r.type === 'verified_copy').map((r) => r.sha256_local));
+    const recorded = new Set(
+      readJsonLines<{ type: string; sha256_local?: string }>(join(this.stateDir, 'ledger.jsonl'))
+        .filter((r) => r.type === 'verified_copy')
+        .map((r) => r.sha256_local),
+    );
     for (const c of ctx.copies) {
       if (!recorded.has(c.reported)) {
         this.counts.verified_copies_lost++;
@@ -156,7 +161,10 @@ export class TrustFaults {
     const path = join(this.stateDir, 'ssh', 'id_ed25519');
     const pub = existsSync(`${path}.pub`) ? readFileSync(`${path}.pub`, 'utf8') : '';
     const parsed = existsSync(path) ? ssh2.utils.parseKey(readFileSync(path, 'utf8')) : new Error('missing');
-    const derived = parsed instanceof Error ? '' : `${(Array.isArray(parsed) ? parsed[0]! : parsed).type} ${(Array.isArray(parsed) ? parsed[0]! : parsed).getPublicSSH().toString('base64')}`;
+    const derived =
+      parsed instanceof Error
+        ? ''
+        : `${(Array.isArray(parsed) ? parsed[0]! : parsed).type} ${(Array.isArray(parsed) ? parsed[0]! : parsed).getPublicSSH().toString('base64')}`;
     if (!derived || !samePublicKey(derived, pub) || this.keysSeen.some((k) => !samePublicKey(k, pub))) {
       this.counts.key_pair_mismatches++;
       this.notes.push('the SSH key pair in the state directory does not match, or concurrent processes got different keys');

@@ -50,10 +50,20 @@ async function firstMismatch(client: S3Client, bucket: string, files: Expected[]
  * Completion is seen either in the status text or, since that text is late, by the bucket itself;
  * an unconfirmed copy is cancelled (`DELETE /commands/rclone/`) at the deadline.
  */
-export async function cloudCopy(deps: ServerDeps, session: SshSession, instanceId: number, remotePath: string, s3Uri: string, connectionId: number): Promise<FileReport[]> {
+export async function cloudCopy(
+  deps: ServerDeps,
+  session: SshSession,
+  instanceId: number,
+  remotePath: string,
+  s3Uri: string,
+  connectionId: number,
+): Promise<FileReport[]> {
   const connections = await deps.vast.cloudConnections();
   if (!connections.some((c) => c.id === connectionId)) {
-    throw new VastMcpError(`Cloud connection ${connectionId} is not on the account (have: ${connections.map((c) => `${c.id} ${c.name}`).join(', ') || 'none'}). Add one in the Vast console, or use method "stream".`, 'invalid_input');
+    throw new VastMcpError(
+      `Cloud connection ${connectionId} is not on the account (have: ${connections.map((c) => `${c.id} ${c.name}`).join(', ') || 'none'}). Add one in the Vast console, or use method "stream".`,
+      'invalid_input',
+    );
   }
   const { bucket, prefix } = parseS3Uri(s3Uri);
   const listing = await listRemote(session, remotePath);
@@ -63,8 +73,21 @@ export async function cloudCopy(deps: ServerDeps, session: SshSession, instanceI
     files.push({ path: f.path, key: prefix ? `${prefix}/${name}` : name, size: f.size, sha256: await remoteSha256(session, f.path) });
   }
   const before = (await deps.vast.getInstance(instanceId))?.status_msg ?? '';
-  await deps.vast.startCloudCopy({ src: remotePath, dst: `/${bucket}${prefix ? `/${prefix}` : ''}`, instance_id: String(instanceId), selected: String(connectionId), transfer: 'Instance to Cloud', flags: [] });
-  deps.audit.record({ tool: 'copy', action: 'cloud_copy_start', args: { instance_id: instanceId, remote_path: remotePath, s3_uri: s3Uri, connection_id: connectionId }, result: 'ok', instance_id: instanceId });
+  await deps.vast.startCloudCopy({
+    src: remotePath,
+    dst: `/${bucket}${prefix ? `/${prefix}` : ''}`,
+    instance_id: String(instanceId),
+    selected: String(connectionId),
+    transfer: 'Instance to Cloud',
+    flags: [],
+  });
+  deps.audit.record({
+    tool: 'copy',
+    action: 'cloud_copy_start',
+    args: { instance_id: instanceId, remote_path: remotePath, s3_uri: s3Uri, connection_id: connectionId },
+    result: 'ok',
+    instance_id: instanceId,
+  });
   const deadline = deps.monotonicMs() + deps.config.waitTimeoutSeconds * 1000;
   const client = await makeS3Client(deps.config.s3);
   try {
@@ -73,10 +96,13 @@ export async function cloudCopy(deps: ServerDeps, session: SshSession, instanceI
     for (;;) {
       // The deadline includes the request in flight.
       const left = Math.max(1, Math.ceil(deadline - deps.monotonicMs()));
-      const msg = (await deps.vast.getInstance(instanceId, { signal: AbortSignal.timeout(left) }).catch((e: unknown) => {
-        if (deps.monotonicMs() > deadline) return null;
-        throw e;
-      }))?.status_msg ?? '';
+      const msg =
+        (
+          await deps.vast.getInstance(instanceId, { signal: AbortSignal.timeout(left) }).catch((e: unknown) => {
+            if (deps.monotonicMs() > deadline) return null;
+            throw e;
+          })
+        )?.status_msg ?? '';
       if (msg !== before) moved = true;
       const finished = moved && FINISHED.test(msg);
       const failedText = moved && FAILED_HINT.test(msg);
@@ -84,12 +110,18 @@ export async function cloudCopy(deps: ServerDeps, session: SshSession, instanceI
         const bad = await firstMismatch(client, bucket, files);
         if (!bad) break;
         if (finished || failedText) {
-          throw new VastMcpError(`Verification of the cloud copy failed for s3://${bucket}/${bad.f.key}: stored ${bad.stored.slice(0, 12)}… ≠ ${bad.f.sha256.slice(0, 12)}… on the instance (platform status: ${msg.slice(0, 200) || 'none'}). Nothing was recorded.`, 'copy_verification_failed');
+          throw new VastMcpError(
+            `Verification of the cloud copy failed for s3://${bucket}/${bad.f.key}: stored ${bad.stored.slice(0, 12)}… ≠ ${bad.f.sha256.slice(0, 12)}… on the instance (platform status: ${msg.slice(0, 200) || 'none'}). Nothing was recorded.`,
+            'copy_verification_failed',
+          );
         }
       }
       if (deps.monotonicMs() > deadline) {
         await deps.vast.cancelCloudCopy(instanceId).catch(() => undefined);
-        throw new VastMcpError(`The platform's cloud copy was not confirmed within ${deps.config.waitTimeoutSeconds} s (status: ${msg.slice(0, 200) || 'none'}); it was cancelled and nothing was recorded. Check the bucket, or copy again with method "stream".`, 'copy_timeout');
+        throw new VastMcpError(
+          `The platform's cloud copy was not confirmed within ${deps.config.waitTimeoutSeconds} s (status: ${msg.slice(0, 200) || 'none'}); it was cancelled and nothing was recorded. Check the bucket, or copy again with method "stream".`,
+          'copy_timeout',
+        );
       }
       await deps.sleep(deps.config.pollMinMs);
     }
@@ -98,7 +130,15 @@ export async function cloudCopy(deps: ServerDeps, session: SshSession, instanceI
   }
   const out: FileReport[] = [];
   for (const f of files) {
-    deps.ledger.recordVerifiedCopy({ instance_id: instanceId, remote_path: f.path, destination: `s3://${bucket}/${f.key}`, size: f.size, sha256_remote: f.sha256, sha256_local: f.sha256, at: deps.now() });
+    deps.ledger.recordVerifiedCopy({
+      instance_id: instanceId,
+      remote_path: f.path,
+      destination: `s3://${bucket}/${f.key}`,
+      size: f.size,
+      sha256_remote: f.sha256,
+      sha256_local: f.sha256,
+      at: deps.now(),
+    });
     out.push({ source: f.path, destination: `s3://${bucket}/${f.key}`, size: f.size, sha256: f.sha256, resumed_from: 0, attempts: 1 });
   }
   return out;

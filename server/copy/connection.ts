@@ -26,7 +26,11 @@ export class CopyConnection {
     if (this.signal?.aborted) throw new CopyCancelled('The copy');
     if (!this.access) {
       // Parallel streams share one connection: only one of them opens it.
-      this.connecting ??= openInstanceSsh(this.deps, this.instanceId, { attachKey: true, readinessMs: 60_000, preferProxy: this.preferProxy }).finally(() => (this.connecting = null));
+      this.connecting ??= openInstanceSsh(this.deps, this.instanceId, {
+        attachKey: true,
+        readinessMs: 60_000,
+        preferProxy: this.preferProxy,
+      }).finally(() => (this.connecting = null));
       const access = await this.connecting;
       if (this.access !== access) {
         this.access = access;
@@ -52,7 +56,11 @@ export class CopyConnection {
  * Runs `step` with reconnects on interruption; the step resumes from what is already verified.
  * Cancellation is final: never retried, and reported as such.
  */
-export async function withRetries<T>(conn: CopyConnection, what: string, step: (s: SshSession, attempt: number) => Promise<T>): Promise<{ value: T; attempts: number }> {
+export async function withRetries<T>(
+  conn: CopyConnection,
+  what: string,
+  step: (s: SshSession, attempt: number) => Promise<T>,
+): Promise<{ value: T; attempts: number }> {
   for (let attempt = 1; ; attempt++) {
     try {
       return { value: await step(await conn.session(), attempt), attempts: attempt };
@@ -61,7 +69,11 @@ export async function withRetries<T>(conn: CopyConnection, what: string, step: (
       if (conn.signal?.aborted || e instanceof CopyCancelled) throw e instanceof CopyCancelled ? e : new CopyCancelled(what);
       const retryable = e instanceof TransferInterrupted || e instanceof SshError;
       if (!retryable || attempt >= MAX_ATTEMPTS) {
-        if (retryable) throw new VastMcpError(`${what} failed after ${attempt} attempts: ${(e as Error).message}. Nothing unverified was recorded; what was verified is kept and the next copy resumes from it.`, 'copy_interrupted');
+        if (retryable)
+          throw new VastMcpError(
+            `${what} failed after ${attempt} attempts: ${(e as Error).message}. Nothing unverified was recorded; what was verified is kept and the next copy resumes from it.`,
+            'copy_interrupted',
+          );
         throw e;
       }
     }

@@ -21,7 +21,11 @@ function alive(pid: number): boolean {
  */
 export async function withDestinationLock<T>(dest: string, fn: () => Promise<T>): Promise<T> {
   const lock = join(dirname(dest), `.${basename(dest)}${LOCK_SUFFIX}`);
-  const busy = (who: string) => new VastMcpError(`Another copy to ${dest} is still running (${who}). Wait for it to finish, or cancel it, then copy again; nothing was changed by this call.`, 'copy_busy');
+  const busy = (who: string) =>
+    new VastMcpError(
+      `Another copy to ${dest} is still running (${who}). Wait for it to finish, or cancel it, then copy again; nothing was changed by this call.`,
+      'copy_busy',
+    );
   if (held.has(lock)) throw busy('in this server');
   for (let tries = 0; ; tries++) {
     try {
@@ -30,7 +34,10 @@ export async function withDestinationLock<T>(dest: string, fn: () => Promise<T>)
       closeSync(fd);
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) throw e instanceof VastMcpError ? e : new VastMcpError(`Could not lock ${dest} for copying (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, 'copy_failed');
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0)
+        throw e instanceof VastMcpError
+          ? e
+          : new VastMcpError(`Could not lock ${dest} for copying (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, 'copy_failed');
       let pid = 0;
       try {
         pid = Number((JSON.parse(readFileSync(lock, 'utf8')) as { pid?: unknown }).pid) || 0;

@@ -54,7 +54,17 @@ async function localPrefixSha(path: string, len: number): Promise<string> {
  * itself as its contiguous prefix grows (what is on disk, not what the network said). Resumes only
  * from a partial whose bytes the instance confirms to be a prefix of the file.
  */
-export async function downloadFile(conn: CopyConnection, tree: LocalTree, remotePath: string, size: number, dir: string, name: string, onBytes: (n: number) => void, maxStreams = 4, first?: { data: ClientChannel; hash: Promise<string> }): Promise<FileDownload> {
+export async function downloadFile(
+  conn: CopyConnection,
+  tree: LocalTree,
+  remotePath: string,
+  size: number,
+  dir: string,
+  name: string,
+  onBytes: (n: number) => void,
+  maxStreams = 4,
+  first?: { data: ClientChannel; hash: Promise<string> },
+): Promise<FileDownload> {
   const partial = join(dir, `.${name}${PARTIAL_SUFFIX}`);
   let resumedFrom = 0;
   let opened = first;
@@ -139,7 +149,12 @@ export async function downloadFile(conn: CopyConnection, tree: LocalTree, remote
       const cut = !!opened && g.len < size;
       if (g.len === 0) return void opened?.close();
       const q = shellQuote(remotePath);
-      const cmd = g.start === 0 && g.len === size ? `cat -- ${q}` : g.start === 0 ? `head -c ${g.len} -- ${q}` : `tail -c +${g.start + 1} -- ${q} | head -c ${g.len}`;
+      const cmd =
+        g.start === 0 && g.len === size
+          ? `cat -- ${q}`
+          : g.start === 0
+            ? `head -c ${g.len} -- ${q}`
+            : `tail -c +${g.start + 1} -- ${q} | head -c ${g.len}`;
       const ch = opened ?? (await s.channel(cmd, undefined, { progress: { ...DEFAULT_PROGRESS_RULE, direction: 'in' } }));
       await new Promise<void>((resolve, reject) => {
         let code: number | null = null;
@@ -180,18 +195,23 @@ export async function downloadFile(conn: CopyConnection, tree: LocalTree, remote
           if (code === null && typeof closeCode === 'number') code = closeCode;
           conn.signal?.removeEventListener('abort', onAbort);
           if (stopped) return reject(stopped);
-          if (g.done !== g.len || (code !== 0 && !cut)) return reject(new TransferInterrupted(`transfer of ${remotePath} stopped at ${g.start + g.done} of ${size} bytes`));
+          if (g.done !== g.len || (code !== 0 && !cut))
+            return reject(new TransferInterrupted(`transfer of ${remotePath} stopped at ${g.start + g.done} of ${size} bytes`));
           resolve();
         });
         if (!opened) ch.end();
       });
     };
     try {
-      await Promise.all(ranges.map((g, i) => stream(g, i === 0 ? pre?.data : undefined).catch((e: Error) => {
-        stopped ??= e;
-        poke();
-        throw e;
-      })));
+      await Promise.all(
+        ranges.map((g, i) =>
+          stream(g, i === 0 ? pre?.data : undefined).catch((e: Error) => {
+            stopped ??= e;
+            poke();
+            throw e;
+          }),
+        ),
+      );
       await fsyncP(fd);
       if (fstatSync(fd).size !== size) throw localWriteError(partial, Object.assign(new Error('short file'), { code: 'ENOSPC' }));
     } catch (e) {
@@ -213,7 +233,10 @@ export async function downloadFile(conn: CopyConnection, tree: LocalTree, remote
     const [mine, theirs] = await Promise.all([hashing, remoteHash]);
     if (mine !== theirs) {
       removeQuietlySync(partial);
-      throw new VastMcpError(`Verification failed for ${remotePath}: received sha256 ${mine.slice(0, 12)}… ≠ ${theirs.slice(0, 12)}… on the instance. The partial file was deleted and nothing was recorded; copy again.`, 'copy_verification_failed');
+      throw new VastMcpError(
+        `Verification failed for ${remotePath}: received sha256 ${mine.slice(0, 12)}… ≠ ${theirs.slice(0, 12)}… on the instance. The partial file was deleted and nothing was recorded; copy again.`,
+        'copy_verification_failed',
+      );
     }
     return mine;
   }

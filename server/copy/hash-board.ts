@@ -44,6 +44,9 @@ export class HashBoard {
 
   /** Follows a hashing run: closes the board when it ends, however it ends. */
   follow(run: Promise<unknown>): void {
-    run.then(() => this.close(), (e: Error) => this.close(e));
+    run.then(
+      () => this.close(),
+      (e: Error) => this.close(e),
+    );
   }
 }

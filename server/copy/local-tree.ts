@@ -18,9 +18,17 @@ export function isWorkingName(name: string): boolean {
  */
 export function safeSegments(rel: string): string[] {
   const segs = rel.split('/');
-  const bad = rel.length === 0 || rel.length > 4096 || rel.startsWith('/') || rel.includes('\0') || segs.some((s) => s === '' || s === '.' || s === '..' || Buffer.byteLength(s) > 255);
+  const bad =
+    rel.length === 0 ||
+    rel.length > 4096 ||
+    rel.startsWith('/') ||
+    rel.includes('\0') ||
+    segs.some((s) => s === '' || s === '.' || s === '..' || Buffer.byteLength(s) > 255);
   if (bad) {
-    throw new VastMcpError(`The instance sent a path that would leave the destination or cannot be stored safely (${JSON.stringify(rel.slice(0, 120))}); nothing from it was written and the copy was stopped.`, 'copy_unsafe_path');
+    throw new VastMcpError(
+      `The instance sent a path that would leave the destination or cannot be stored safely (${JSON.stringify(rel.slice(0, 120))}); nothing from it was written and the copy was stopped.`,
+      'copy_unsafe_path',
+    );
   }
   return segs;
 }
@@ -48,7 +56,11 @@ export class LocalTree {
       if (this.made.has(p)) continue;
       try {
         const st = lstatSync(p);
-        if (st.isSymbolicLink()) throw new VastMcpError(`${p} is a symbolic link; copies never write through links (remove it or choose another local_path).`, 'copy_unsafe_path');
+        if (st.isSymbolicLink())
+          throw new VastMcpError(
+            `${p} is a symbolic link; copies never write through links (remove it or choose another local_path).`,
+            'copy_unsafe_path',
+          );
         if (!st.isDirectory()) throw new VastMcpError(`${p} exists and is not a directory; nothing was overwritten.`, 'copy_unsafe_path');
       } catch (e) {
         if (errno(e).code !== 'ENOENT') throw e;
@@ -72,7 +84,11 @@ export class LocalTree {
     } catch {
       real = '';
     }
-    if (real !== dir) throw new VastMcpError(`${dir} no longer resolves to itself (a link was planted during the copy); nothing more was written there.`, 'copy_unsafe_path');
+    if (real !== dir)
+      throw new VastMcpError(
+        `${dir} no longer resolves to itself (a link was planted during the copy); nothing more was written there.`,
+        'copy_unsafe_path',
+      );
   }
 
   /** Opens a fresh partial file for `name` in `dir` (removing a stale one first). */

@@ -35,10 +35,14 @@ export function walkLocal(copyRoot: string, localPath: string): LocalWalk {
   }
   const expected = join(realpathSync.native(resolve(copyRoot)), relative(resolve(copyRoot), src));
   if (real !== expected.replace(/\/$/, '')) {
-    throw new VastMcpError(`local_path ${JSON.stringify(localPath)} goes through a symbolic link; uploads never follow links (they could lead outside the copy root).`, 'copy_unsafe_path');
+    throw new VastMcpError(
+      `local_path ${JSON.stringify(localPath)} goes through a symbolic link; uploads never follow links (they could lead outside the copy root).`,
+      'copy_unsafe_path',
+    );
   }
   const st = lstatSync(src);
-  if (st.isFile()) return { kind: 'file', files: [{ path: src, rel: '', size: st.size, mode: st.mode & 0o777, mtime: st.mtimeMs / 1000 }], dirs: [], skipped: [] };
+  if (st.isFile())
+    return { kind: 'file', files: [{ path: src, rel: '', size: st.size, mode: st.mode & 0o777, mtime: st.mtimeMs / 1000 }], dirs: [], skipped: [] };
   if (!st.isDirectory()) throw new VastMcpError(`local_path ${JSON.stringify(localPath)} is not a regular file or directory.`, 'invalid_input');
   const out: LocalWalk = { kind: 'dir', files: [], dirs: [], skipped: [] };
   const visit = (dir: string) => {

@@ -13,7 +13,13 @@ export interface StreamedResult {
  * with no size cap (a 300,000-file listing must not lose its head). Only a bounded tail of stderr
  * is kept. A channel that closes without an exit status was cut: that is an interruption.
  */
-export async function streamRecords(session: SshSession, command: string, onRecord: (rec: Buffer) => void, stdin?: Buffer, signal?: AbortSignal): Promise<StreamedResult> {
+export async function streamRecords(
+  session: SshSession,
+  command: string,
+  onRecord: (rec: Buffer) => void,
+  stdin?: Buffer,
+  signal?: AbortSignal,
+): Promise<StreamedResult> {
   const ch: ClientChannel = await session.channel(command);
   return new Promise((resolve, reject) => {
     let pending: Buffer[] = [];

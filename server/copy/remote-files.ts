@@ -34,14 +34,23 @@ async function hashCommand(session: SshSession, cmd: string, what: string, timeo
   // No exit status: the connection dropped mid-command, which a reconnect can fix.
   if (r.code === null && !r.timedOut) throw new TransferInterrupted(`checksumming ${what} was interrupted`);
   const hex = /^([0-9a-f]{64})\s/.exec(r.stdout.toString('utf8'))?.[1];
-  if (r.code !== 0 || !hex) throw new VastMcpError(`Could not checksum ${what} on the instance: ${JSON.stringify(r.stderr.toString('utf8').trim().slice(0, 300)) || 'no sha256 output'}`, 'copy_failed');
+  if (r.code !== 0 || !hex)
+    throw new VastMcpError(
+      `Could not checksum ${what} on the instance: ${JSON.stringify(r.stderr.toString('utf8').trim().slice(0, 300)) || 'no sha256 output'}`,
+      'copy_failed',
+    );
   return hex;
 }
 
 /** sha256 of a file, computed on the instance (openssl uses the CPU's SHA instructions; coreutils as fallback). */
 export async function remoteSha256(session: SshSession, path: string, timeoutMs = 3_600_000): Promise<string> {
   const q = shellQuote(path);
-  return hashCommand(session, `if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r ${q}; else sha256sum -- ${q}; fi`, path, timeoutMs);
+  return hashCommand(
+    session,
+    `if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r ${q}; else sha256sum -- ${q}; fi`,
+    path,
+    timeoutMs,
+  );
 }
 
 /** sha256 of the first `len` bytes of a file on the instance: is a local partial really its prefix? */

@@ -19,31 +19,47 @@ export type TreeListing = { kind: 'file'; size: number } | { kind: 'dir'; entrie
  * (find's non-zero exit, e.g. an unreadable sub-directory) fails the copy rather than shrinking it.
  */
 export async function listTree(session: SshSession, remotePath: string, signal?: AbortSignal): Promise<TreeListing> {
-  const cmd = `p=${shellQuote(remotePath)}; if [ -d "$p" ]; then cd -- "$p" || exit 3; printf 'D\\0'; find . -mindepth 1 -printf '%y %s %P\\0'; ` +
+  const cmd =
+    `p=${shellQuote(remotePath)}; if [ -d "$p" ]; then cd -- "$p" || exit 3; printf 'D\\0'; find . -mindepth 1 -printf '%y %s %P\\0'; ` +
     `elif [ -f "$p" ]; then printf 'F\\0'; printf '%s\\0' "$(stat -c %s -- "$p")"; else printf 'N\\0'; fi`;
   let kind: string | null = null;
   let fileSize: number | null = null;
   const entries: TreeEntry[] = [];
-  const r = await streamRecords(session, cmd, (rec) => {
-    if (kind === null) {
-      kind = rec.toString('latin1');
-      return;
-    }
-    if (kind === 'F') {
-      fileSize = Number(rec.toString('latin1'));
-      return;
-    }
-    const s = rec.toString('utf8');
-    const m = /^([a-zA-Z]) (\d+) ([\s\S]+)$/.exec(s);
-    if (!m) throw new VastMcpError(`The instance's file listing has an unreadable record (${JSON.stringify(s.slice(0, 80))}); nothing was copied.`, 'copy_failed');
-    entries.push({ type: m[1]!, size: Number(m[2]), rel: m[3]! });
-  }, undefined, signal);
-  if (kind === 'N') throw new VastMcpError(`${remotePath} does not exist on the instance (only /workspace and /root hold your files).`, 'copy_source_missing');
+  const r = await streamRecords(
+    session,
+    cmd,
+    (rec) => {
+      if (kind === null) {
+        kind = rec.toString('latin1');
+        return;
+      }
+      if (kind === 'F') {
+        fileSize = Number(rec.toString('latin1'));
+        return;
+      }
+      const s = rec.toString('utf8');
+      const m = /^([a-zA-Z]) (\d+) ([\s\S]+)$/.exec(s);
+      if (!m)
+        throw new VastMcpError(
+          `The instance's file listing has an unreadable record (${JSON.stringify(s.slice(0, 80))}); nothing was copied.`,
+          'copy_failed',
+        );
+      entries.push({ type: m[1]!, size: Number(m[2]), rel: m[3]! });
+    },
+    undefined,
+    signal,
+  );
+  if (kind === 'N')
+    throw new VastMcpError(`${remotePath} does not exist on the instance (only /workspace and /root hold your files).`, 'copy_source_missing');
   if (r.code !== 0 || kind === null) {
-    throw new VastMcpError(`Listing ${remotePath} on the instance failed or was incomplete (exit ${r.code}: ${r.stderr.trim().slice(0, 300) || 'no message'}). Nothing was copied: a copy of part of a tree is not a copy of the tree. Fix the permissions or copy a sub-directory.`, 'copy_failed');
+    throw new VastMcpError(
+      `Listing ${remotePath} on the instance failed or was incomplete (exit ${r.code}: ${r.stderr.trim().slice(0, 300) || 'no message'}). Nothing was copied: a copy of part of a tree is not a copy of the tree. Fix the permissions or copy a sub-directory.`,
+      'copy_failed',
+    );
   }
   if (kind === 'F') {
-    if (fileSize === null || !Number.isSafeInteger(fileSize)) throw new VastMcpError(`Could not read the size of ${remotePath} on the instance.`, 'copy_failed');
+    if (fileSize === null || !Number.isSafeInteger(fileSize))
+      throw new VastMcpError(`Could not read the size of ${remotePath} on the instance.`, 'copy_failed');
     return { kind: 'file', size: fileSize };
   }
   return { kind: 'dir', entries };
@@ -59,7 +75,13 @@ const nulList = (names: string[]) => Buffer.concat(names.map((n) => Buffer.from(
  * `sha256sum --zero` (one process per few thousand files, names unescaped), big ones with openssl.
  * The two run concurrently on separate channels; `onHash` fires as each digest arrives.
  */
-export async function hashTree(session: SshSession, dir: string, files: { rel: string; size: number }[], onHash: (rel: string, sha: string) => void, signal?: AbortSignal): Promise<void> {
+export async function hashTree(
+  session: SshSession,
+  dir: string,
+  files: { rel: string; size: number }[],
+  onHash: (rel: string, sha: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   const small = files.filter((f) => f.size < BIG_FILE).map((f) => f.rel);
   const big = files.filter((f) => f.size >= BIG_FILE).map((f) => f.rel);
   const q = shellQuote(dir);
@@ -68,14 +90,28 @@ export async function hashTree(session: SshSession, dir: string, files: { rel: s
     const wanted = new Set(small);
     const cmd = `cd -- ${q} || exit 3; if printf '' | sha256sum -z >/dev/null 2>&1; then exec xargs -0 -r sha256sum -z --; else exit 97; fi`;
     runs.push(
-      streamRecords(session, cmd, (rec) => {
-        const s = rec.toString('utf8');
-        const m = /^([0-9a-f]{64}) [ *]\.\/([\s\S]+)$/.exec(s);
-        if (!m || !wanted.has(m[2]!)) throw new VastMcpError(`The instance's checksum output is unreadable (${JSON.stringify(s.slice(0, 80))}); nothing was recorded.`, 'copy_failed');
-        onHash(m[2]!, m[1]!);
-      }, nulList(small), signal).then((r) => {
+      streamRecords(
+        session,
+        cmd,
+        (rec) => {
+          const s = rec.toString('utf8');
+          const m = /^([0-9a-f]{64}) [ *]\.\/([\s\S]+)$/.exec(s);
+          if (!m || !wanted.has(m[2]!))
+            throw new VastMcpError(
+              `The instance's checksum output is unreadable (${JSON.stringify(s.slice(0, 80))}); nothing was recorded.`,
+              'copy_failed',
+            );
+          onHash(m[2]!, m[1]!);
+        },
+        nulList(small),
+        signal,
+      ).then((r) => {
         if (r.code === 97) return hashOneByOne(session, q, small, onHash, signal);
-        if (r.code !== 0) throw new VastMcpError(`Checksumming on the instance failed (exit ${r.code}: ${r.stderr.trim().slice(0, 300)}). Nothing was recorded.`, 'copy_failed');
+        if (r.code !== 0)
+          throw new VastMcpError(
+            `Checksumming on the instance failed (exit ${r.code}: ${r.stderr.trim().slice(0, 300)}). Nothing was recorded.`,
+            'copy_failed',
+          );
       }),
     );
   }
@@ -84,14 +120,32 @@ export async function hashTree(session: SshSession, dir: string, files: { rel: s
 }
 
 /** One digest per file, in the order asked (names never appear in the output, so they cannot confuse it). */
-async function hashOneByOne(session: SshSession, quotedDir: string, rels: string[], onHash: (rel: string, sha: string) => void, signal?: AbortSignal): Promise<void> {
-  const script = 'for f do if command -v openssl >/dev/null 2>&1; then h=$(openssl dgst -sha256 -r < "$f") || exit 1; else h=$(sha256sum < "$f") || exit 1; fi; printf "%s\\0" "${h%% *}"; done';
+async function hashOneByOne(
+  session: SshSession,
+  quotedDir: string,
+  rels: string[],
+  onHash: (rel: string, sha: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const script =
+    'for f do if command -v openssl >/dev/null 2>&1; then h=$(openssl dgst -sha256 -r < "$f") || exit 1; else h=$(sha256sum < "$f") || exit 1; fi; printf "%s\\0" "${h%% *}"; done';
   let i = 0;
-  const r = await streamRecords(session, `cd -- ${quotedDir} || exit 3; exec xargs -0 -r sh -c ${shellQuote(script)} sh`, (rec) => {
-    const hex = rec.toString('latin1');
-    if (!/^[0-9a-f]{64}$/.test(hex) || i >= rels.length) throw new VastMcpError('The instance returned an unreadable checksum; nothing was recorded.', 'copy_failed');
-    onHash(rels[i++]!, hex);
-  }, nulList(rels), signal);
-  if (r.code !== 0) throw new VastMcpError(`Checksumming on the instance failed (exit ${r.code}: ${r.stderr.trim().slice(0, 300)}). Nothing was recorded.`, 'copy_failed');
+  const r = await streamRecords(
+    session,
+    `cd -- ${quotedDir} || exit 3; exec xargs -0 -r sh -c ${shellQuote(script)} sh`,
+    (rec) => {
+      const hex = rec.toString('latin1');
+      if (!/^[0-9a-f]{64}$/.test(hex) || i >= rels.length)
+        throw new VastMcpError('The instance returned an unreadable checksum; nothing was recorded.', 'copy_failed');
+      onHash(rels[i++]!, hex);
+    },
+    nulList(rels),
+    signal,
+  );
+  if (r.code !== 0)
+    throw new VastMcpError(
+      `Checksumming on the instance failed (exit ${r.code}: ${r.stderr.trim().slice(0, 300)}). Nothing was recorded.`,
+      'copy_failed',
+    );
   if (i !== rels.length) throw new TransferInterrupted(`checksums stopped after ${i} of ${rels.length} files`);
 }

@@ -81,7 +81,8 @@ export async function runCopy(deps: ServerDeps, req: CopyRequest, progress: Prog
     if (req.direction === 'local_to_instance') out = await copyToInstance(deps, req, conn, meter);
     else if (req.direction === 'instance_to_local') out = await copyToLocal(deps, req, conn, meter);
     else if (req.method === 'cloud') {
-      if (!req.s3Uri || req.connectionId === undefined) throw new VastMcpError('s3_uri and connection_id are required for a cloud copy.', 'invalid_input');
+      if (!req.s3Uri || req.connectionId === undefined)
+        throw new VastMcpError('s3_uri and connection_id are required for a cloud copy.', 'invalid_input');
       const files = await cloudCopy(deps, await conn.session(), req.instanceId, req.remotePath, req.s3Uri, req.connectionId);
       out = { files, manifest: null, recorded: files.length, skipped: [] };
     } else out = await copyToS3(deps, req, conn, meter);

@@ -10,7 +10,10 @@ function segmentsOk(path: string): boolean {
 
 /** The bucket prefix from the user's s3_uri: normalised segments, no `.`/`..`. */
 export function checkPrefix(prefix: string): string {
-  if (prefix && !segmentsOk(prefix)) throw new InputError(`The prefix in s3_uri (${JSON.stringify(prefix)}) must be plain path segments: no ".", "..", empty segments, backslashes or control characters.`);
+  if (prefix && !segmentsOk(prefix))
+    throw new InputError(
+      `The prefix in s3_uri (${JSON.stringify(prefix)}) must be plain path segments: no ".", "..", empty segments, backslashes or control characters.`,
+    );
   return prefix;
 }
 
@@ -26,6 +29,12 @@ export function objectKey(prefix: string, rel: string): string | null {
 }
 
 export function refuseUnmappable(names: string[]): never {
-  const shown = names.slice(0, 5).map((n) => JSON.stringify(n.slice(0, 120))).join(', ');
-  throw new VastMcpError(`${names.length} file name(s) from the instance cannot be stored safely under the bucket prefix (${shown}${names.length > 5 ? ', …' : ''}): names with "..", ".", empty segments, backslashes or control characters are refused. Nothing was uploaded; rename them on the instance or copy a sub-directory.`, 'copy_unsafe_path');
+  const shown = names
+    .slice(0, 5)
+    .map((n) => JSON.stringify(n.slice(0, 120)))
+    .join(', ');
+  throw new VastMcpError(
+    `${names.length} file name(s) from the instance cannot be stored safely under the bucket prefix (${shown}${names.length > 5 ? ', …' : ''}): names with "..", ".", empty segments, backslashes or control characters are refused. Nothing was uploaded; rename them on the instance or copy a sub-directory.`,
+    'copy_unsafe_path',
+  );
 }

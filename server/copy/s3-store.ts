@@ -30,7 +30,10 @@ export function s3ConfigFromEnv(env: NodeJS.ProcessEnv): S3Config {
 
 export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
   const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
-  if (!m) throw new InputError(`s3_uri ${JSON.stringify(uri)} must look like s3://bucket-name/optional/prefix (bucket: 3–63 lowercase letters, digits, dots, dashes).`);
+  if (!m)
+    throw new InputError(
+      `s3_uri ${JSON.stringify(uri)} must look like s3://bucket-name/optional/prefix (bucket: 3–63 lowercase letters, digits, dots, dashes).`,
+    );
   return { bucket: m[1]!, prefix: (m[2] ?? '').replace(/^\/+|\/+$/g, '') };
 }
 
@@ -42,14 +45,23 @@ export async function makeS3Client(c: S3Config): Promise<S3Client> {
     region: c.region,
     endpoint: c.endpoint ?? undefined,
     forcePathStyle: c.forcePathStyle,
-    credentials: c.accessKeyId && c.secretAccessKey ? { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken ?? undefined } : undefined,
+    credentials:
+      c.accessKeyId && c.secretAccessKey
+        ? { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken ?? undefined }
+        : undefined,
     requestChecksumCalculation: checksum,
     responseChecksumValidation: checksum,
   });
 }
 
 /** Streams `source` into the bucket, hashing what was sent. */
-export async function putStream(client: S3Client, bucket: string, key: string, source: Readable, onBytes: (n: number) => void): Promise<{ sha256: string; bytes: number }> {
+export async function putStream(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  source: Readable,
+  onBytes: (n: number) => void,
+): Promise<{ sha256: string; bytes: number }> {
   const tap = new HashTap(createHash('sha256'), onBytes);
   const body = new PassThrough();
   source.pipe(tap).pipe(body);

@@ -39,6 +39,9 @@ export class SyncingWriter extends Writable {
   override _final(cb: (e?: Error | null) => void): void {
     Promise.resolve(this.syncing)
       .then(() => this.fh.sync())
-      .then(() => cb(), (e: Error) => cb(e));
+      .then(
+        () => cb(),
+        (e: Error) => cb(e),
+      );
   }
 }

@@ -130,7 +130,7 @@ export class TarReader {
     }
     if (this.zeroBlocks) throw new TarFormatError('data after an end-of-archive block');
     if (!checksumOk(h)) throw new TarFormatError('a tar header failed its checksum (corrupted stream)');
-    const type = String.fromCharCode(h[156]!) ;
+    const type = String.fromCharCode(h[156]!);
     let size = numeric(h, 124, 12);
     const magic = h.toString('latin1', 257, 263);
     this.padding = 0;
@@ -145,7 +145,9 @@ export class TarReader {
     }
     if (type === 'g') throw new TarFormatError('global pax headers are not accepted');
     if (type !== '0' && type !== '\0' && type !== '7') {
-      const what = { '1': 'a hard link', '2': 'a symbolic link', '3': 'a character device', '4': 'a block device', '5': 'a directory', '6': 'a FIFO' }[type] ?? `an entry of type ${JSON.stringify(type)}`;
+      const what =
+        { '1': 'a hard link', '2': 'a symbolic link', '3': 'a character device', '4': 'a block device', '5': 'a directory', '6': 'a FIFO' }[type] ??
+        `an entry of type ${JSON.stringify(type)}`;
       throw new TarFormatError(`the stream holds ${what}, which was not asked for; refused`);
     }
     // ustar splits long names into prefix/name; GNU format uses that area for other fields.

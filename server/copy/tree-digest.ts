@@ -14,6 +14,7 @@ export async function localFileSha256(path: string): Promise<string> {
  */
 export function treeDigest(files: { rel: string; size: number; sha256: string }[]): string {
   const h = createHash('sha256');
-  for (const f of [...files].sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))) h.update(`${JSON.stringify(f.rel)} ${f.size} ${f.sha256}\n`);
+  for (const f of [...files].sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)))
+    h.update(`${JSON.stringify(f.rel)} ${f.size} ${f.sha256}\n`);
   return h.digest('hex');
 }

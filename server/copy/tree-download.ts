@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { VastMcpError } from '../errors.js';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 import { withRetries, type CopyConnection } from './connection.js';
-import { closeChecked, durabilityBarrier, isWorkingName, LocalTree, promoteAll, removeQuietly, safeSegments, writeAll } from './local-tree.js';
+import { closeChecked, durabilityBarrier, isWorkingName, type LocalTree, promoteAll, removeQuietly, safeSegments, writeAll } from './local-tree.js';
 import { hashTree, type TreeEntry } from './remote-tree.js';
 import { HashBoard } from './hash-board.js';
 import type { ClientChannel } from 'ssh2';
@@ -31,7 +31,14 @@ export interface TreeDownload {
   attempts: number;
 }
 
-const TYPES: Record<string, string> = { l: 'symbolic link (never followed)', b: 'block device', c: 'character device', p: 'FIFO', s: 'socket', D: 'door' };
+const TYPES: Record<string, string> = {
+  l: 'symbolic link (never followed)',
+  b: 'block device',
+  c: 'character device',
+  p: 'FIFO',
+  s: 'socket',
+  D: 'door',
+};
 const BATCH_FILES = 2000;
 const BATCH_BYTES = 256 * 1024 * 1024;
 
@@ -50,7 +57,15 @@ interface Pending {
  * channels, per-file partial names renamed only after their checksums match, one durability
  * barrier per batch. After an interruption the next attempt sends only what is not yet verified.
  */
-export async function downloadTree(conn: CopyConnection, remoteDir: string, tree: LocalTree, target: string[], entries: TreeEntry[], onBytes: (n: number, label: string) => void, first?: { data: ClientChannel; hashes: HashBoard }): Promise<TreeDownload> {
+export async function downloadTree(
+  conn: CopyConnection,
+  remoteDir: string,
+  tree: LocalTree,
+  target: string[],
+  entries: TreeEntry[],
+  onBytes: (n: number, label: string) => void,
+  first?: { data: ClientChannel; hashes: HashBoard },
+): Promise<TreeDownload> {
   const files: { rel: string; segs: string[]; size: number }[] = [];
   const skipped: { rel: string; reason: string }[] = [];
   const dirs: string[][] = [];
@@ -86,7 +101,13 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
       }
     });
     if (present.length) {
-      await hashTree(s, remoteDir, present.filter((f) => !remote.has(f.rel)), (rel, sha) => remote.set(rel, sha), conn.signal);
+      await hashTree(
+        s,
+        remoteDir,
+        present.filter((f) => !remote.has(f.rel)),
+        (rel, sha) => remote.set(rel, sha),
+        conn.signal,
+      );
       for (const f of present) {
         const sha = await localFileSha256(finalOf(f));
         if (sha === remote.get(f.rel)) {
@@ -125,10 +146,16 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
       for (const p of b) {
         const want = await hashOf(p.rel);
         if (want !== p.sha) {
-          throw new VastMcpError(`Verification failed for ${JSON.stringify(p.rel)}: received sha256 ${p.sha.slice(0, 12)}… ≠ ${want.slice(0, 12)}… on the instance. Its partial file was deleted and nothing was recorded for this directory; copy again.`, 'copy_verification_failed');
+          throw new VastMcpError(
+            `Verification failed for ${JSON.stringify(p.rel)}: received sha256 ${p.sha.slice(0, 12)}… ≠ ${want.slice(0, 12)}… on the instance. Its partial file was deleted and nothing was recorded for this directory; copy again.`,
+            'copy_verification_failed',
+          );
         }
       }
-      await durabilityBarrier(tree.root, b.map((p) => p.partial));
+      await durabilityBarrier(
+        tree.root,
+        b.map((p) => p.partial),
+      );
       promoteAll(tree, b);
       for (const p of b) {
         outstanding.delete(p.partial);
@@ -151,10 +178,16 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
       begin(name, size) {
         const f = name.startsWith('./') ? expected.get(name.slice(2)) : undefined;
         if (!f || received.has(f.rel)) {
-          throw new TarFormatError(`the tar stream holds ${JSON.stringify(name.slice(0, 120))}, which is not a file of the listing${f ? ' or came twice' : ''}${tarErr ? ` (tar said: ${JSON.stringify(tarErr.slice(0, 200))})` : ''}`);
+          throw new TarFormatError(
+            `the tar stream holds ${JSON.stringify(name.slice(0, 120))}, which is not a file of the listing${f ? ' or came twice' : ''}${tarErr ? ` (tar said: ${JSON.stringify(tarErr.slice(0, 200))})` : ''}`,
+          );
         }
         received.add(f.rel);
-        if (size !== f.size) throw new VastMcpError(`${JSON.stringify(f.rel)} changed on the instance during the copy (${f.size} → ${size} bytes); nothing was recorded for this directory. Copy again once it is no longer being written.`, 'copy_source_changed');
+        if (size !== f.size)
+          throw new VastMcpError(
+            `${JSON.stringify(f.rel)} changed on the instance during the copy (${f.size} → ${size} bytes); nothing was recorded for this directory. Copy again once it is no longer being written.`,
+            'copy_source_changed',
+          );
         const dir = tree.dir([...target, ...f.segs.slice(0, -1)]);
         const opened = tree.openPartial(dir, f.segs.at(-1)!);
         outstanding.add(opened.partial);
@@ -179,7 +212,9 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
     let ch: ClientChannel;
     if (pre) ch = pre.data;
     else {
-      ch = await s.channel(`cd -- ${shellQuote(remoteDir)} || exit 3; exec tar --hard-dereference --no-recursion --null -cf - -T -`, undefined, { progress: { ...DEFAULT_PROGRESS_RULE, direction: 'in' } });
+      ch = await s.channel(`cd -- ${shellQuote(remoteDir)} || exit 3; exec tar --hard-dereference --no-recursion --null -cf - -T -`, undefined, {
+        progress: { ...DEFAULT_PROGRESS_RULE, direction: 'in' },
+      });
       ch.end(Buffer.concat(send.map((f) => Buffer.from(`./${f.rel}\0`, 'utf8'))));
     }
     try {
@@ -202,7 +237,14 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
           try {
             reader.write(d);
           } catch (e) {
-            fail(e instanceof TarFormatError ? new VastMcpError(`The instance's tar stream was refused: ${e.message}. Nothing was recorded for this directory.`, 'copy_unsafe_stream') : (e as Error));
+            fail(
+              e instanceof TarFormatError
+                ? new VastMcpError(
+                    `The instance's tar stream was refused: ${e.message}. Nothing was recorded for this directory.`,
+                    'copy_unsafe_stream',
+                  )
+                : (e as Error),
+            );
           }
         });
         ch.on('error', (e: Error) => fail(new TransferInterrupted(e.message)));
@@ -218,7 +260,12 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
             return reject(new TransferInterrupted((e as Error).message));
           }
           if (code !== 0 || received.size !== send.length) {
-            return reject(new VastMcpError(`tar on the instance could not read every file, or the directory changed during the copy (exit ${code}, ${received.size} of ${send.length} files: ${JSON.stringify(tarErr.trim().slice(0, 300))}). Nothing was recorded for this directory.`, 'copy_failed'));
+            return reject(
+              new VastMcpError(
+                `tar on the instance could not read every file, or the directory changed during the copy (exit ${code}, ${received.size} of ${send.length} files: ${JSON.stringify(tarErr.trim().slice(0, 300))}). Nothing was recorded for this directory.`,
+                'copy_failed',
+              ),
+            );
           }
           resolve();
         });
@@ -236,7 +283,13 @@ export async function downloadTree(conn: CopyConnection, remoteDir: string, tree
     }
   }
 
-  const out: TreeFile[] = files.map((f) => ({ rel: f.rel, size: f.size, sha256: verified.get(f.rel)!.sha, destination: finalOf(f), reused: verified.get(f.rel)!.reused }));
+  const out: TreeFile[] = files.map((f) => ({
+    rel: f.rel,
+    size: f.size,
+    sha256: verified.get(f.rel)!.sha,
+    destination: finalOf(f),
+    reused: verified.get(f.rel)!.reused,
+  }));
   return {
     files: out,
     skipped,

@@ -15,7 +15,14 @@ function send(ch: ClientChannel, buf: Buffer): Promise<void> | null {
 }
 
 /** Streams the files as one tar archive, hashing exactly the bytes sent; the expected checksums travel last, as one more member. */
-async function streamTar(ch: ClientChannel, files: LocalFile[], dirs: string[], manifestName: string, onBytes: (n: number, label: string) => void, signal?: AbortSignal): Promise<Map<string, string>> {
+async function streamTar(
+  ch: ClientChannel,
+  files: LocalFile[],
+  dirs: string[],
+  manifestName: string,
+  onBytes: (n: number, label: string) => void,
+  signal?: AbortSignal,
+): Promise<Map<string, string>> {
   const sent = new Map<string, string>();
   const buf = Buffer.allocUnsafe(CHUNK);
   for (const d of dirs) await send(ch, dirHeader(d));
@@ -27,7 +34,11 @@ async function streamTar(ch: ClientChannel, files: LocalFile[], dirs: string[], 
     try {
       for (let at = 0; at < f.size; ) {
         const n = readSync(fd, buf, 0, Math.min(CHUNK, f.size - at), at);
-        if (n <= 0) throw new VastMcpError(`${f.path} shrank while it was being uploaded; nothing was moved into place on the instance. Upload it again once it is no longer being written.`, 'copy_source_changed');
+        if (n <= 0)
+          throw new VastMcpError(
+            `${f.path} shrank while it was being uploaded; nothing was moved into place on the instance. Upload it again once it is no longer being written.`,
+            'copy_source_changed',
+          );
         const part = Buffer.from(buf.subarray(0, n));
         h.update(part);
         at += n;
@@ -56,7 +67,13 @@ async function streamTar(ch: ClientChannel, files: LocalFile[], dirs: string[], 
  * the staging directory linked into place (GNU `cp -al`: the verified inodes themselves) and removed.
  * The instance's checksums come back and are compared here as well.
  */
-export async function uploadTree(conn: CopyConnection, files: LocalFile[], dirs: string[], remoteDir: string, onBytes: (n: number, label: string) => void): Promise<{ sha: Map<string, string>; attempts: number }> {
+export async function uploadTree(
+  conn: CopyConnection,
+  files: LocalFile[],
+  dirs: string[],
+  remoteDir: string,
+  onBytes: (n: number, label: string) => void,
+): Promise<{ sha: Map<string, string>; attempts: number }> {
   const dest = remoteDir.replace(/\/+$/, '');
   const slash = dest.lastIndexOf('/');
   const stage = `${dest.slice(0, slash + 1)}.${dest.slice(slash + 1)}.vast-mcp-partial`;
@@ -81,15 +98,22 @@ export async function uploadTree(conn: CopyConnection, files: LocalFile[], dirs:
     ch.on('exit', (c: number | null) => (code = c));
     ch.stderr.on('data', (d: Buffer) => (err += d.toString('utf8').slice(0, 1000)));
     ch.on('data', (d: Buffer) => out.push(d));
-    const closed = new Promise<void>((ok) => ch.on('close', (c?: number | null) => {
-      if (code === null && typeof c === 'number') code = c;
-      ok();
-    }));
+    const closed = new Promise<void>((ok) =>
+      ch.on('close', (c?: number | null) => {
+        if (code === null && typeof c === 'number') code = c;
+        ok();
+      }),
+    );
     const onAbort = () => ch.close();
     conn.signal?.addEventListener('abort', onAbort, { once: true });
     let sent: Map<string, string>;
     try {
-      sent = await Promise.race([streamTar(ch, files, dirs, m, onBytes, conn.signal), closed.then(() => { throw new TransferInterrupted('the instance closed the upload stream early'); })]);
+      sent = await Promise.race([
+        streamTar(ch, files, dirs, m, onBytes, conn.signal),
+        closed.then(() => {
+          throw new TransferInterrupted('the instance closed the upload stream early');
+        }),
+      ]);
       ch.end();
       await closed;
     } finally {
@@ -105,10 +129,20 @@ export async function uploadTree(conn: CopyConnection, files: LocalFile[], dirs:
     const bad = files.find((f) => staged.get(f.rel) !== sent.get(f.rel));
     if (code === 12 || (code === 0 && bad)) {
       const f = bad ?? files[0]!;
-      throw new VastMcpError(`Verification failed for ${f.rel}: sha256 on the instance ${(staged.get(f.rel) ?? 'missing').slice(0, 12)}… ≠ sent ${sent.get(f.rel)!.slice(0, 12)}…. ${code === 12 ? 'The staged upload was removed; nothing was moved into place.' : 'The instance reported checksums that differ from those it accepted.'}`, 'copy_verification_failed');
+      throw new VastMcpError(
+        `Verification failed for ${f.rel}: sha256 on the instance ${(staged.get(f.rel) ?? 'missing').slice(0, 12)}… ≠ sent ${sent.get(f.rel)!.slice(0, 12)}…. ${code === 12 ? 'The staged upload was removed; nothing was moved into place.' : 'The instance reported checksums that differ from those it accepted.'}`,
+        'copy_verification_failed',
+      );
     }
     if (code !== 0) {
-      const what = { 10: 'extracting the upload', 11: 'reading the expected checksums', 13: 'checksumming (sha256sum --zero is missing: coreutils 8.30 or later is needed)', 14: 'checksumming', 15: 'moving the verified upload into place' }[code] ?? 'the upload';
+      const what =
+        {
+          10: 'extracting the upload',
+          11: 'reading the expected checksums',
+          13: 'checksumming (sha256sum --zero is missing: coreutils 8.30 or later is needed)',
+          14: 'checksumming',
+          15: 'moving the verified upload into place',
+        }[code] ?? 'the upload';
       throw new VastMcpError(`On the instance, ${what} failed (exit ${code}: ${JSON.stringify(err.trim().slice(0, 300))}).`, 'copy_failed');
     }
     return sent;

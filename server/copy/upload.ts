@@ -24,15 +24,25 @@ async function localPrefixSha256(path: string, len: number): Promise<string> {
  * path; the caller verifies before moving it into place. An earlier partial is resumed only when the
  * instance confirms its bytes are a prefix of the local file; otherwise it is started afresh.
  */
-export async function uploadToPartial(session: SshSession, localPath: string, size: number, finalPath: string, onBytes: (n: number) => void, signal?: AbortSignal): Promise<{ partial: string; resumedFrom: number }> {
+export async function uploadToPartial(
+  session: SshSession,
+  localPath: string,
+  size: number,
+  finalPath: string,
+  onBytes: (n: number) => void,
+  signal?: AbortSignal,
+): Promise<{ partial: string; resumedFrom: number }> {
   const partial = remotePartial(finalPath);
   const dir = finalPath.slice(0, finalPath.lastIndexOf('/')) || '/';
   const probe = await session.exec(`mkdir -p -- ${shellQuote(dir)} && (stat -c %s -- ${shellQuote(partial)} 2>/dev/null || echo 0)`, 60_000, 1024);
   let offset = Number(probe.stdout.toString('utf8').trim()) || 0;
-  if (offset > 0 && (offset > size || (await remotePrefixSha256(session, partial, offset)) !== (await localPrefixSha256(localPath, offset)))) offset = 0;
+  if (offset > 0 && (offset > size || (await remotePrefixSha256(session, partial, offset)) !== (await localPrefixSha256(localPath, offset))))
+    offset = 0;
   onBytes(offset);
   // `>` truncates (a fresh start), `>>` appends to the prefix just checked.
-  const ch = await session.channel(`cat ${offset > 0 ? '>>' : '>'} ${shellQuote(partial)}`, undefined, { progress: { ...DEFAULT_PROGRESS_RULE, direction: 'out' } });
+  const ch = await session.channel(`cat ${offset > 0 ? '>>' : '>'} ${shellQuote(partial)}`, undefined, {
+    progress: { ...DEFAULT_PROGRESS_RULE, direction: 'out' },
+  });
   let exitCode: number | null = null;
   ch.on('exit', (code: number | null) => (exitCode = code));
   // Drain the remote output, or the channel never ends and never closes.

@@ -52,7 +52,9 @@ export function runJobsCommand(args: JobsArgs, out: (s: string) => void): void {
     const job = requireJob(store, args.jobId!);
     if (args.action === 'status') {
       const v = viewJob(store, job, now, 20);
-      out(`${summaryLine(v)}\n${v.recent_events.map((e) => `  ${new Date(e.at * 1000).toISOString()} ${e.from ?? '-'} → ${e.to}: ${e.reason}`).join('\n')}\n`);
+      out(
+        `${summaryLine(v)}\n${v.recent_events.map((e) => `  ${new Date(e.at * 1000).toISOString()} ${e.from ?? '-'} → ${e.to}: ${e.reason}`).join('\n')}\n`,
+      );
     } else if (args.action === 'logs') {
       const rows = store.logs(job.id, args.cursor, args.limit);
       out(rows.map((r) => `[a${r.attempt}] ${r.line}\n`).join(''));
@@ -60,7 +62,9 @@ export function runJobsCommand(args: JobsArgs, out: (s: string) => void): void {
     } else {
       const after = store.requestCancel(job.id, now);
       const running = store.leaseHolder(SUPERVISOR_LEASE, now) !== null;
-      out(`cancel requested for ${job.id} (state ${after?.state}); the supervisor stops the worker, keeps a final checkpoint and tears down as approved${running ? '' : '. No supervisor is running: start one with `vast-mcp jobd`'}\n`);
+      out(
+        `cancel requested for ${job.id} (state ${after?.state}); the supervisor stops the worker, keeps a final checkpoint and tears down as approved${running ? '' : '. No supervisor is running: start one with `vast-mcp jobd`'}\n`,
+      );
     }
   } finally {
     store.close();

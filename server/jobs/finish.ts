@@ -28,7 +28,9 @@ export async function stepFinalize(ctx: JobCtx, memo: SupervisorMemo & { outputT
   const wantOutputs = ctx.job.outcome === 'succeeded';
   if (!a || !inst || inst.actual_status !== 'running') {
     if (wantOutputs && !outputsVerified(ctx, a)) {
-      ctx.move('awaiting_user', 'the instance is no longer running and the outputs were not all copied; its disk still holds them', { waiting_for: 'outputs: start the instance again or decide to discard them' });
+      ctx.move('awaiting_user', 'the instance is no longer running and the outputs were not all copied; its disk still holds them', {
+        waiting_for: 'outputs: start the instance again or decide to discard them',
+      });
     } else {
       ctx.move('TEARDOWN', 'nothing left to copy from a running instance');
     }
@@ -40,9 +42,21 @@ export async function stepFinalize(ctx: JobCtx, memo: SupervisorMemo & { outputT
     if (newest !== undefined && (ctx.job.checkpoint_step === null || newest > ctx.job.checkpoint_step)) await syncCheckpoint(ctx, a, newest);
     for (const remote of ctx.spec.outputs) {
       try {
-        const report = await runCopy(ctx.deps, { instanceId: inst.id, direction: 'instance_to_local', remotePath: remote, localPath: join(ctx.spec.output_dir, basename(remote)) }, noProgress);
+        const report = await runCopy(
+          ctx.deps,
+          { instanceId: inst.id, direction: 'instance_to_local', remotePath: remote, localPath: join(ctx.spec.output_dir, basename(remote)) },
+          noProgress,
+        );
         for (const f of report.files) {
-          ctx.store.recordArtifact(ctx.fence, { job_id: ctx.job.id, remote_path: f.source, destination: f.destination, size: f.size, sha256: f.sha256, attempt: a.n, verified_at: ctx.now() });
+          ctx.store.recordArtifact(ctx.fence, {
+            job_id: ctx.job.id,
+            remote_path: f.source,
+            destination: f.destination,
+            size: f.size,
+            sha256: f.sha256,
+            attempt: a.n,
+            verified_at: ctx.now(),
+          });
         }
       } catch (e) {
         if (wantOutputs) throw e;
@@ -58,10 +72,17 @@ export async function stepFinalize(ctx: JobCtx, memo: SupervisorMemo & { outputT
     }
     await ctx.stopInstance(inst.id, 'outputs could not be copied');
     ctx.attempt(a.n, { state: 'stopped', ended_at: ctx.now() });
-    ctx.move('awaiting_user', `outputs could not be copied and verified after ${MAX_OUTPUT_TRIES} tries (${(e as Error).message}); instance #${inst.id} stopped, its disk still bills and holds the files`, { waiting_for: 'outputs: copy them yourself (copy tool) or discard them' });
+    ctx.move(
+      'awaiting_user',
+      `outputs could not be copied and verified after ${MAX_OUTPUT_TRIES} tries (${(e as Error).message}); instance #${inst.id} stopped, its disk still bills and holds the files`,
+      { waiting_for: 'outputs: copy them yourself (copy tool) or discard them' },
+    );
     return;
   }
-  ctx.move('TEARDOWN', wantOutputs ? `all ${ctx.spec.outputs.length} output(s) copied and verified` : 'final checkpoint and available outputs copied');
+  ctx.move(
+    'TEARDOWN',
+    wantOutputs ? `all ${ctx.spec.outputs.length} output(s) copied and verified` : 'final checkpoint and available outputs copied',
+  );
 }
 
 function outputsVerified(ctx: JobCtx, a: AttemptRow | null): boolean {
@@ -102,7 +123,14 @@ export async function stepTeardown(ctx: JobCtx): Promise<void> {
       const copies = gateState(inst, deps.ledger, deps.audit, ctx.now()).copies;
       const outputsOk = !isFinal || ctx.job.outcome !== 'succeeded' || outputsVerified(ctx, a);
       allowed = ctx.spec.on_end === 'destroy' && approvalValid(ctx) && copies.length > 0 && outputsOk;
-      why = ctx.spec.on_end !== 'destroy' ? `on_end is ${ctx.spec.on_end}` : !approvalValid(ctx) ? 'no standing teardown approval (or it was revoked)' : copies.length === 0 ? 'no verified copy from it since its last start' : 'outputs not all verified';
+      why =
+        ctx.spec.on_end !== 'destroy'
+          ? `on_end is ${ctx.spec.on_end}`
+          : !approvalValid(ctx)
+            ? 'no standing teardown approval (or it was revoked)'
+            : copies.length === 0
+              ? 'no verified copy from it since its last start'
+              : 'outputs not all verified';
     } catch (e) {
       // Fail closed: anything unclear about the ledger means no destroy.
       why = `destroy gate could not be checked (${(e as Error).message})`;
@@ -110,7 +138,13 @@ export async function stepTeardown(ctx: JobCtx): Promise<void> {
     if (allowed) {
       await deps.vast.destroy(inst.id);
       const after = await deps.vast.getInstance(inst.id);
-      deps.audit.record({ tool: 'job', action: 'destroy', args: { job: ctx.job.id, attempt: a.n }, result: after ? 'error' : 'ok', instance_id: inst.id });
+      deps.audit.record({
+        tool: 'job',
+        action: 'destroy',
+        args: { job: ctx.job.id, attempt: a.n },
+        result: after ? 'error' : 'ok',
+        instance_id: inst.id,
+      });
       if (!after) {
         ctx.attempt(a.n, { state: 'destroyed', ended_at: a.ended_at ?? ctx.now() });
         continue;
@@ -123,9 +157,13 @@ export async function stepTeardown(ctx: JobCtx): Promise<void> {
   }
   ctx.update({ spent_usd: ctx.spent() });
   if (left.length) {
-    ctx.move('awaiting_user', `instances stopped, not destroyed: ${left.join(', ')}. Their disks still bill until destroyed.`, { waiting_for: `teardown approval: ${left.join(', ')} stopped; disk still billing` });
+    ctx.move('awaiting_user', `instances stopped, not destroyed: ${left.join(', ')}. Their disks still bill until destroyed.`, {
+      waiting_for: `teardown approval: ${left.join(', ')} stopped; disk still billing`,
+    });
     return;
   }
   const outcome = ctx.job.outcome ?? 'failed';
-  ctx.move(outcome, `teardown done (${ctx.spec.on_end}); spent about $${ctx.spent().toFixed(4)} of the $${ctx.spec.max_cost_usd} cap`, { waiting_for: null });
+  ctx.move(outcome, `teardown done (${ctx.spec.on_end}); spent about $${ctx.spent().toFixed(4)} of the $${ctx.spec.max_cost_usd} cap`, {
+    waiting_for: null,
+  });
 }

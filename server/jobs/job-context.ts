@@ -25,7 +25,13 @@ export interface SupervisorSettings {
 }
 
 export const DEFAULT_SETTINGS: SupervisorSettings = {
-  pollMs: 15_000, confirmSeconds: 60, heartbeatStaleSeconds: 180, provisionDeadlineSeconds: 1800, leaseSeconds: 120, sshReadinessMs: 20_000, exitMarginSeconds: 120,
+  pollMs: 15_000,
+  confirmSeconds: 60,
+  heartbeatStaleSeconds: 180,
+  provisionDeadlineSeconds: 1800,
+  leaseSeconds: 120,
+  sshReadinessMs: 20_000,
+  exitMarginSeconds: 120,
 };
 
 /** Supervisor timings from the environment (VAST_MCP_JOBD_*), for tests and operators; anything unset keeps its default. */
@@ -97,7 +103,14 @@ export class JobCtx {
       this.deps.logger.warn({ job: this.job.id, instanceId, err: (e as Error).message }, 'could not stop an instance');
       return false;
     }
-    this.deps.audit.record({ tool: 'job', action: 'stop', args: { job: this.job.id, why }, result: 'ok', instance_id: instanceId, detail: { epoch: this.now() } });
+    this.deps.audit.record({
+      tool: 'job',
+      action: 'stop',
+      args: { job: this.job.id, why },
+      result: 'ok',
+      instance_id: instanceId,
+      detail: { epoch: this.now() },
+    });
     return true;
   }
 

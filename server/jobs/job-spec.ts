@@ -7,33 +7,59 @@ import { assertNoSecrets } from '../safety/onstart.js';
 const RemotePath = z.string().min(2).max(512).describe('absolute path on the instance, under /workspace or /root');
 
 /** What `job_submit` takes, fixed for the life of the job (snake_case: it is also the wire shape). */
-export const JobSpecSchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/).describe('job name (letters, digits, . _ -; up to 48 characters)'),
-  image: z.string().min(1).max(1024).describe('Docker image'),
-  command: z.string().min(1).max(8192).describe('shell command the worker runs; it receives RESUME_FROM (the restored checkpoint directory, or empty)'),
-  profile: z.string().optional().describe('GPU profile name from the profiles file (filters and caps)'),
-  gpu_name: z.string().optional().describe('offer filter: GPU model, e.g. "RTX 4090"'),
-  num_gpus: z.number().int().min(1).max(16).optional().describe('offer filter: GPUs per instance'),
-  max_dph: z.number().positive().optional().describe('offer filter: maximum price, USD/hour'),
-  min_reliability: z.number().min(0).max(1).optional().describe('offer filter: minimum reliability 0–1'),
-  query: z.string().max(2000).optional().describe('offer filter in the official query language'),
-  disk_gb: z.number().min(8).max(100000).describe('disk, GB (fixed at creation)'),
-  interruptible: z.boolean().describe('true: interruptible (bid) instances, cheaper but can be outbid; false: on-demand'),
-  bid_multiplier: z.number().min(1).max(10).optional().describe('interruptible only: bid = min_bid × this'),
-  inputs: z.array(z.object({ local_path: z.string().min(1).describe('file or directory inside the copy root'), remote_path: RemotePath }).strict()).max(32).default([])
-    .describe('placed on the instance (verified) before the command starts'),
-  outputs: z.array(RemotePath).min(1).max(32).describe('remote files or directories to bring back, verified, when the command ends'),
-  output_dir: z.string().min(1).describe('local directory inside the copy root for the outputs'),
-  checkpoint_dir: RemotePath.default('/workspace/checkpoints').describe('remote directory of checkpoints: one step-NNNNNN subdirectory per checkpoint, complete once its manifest file exists'),
-  checkpoint_sync_seconds: z.number().min(10).max(86400).default(600).describe('how often new checkpoints are copied off the instance, seconds'),
-  max_cost_usd: z.number().positive().describe('hard cap on the job\'s total spend (GPU, disk, bandwidth), USD'),
-  max_hours: z.number().positive().max(24 * 30).default(24).describe('planned running time, hours (used for the projection)'),
-  max_recoveries: z.number().int().min(0).max(20).default(3).describe('replacement instances allowed after preemption or failure'),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(4096)).default({}).describe('environment variables for the command (never put credentials here that the instance must not hold)'),
-  on_end: z.enum(['destroy', 'stop', 'keep']).default('destroy')
-    .describe('destroy: destroy instances once every output is copied and verified (needs the standing teardown approval); stop: stop them (disk still bills); keep: leave running'),
-  grace_seconds: z.number().int().min(1).max(600).default(30).describe('time between SIGTERM and SIGKILL on cancel or budget stop, seconds'),
-}).strict();
+export const JobSpecSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$/)
+      .describe('job name (letters, digits, . _ -; up to 48 characters)'),
+    image: z.string().min(1).max(1024).describe('Docker image'),
+    command: z
+      .string()
+      .min(1)
+      .max(8192)
+      .describe('shell command the worker runs; it receives RESUME_FROM (the restored checkpoint directory, or empty)'),
+    profile: z.string().optional().describe('GPU profile name from the profiles file (filters and caps)'),
+    gpu_name: z.string().optional().describe('offer filter: GPU model, e.g. "RTX 4090"'),
+    num_gpus: z.number().int().min(1).max(16).optional().describe('offer filter: GPUs per instance'),
+    max_dph: z.number().positive().optional().describe('offer filter: maximum price, USD/hour'),
+    min_reliability: z.number().min(0).max(1).optional().describe('offer filter: minimum reliability 0–1'),
+    query: z.string().max(2000).optional().describe('offer filter in the official query language'),
+    disk_gb: z.number().min(8).max(100000).describe('disk, GB (fixed at creation)'),
+    interruptible: z.boolean().describe('true: interruptible (bid) instances, cheaper but can be outbid; false: on-demand'),
+    bid_multiplier: z.number().min(1).max(10).optional().describe('interruptible only: bid = min_bid × this'),
+    inputs: z
+      .array(z.object({ local_path: z.string().min(1).describe('file or directory inside the copy root'), remote_path: RemotePath }).strict())
+      .max(32)
+      .default([])
+      .describe('placed on the instance (verified) before the command starts'),
+    outputs: z.array(RemotePath).min(1).max(32).describe('remote files or directories to bring back, verified, when the command ends'),
+    output_dir: z.string().min(1).describe('local directory inside the copy root for the outputs'),
+    checkpoint_dir: RemotePath.default('/workspace/checkpoints').describe(
+      'remote directory of checkpoints: one step-NNNNNN subdirectory per checkpoint, complete once its manifest file exists',
+    ),
+    checkpoint_sync_seconds: z.number().min(10).max(86400).default(600).describe('how often new checkpoints are copied off the instance, seconds'),
+    max_cost_usd: z.number().positive().describe("hard cap on the job's total spend (GPU, disk, bandwidth), USD"),
+    max_hours: z
+      .number()
+      .positive()
+      .max(24 * 30)
+      .default(24)
+      .describe('planned running time, hours (used for the projection)'),
+    max_recoveries: z.number().int().min(0).max(20).default(3).describe('replacement instances allowed after preemption or failure'),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(4096))
+      .default({})
+      .describe('environment variables for the command (never put credentials here that the instance must not hold)'),
+    on_end: z
+      .enum(['destroy', 'stop', 'keep'])
+      .default('destroy')
+      .describe(
+        'destroy: destroy instances once every output is copied and verified (needs the standing teardown approval); stop: stop them (disk still bills); keep: leave running',
+      ),
+    grace_seconds: z.number().int().min(1).max(600).default(30).describe('time between SIGTERM and SIGKILL on cancel or budget stop, seconds'),
+  })
+  .strict();
 
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
@@ -43,7 +69,8 @@ export function validateSpec(spec: JobSpec, isKnownSecret: (text: string) => boo
   assertNoSecrets(spec.command, isKnownSecret);
   for (const [k, v] of Object.entries(spec.env)) {
     if (isKnownSecret(v)) throw new InputError(`env ${k} holds your Vast API key: the instance must never hold it.`);
-    if (/^(VAST_API_KEY|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)$/.test(k)) throw new InputError(`env ${k} is a credential of this server; jobs never put account or storage credentials on instances.`);
+    if (/^(VAST_API_KEY|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)$/.test(k))
+      throw new InputError(`env ${k} is a credential of this server; jobs never put account or storage credentials on instances.`);
   }
   if (spec.interruptible === false && spec.bid_multiplier !== undefined) throw new InputError('bid_multiplier applies only to interruptible jobs.');
 }

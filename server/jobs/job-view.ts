@@ -35,17 +35,34 @@ export function viewJob(store: JobStore, job: JobRow, now: number, events = 8): 
   const attempts = store.attempts(job.id);
   const a = attempts[attempts.length - 1] ?? null;
   let spent = 0;
-  for (const x of attempts) if (x.started_at !== null && x.price_per_hour !== null) spent += (x.price_per_hour * Math.max(0, (x.ended_at ?? now) - x.started_at)) / 3600;
+  for (const x of attempts)
+    if (x.started_at !== null && x.price_per_hour !== null) spent += (x.price_per_hour * Math.max(0, (x.ended_at ?? now) - x.started_at)) / 3600;
   const live = a && a.price_per_hour !== null && a.ended_at === null && !['succeeded', 'failed', 'cancelled', 'budget_exhausted'].includes(job.state);
   const remainingHours = Math.max(0, spec.max_hours - (a?.started_at ? (now - a.started_at) / 3600 : 0));
   const projected = Math.min(spec.max_cost_usd, spent + (live ? a!.price_per_hour! * remainingHours : 0));
   const ap = store.approval(job.id);
   return {
-    job_id: job.id, name: job.name, state: job.state, outcome: job.outcome, attempt: a?.n ?? null, instance_id: a?.instance_id ?? null, machine_id: a?.machine_id ?? null,
-    price_per_hour: a?.price_per_hour ?? null, spent_usd: Math.round(spent * 10000) / 10000, projected_usd: Math.round(projected * 100) / 100, max_cost_usd: spec.max_cost_usd,
-    recoveries: job.recoveries, last_heartbeat: job.last_heartbeat, last_checkpoint_step: job.checkpoint_step, cancel_requested: job.cancel_requested,
-    teardown_approval: ap ? (ap.revoked_at === null ? 'granted' : 'revoked') : 'none', waiting_for: job.waiting_for,
-    recent_events: store.events(job.id).slice(-events).map((e) => ({ at: e.at, from: e.from_state, to: e.to_state, reason: e.reason })),
+    job_id: job.id,
+    name: job.name,
+    state: job.state,
+    outcome: job.outcome,
+    attempt: a?.n ?? null,
+    instance_id: a?.instance_id ?? null,
+    machine_id: a?.machine_id ?? null,
+    price_per_hour: a?.price_per_hour ?? null,
+    spent_usd: Math.round(spent * 10000) / 10000,
+    projected_usd: Math.round(projected * 100) / 100,
+    max_cost_usd: spec.max_cost_usd,
+    recoveries: job.recoveries,
+    last_heartbeat: job.last_heartbeat,
+    last_checkpoint_step: job.checkpoint_step,
+    cancel_requested: job.cancel_requested,
+    teardown_approval: ap ? (ap.revoked_at === null ? 'granted' : 'revoked') : 'none',
+    waiting_for: job.waiting_for,
+    recent_events: store
+      .events(job.id)
+      .slice(-events)
+      .map((e) => ({ at: e.at, from: e.from_state, to: e.to_state, reason: e.reason })),
   };
 }
 

@@ -25,9 +25,19 @@ function attemptLabel(base: string, jobId: string, n: number): string {
 async function rentAttempt(ctx: JobCtx): Promise<void> {
   const { deps } = ctx;
   const spec = ctx.spec;
-  const excluded = new Set(ctx.store.attempts(ctx.job.id).map((a) => a.machine_id).filter((m): m is number => m !== null));
+  const excluded = new Set(
+    ctx.store
+      .attempts(ctx.job.id)
+      .map((a) => a.machine_id)
+      .filter((m): m is number => m !== null),
+  );
   const resolved = jobResolved(deps, spec);
-  const selection = await selectOffers(deps.vast, { ...resolved.filters, disk_gb: resolved.disk_gb, interruptible: resolved.interruptible }, 8, false);
+  const selection = await selectOffers(
+    deps.vast,
+    { ...resolved.filters, disk_gb: resolved.disk_gb, interruptible: resolved.interruptible },
+    8,
+    false,
+  );
   const offer = [...selection.chosen, ...selection.spares].find((o) => !excluded.has(o.machine_id));
   if (!offer) {
     ctx.update({ waiting_for: `no offer matches the job's filter on a machine it has not used yet (${excluded.size} excluded); retrying` });
@@ -37,23 +47,55 @@ async function rentAttempt(ctx: JobCtx): Promise<void> {
   const spent = ctx.spent();
   // The cap is checked before every launch: this rental must fit at least one polling interval.
   if (spent + (quote.total_per_hour * ctx.settings.pollMs) / 3_600_000 >= spec.max_cost_usd) {
-    ctx.move('TEARDOWN', `budget: spent $${spent.toFixed(4)} of the $${spec.max_cost_usd} cap; no room for another launch at $${quote.total_per_hour.toFixed(4)}/h`, { outcome: 'budget_exhausted' });
+    ctx.move(
+      'TEARDOWN',
+      `budget: spent $${spent.toFixed(4)} of the $${spec.max_cost_usd} cap; no room for another launch at $${quote.total_per_hour.toFixed(4)}/h`,
+      { outcome: 'budget_exhausted' },
+    );
     return;
   }
   const base = labelBase(await deps.vast.currentUser().catch(() => null));
   const n = ctx.store.attempts(ctx.job.id).length + 1;
   const label = attemptLabel(base, ctx.job.id, n);
-  const a = ctx.store.addAttempt(ctx.fence, { job_id: ctx.job.id, label, state: 'intent', offer_id: offer.id, machine_id: offer.machine_id, instance_id: null, price_per_hour: quote.total_per_hour });
-  const onstart = packOnstart(agentOnstart({ command: spec.command, checkpointDir: spec.checkpoint_dir, graceSeconds: spec.grace_seconds, heartbeatSeconds: HEARTBEAT_SECONDS })).onstart;
+  const a = ctx.store.addAttempt(ctx.fence, {
+    job_id: ctx.job.id,
+    label,
+    state: 'intent',
+    offer_id: offer.id,
+    machine_id: offer.machine_id,
+    instance_id: null,
+    price_per_hour: quote.total_per_hour,
+  });
+  const onstart = packOnstart(
+    agentOnstart({
+      command: spec.command,
+      checkpointDir: spec.checkpoint_dir,
+      graceSeconds: spec.grace_seconds,
+      heartbeatSeconds: HEARTBEAT_SECONDS,
+    }),
+  ).onstart;
   const body = createBody(offer, resolved, quote, { label, env: spec.env, onstart });
   ctx.attempt(a.n, { state: 'sent', started_at: ctx.now() });
   try {
     const r = await rentReconciled(deps.vast, offer.id, body, { logger: deps.logger, sleep: deps.sleep, windowMs: deps.config.createCommitWindowMs });
     ctx.attempt(a.n, { state: 'rented', instance_id: r.instanceId });
-    deps.audit.record({ tool: 'job', action: 'rent', args: { job: ctx.job.id, offer_id: offer.id, label }, result: 'ok', instance_id: r.instanceId, detail: { reconciled: r.reconciled, total_per_hour: quote.total_per_hour } });
+    deps.audit.record({
+      tool: 'job',
+      action: 'rent',
+      args: { job: ctx.job.id, offer_id: offer.id, label },
+      result: 'ok',
+      instance_id: r.instanceId,
+      detail: { reconciled: r.reconciled, total_per_hour: quote.total_per_hour },
+    });
     ctx.update({ waiting_for: null });
   } catch (e) {
-    deps.audit.record({ tool: 'job', action: 'rent', args: { job: ctx.job.id, offer_id: offer.id, label }, result: 'error', detail: { error: (e as Error).message } });
+    deps.audit.record({
+      tool: 'job',
+      action: 'rent',
+      args: { job: ctx.job.id, offer_id: offer.id, label },
+      result: 'error',
+      detail: { error: (e as Error).message },
+    });
     // Left as 'sent': the next pass looks for the label before anything else is rented.
     ctx.update({ waiting_for: `rental of offer ${offer.id} failed or its answer was lost (${(e as Error).message}); reconciling by label` });
   }
@@ -84,7 +126,16 @@ async function prepare(ctx: JobCtx, a: AttemptRow): Promise<void> {
   let resumed = '';
   if (step !== null && ctx.job.checkpoint_path) {
     const name = `step-${String(step).padStart(6, '0')}`;
-    await runCopy(ctx.jobDeps(), { instanceId, direction: 'local_to_instance', localPath: relative(ctx.dir, ctx.job.checkpoint_path), remotePath: `${spec.checkpoint_dir}/${name}` }, noProgress);
+    await runCopy(
+      ctx.jobDeps(),
+      {
+        instanceId,
+        direction: 'local_to_instance',
+        localPath: relative(ctx.dir, ctx.job.checkpoint_path),
+        remotePath: `${spec.checkpoint_dir}/${name}`,
+      },
+      noProgress,
+    );
     resumed = ` from checkpoint step ${step} (restored and verified)`;
   }
   await ctx.withSession(instanceId, sendGo);
@@ -128,6 +179,10 @@ export async function stepLaunch(ctx: JobCtx): Promise<void> {
     await ctx.stopInstance(inst.id, late ? 'provisioning deadline passed' : `instance ${inst.actual_status}`);
     ctx.attempt(a.n, { state: 'stopped', ended_at: ctx.now() });
     ctx.update({ recoveries: ctx.job.recoveries + 1, waiting_for: null });
-    if (ctx.job.state === 'PROVISIONING') ctx.move('RECOVERING', `instance #${inst.id} did not start (${inst.actual_status ?? 'provisioning'}: ${inst.status_msg ?? ''}); stopped, trying another machine`);
+    if (ctx.job.state === 'PROVISIONING')
+      ctx.move(
+        'RECOVERING',
+        `instance #${inst.id} did not start (${inst.actual_status ?? 'provisioning'}: ${inst.status_msg ?? ''}); stopped, trying another machine`,
+      );
   }
 }

@@ -29,7 +29,16 @@ const stepName = (step: number) => `step-${String(step).padStart(6, '0')}`;
 /** Copies a complete checkpoint off the instance (verified) into the job's directory and records it. */
 export async function syncCheckpoint(ctx: JobCtx, a: AttemptRow, step: number): Promise<void> {
   const name = stepName(step);
-  await runCopy(ctx.jobDeps(), { instanceId: a.instance_id!, direction: 'instance_to_local', remotePath: `${ctx.spec.checkpoint_dir}/${name}`, localPath: join('checkpoints', name) }, noProgress);
+  await runCopy(
+    ctx.jobDeps(),
+    {
+      instanceId: a.instance_id!,
+      direction: 'instance_to_local',
+      remotePath: `${ctx.spec.checkpoint_dir}/${name}`,
+      localPath: join('checkpoints', name),
+    },
+    noProgress,
+  );
   ctx.update({ checkpoint_step: step, checkpoint_path: join(ctx.dir, 'checkpoints', name) });
   ctx.store.appendLogs(ctx.fence, ctx.job.id, a.n, ctx.now(), [`[supervisor] checkpoint ${name} copied off instance #${a.instance_id} and verified`]);
 }
@@ -56,7 +65,11 @@ async function recover(ctx: JobCtx, a: AttemptRow, why: string): Promise<void> {
   // The old attempt is stopped, never destroyed here: teardown decides with the approval and the ledger.
   await ctx.stopInstance(a.instance_id!, why);
   ctx.attempt(a.n, { state: 'lost', ended_at: ctx.now() });
-  ctx.move('RECOVERING', `${why}; attempt ${a.n} on instance #${a.instance_id} stopped; last verified checkpoint: ${ctx.job.checkpoint_step ?? 'none'}`, { recoveries: ctx.job.recoveries + 1 });
+  ctx.move(
+    'RECOVERING',
+    `${why}; attempt ${a.n} on instance #${a.instance_id} stopped; last verified checkpoint: ${ctx.job.checkpoint_step ?? 'none'}`,
+    { recoveries: ctx.job.recoveries + 1 },
+  );
 }
 
 /** One pass of RUNNING: platform fields, heartbeat, logs, checkpoints, budget, cancel, exit. */
@@ -77,7 +90,8 @@ export async function stepRunning(ctx: JobCtx, memo: SupervisorMemo): Promise<vo
       return p;
     });
   } catch (e) {
-    if (confirmLoss(ctx, a)) await recover(ctx, a, `instance #${a.instance_id} unreachable over SSH (${(e as Error).message}), confirmed by a second reading`);
+    if (confirmLoss(ctx, a))
+      await recover(ctx, a, `instance #${a.instance_id} unreachable over SSH (${(e as Error).message}), confirmed by a second reading`);
     return;
   }
   const now = ctx.now();
@@ -118,7 +132,8 @@ export async function stepRunning(ctx: JobCtx, memo: SupervisorMemo): Promise<vo
     // SIGTERM already sent: wait for the worker, but not beyond its grace and a margin.
     const sent = memo.termSentAt.get(ctx.job.id) ?? now;
     memo.termSentAt.set(ctx.job.id, sent);
-    if (now - sent > spec.grace_seconds + ctx.settings.exitMarginSeconds) ctx.move('FINALIZING', `worker did not exit within ${spec.grace_seconds} s of SIGTERM`);
+    if (now - sent > spec.grace_seconds + ctx.settings.exitMarginSeconds)
+      ctx.move('FINALIZING', `worker did not exit within ${spec.grace_seconds} s of SIGTERM`);
     return;
   }
   const rate = a.price_per_hour ?? 0;
@@ -132,7 +147,10 @@ export async function stepRunning(ctx: JobCtx, memo: SupervisorMemo): Promise<vo
   if (stopFor) {
     await ctx.withSession(a.instance_id!, terminateAgent);
     memo.termSentAt.set(ctx.job.id, now);
-    ctx.update({ outcome: stopFor, waiting_for: `SIGTERM sent (${stopFor === 'cancelled' ? 'cancel' : `budget cap $${spec.max_cost_usd} reached`}); waiting up to ${spec.grace_seconds} s for a final checkpoint` });
+    ctx.update({
+      outcome: stopFor,
+      waiting_for: `SIGTERM sent (${stopFor === 'cancelled' ? 'cancel' : `budget cap $${spec.max_cost_usd} reached`}); waiting up to ${spec.grace_seconds} s for a final checkpoint`,
+    });
     ctx.store.appendLogs(ctx.fence, ctx.job.id, a.n, now, [`[supervisor] SIGTERM sent to the worker: ${stopFor}`]);
   }
 }

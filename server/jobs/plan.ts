@@ -11,8 +11,22 @@ import type { JobSpec } from './job-spec.js';
 /** The create-request view of a job spec (filters from the profile and the spec). */
 export function jobResolved(deps: ServerDeps, spec: JobSpec): Resolved {
   const profile = findProfile(deps.profiles, spec.profile);
-  const filters = withProfile({ query: spec.query, gpu_name: spec.gpu_name, num_gpus: spec.num_gpus, max_dph: spec.max_dph, min_reliability: spec.min_reliability }, profile);
-  return resolveRequest({ filters, image: spec.image, disk_gb: spec.disk_gb, count: 1, interruptible: spec.interruptible, bid_multiplier: spec.bid_multiplier, hours: spec.max_hours }, deps.config.bidMultiplier);
+  const filters = withProfile(
+    { query: spec.query, gpu_name: spec.gpu_name, num_gpus: spec.num_gpus, max_dph: spec.max_dph, min_reliability: spec.min_reliability },
+    profile,
+  );
+  return resolveRequest(
+    {
+      filters,
+      image: spec.image,
+      disk_gb: spec.disk_gb,
+      count: 1,
+      interruptible: spec.interruptible,
+      bid_multiplier: spec.bid_multiplier,
+      hours: spec.max_hours,
+    },
+    deps.config.bidMultiplier,
+  );
 }
 
 export interface JobQuote {
@@ -28,17 +42,30 @@ export interface JobQuote {
 /** Prices the job on today's cheapest matching offer; checks local paths before anything is rented. */
 export async function quoteJob(deps: ServerDeps, spec: JobSpec): Promise<JobQuote> {
   for (const i of spec.inputs) {
-    if (!existsSync(insideRoot(deps.config.copyRoot, i.local_path, 'inputs.local_path'))) throw new InputError(`input ${i.local_path} does not exist under the copy root ${deps.config.copyRoot}.`);
+    if (!existsSync(insideRoot(deps.config.copyRoot, i.local_path, 'inputs.local_path')))
+      throw new InputError(`input ${i.local_path} does not exist under the copy root ${deps.config.copyRoot}.`);
   }
   insideRoot(deps.config.copyRoot, spec.output_dir, 'output_dir');
   const r = jobResolved(deps, spec);
   const sel = await selectOffers(deps.vast, { ...r.filters, disk_gb: r.disk_gb, interruptible: r.interruptible }, 1, false);
   const offer = sel.chosen[0];
-  if (!offer) throw new InputError('No offer matches the job\'s filter right now. Loosen it (GPU, price, reliability) and submit again.');
+  if (!offer) throw new InputError("No offer matches the job's filter right now. Loosen it (GPU, price, reliability) and submit again.");
   const q = quoteOffer(offer, r);
   const notes: string[] = [];
   const projected = round2(q.total_per_hour * spec.max_hours);
-  if (projected > spec.max_cost_usd) notes.push(`At this price the cap buys about ${round2(spec.max_cost_usd / q.total_per_hour)} h, less than max_hours ${spec.max_hours}: the job stops at the cap (budget_exhausted) after a final checkpoint.`);
-  if (spec.interruptible) notes.push('Interruptible: the instance can be outbid and paused at any time; the job then resumes on another machine from its last verified checkpoint (up to max_recoveries times).');
-  return { offer: q, total_per_hour: round4(q.total_per_hour), projected_total: projected, hours_within_cap: round2(spec.max_cost_usd / Math.max(q.total_per_hour, 1e-9)), notes };
+  if (projected > spec.max_cost_usd)
+    notes.push(
+      `At this price the cap buys about ${round2(spec.max_cost_usd / q.total_per_hour)} h, less than max_hours ${spec.max_hours}: the job stops at the cap (budget_exhausted) after a final checkpoint.`,
+    );
+  if (spec.interruptible)
+    notes.push(
+      'Interruptible: the instance can be outbid and paused at any time; the job then resumes on another machine from its last verified checkpoint (up to max_recoveries times).',
+    );
+  return {
+    offer: q,
+    total_per_hour: round4(q.total_per_hour),
+    projected_total: projected,
+    hours_within_cap: round2(spec.max_cost_usd / Math.max(q.total_per_hour, 1e-9)),
+    notes,
+  };
 }

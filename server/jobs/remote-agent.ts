@@ -20,7 +20,11 @@ export function parseProbe(text: string): AgentProbe {
   const [hb = '', code = '', flags = '', ckpts = ''] = text.split(`${SEP}\n`);
   const hbm = /^(\d{1,12}) \d{1,12}\s*$/.exec(hb);
   const codem = /^(\d{1,3})\s*$/.exec(code);
-  const steps = ckpts.split('\n').map((l) => /^step-(\d{6,9})$/.exec(l.trim())).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+  const steps = ckpts
+    .split('\n')
+    .map((l) => /^step-(\d{6,9})$/.exec(l.trim()))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]));
   return {
     heartbeat: hbm ? Number(hbm[1]) : null,
     exitCode: codem ? Number(codem[1]) : null,

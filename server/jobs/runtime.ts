@@ -41,7 +41,8 @@ export function jobsRuntime(deps: ServerDeps): JobsRuntime {
         const sup = new Supervisor(deps, store, settings);
         if (!sup.acquireLock()) return 'already_running';
         inProcess = sup;
-        void sup.run({ idleExitMs: settings.idleExitMs })
+        void sup
+          .run({ idleExitMs: settings.idleExitMs })
           .catch((e: unknown) => deps.logger.error({ err: (e as Error).message }, 'in-process job supervisor stopped'))
           .finally(() => {
             sup.releaseLock();

@@ -3,8 +3,17 @@
  * the store refuses any other, so a bug in the supervisor cannot skip finalizing or teardown.
  */
 export const JOB_STATES = [
-  'SUBMITTED', 'PROVISIONING', 'RUNNING', 'RECOVERING', 'FINALIZING', 'TEARDOWN', 'awaiting_user',
-  'succeeded', 'failed', 'cancelled', 'budget_exhausted',
+  'SUBMITTED',
+  'PROVISIONING',
+  'RUNNING',
+  'RECOVERING',
+  'FINALIZING',
+  'TEARDOWN',
+  'awaiting_user',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'budget_exhausted',
 ] as const;
 
 export type JobState = (typeof JOB_STATES)[number];

@@ -95,7 +95,8 @@ export class Supervisor {
           return await stepTeardown(ctx);
         case 'awaiting_user':
           if (job.cancel_requested && job.outcome !== 'cancelled') ctx.update({ outcome: job.outcome ?? 'cancelled' });
-          if (job.waiting_for?.startsWith('teardown') && approvalValid(ctx) && ctx.spec.on_end === 'destroy') ctx.move('TEARDOWN', 'standing teardown approval present: retrying teardown');
+          if (job.waiting_for?.startsWith('teardown') && approvalValid(ctx) && ctx.spec.on_end === 'destroy')
+            ctx.move('TEARDOWN', 'standing teardown approval present: retrying teardown');
           return;
         default:
           return;
@@ -124,13 +125,16 @@ export class Supervisor {
 
   /** Runs passes until no job is active for `idleExitMs` (real ms) or stop() is called. */
   async run(opts: { idleExitMs?: number } = {}): Promise<void> {
-    const timer = setInterval(() => {
-      try {
-        this.renew();
-      } catch (e) {
-        this.deps.logger.warn({ err: (e as Error).message }, 'lease renewal failed');
-      }
-    }, Math.max(200, (this.settings.leaseSeconds * 1000) / 3));
+    const timer = setInterval(
+      () => {
+        try {
+          this.renew();
+        } catch (e) {
+          this.deps.logger.warn({ err: (e as Error).message }, 'lease renewal failed');
+        }
+      },
+      Math.max(200, (this.settings.leaseSeconds * 1000) / 3),
+    );
     timer.unref();
     try {
       await this.loop(opts);

@@ -79,8 +79,12 @@ export function agentOnstart(spec: AgentSpec, dir = AGENT_DIR): string {
   ].join('\n');
   return [
     `mkdir -p ${dir}`,
-    `cat > ${dir}/job.env <<'${EOF_MARK}'`, env, EOF_MARK,
-    `cat > ${dir}/agent.sh <<'${EOF_MARK}'`, AGENT_SCRIPT.trimEnd(), EOF_MARK,
+    `cat > ${dir}/job.env <<'${EOF_MARK}'`,
+    env,
+    EOF_MARK,
+    `cat > ${dir}/agent.sh <<'${EOF_MARK}'`,
+    AGENT_SCRIPT.trimEnd(),
+    EOF_MARK,
     `exec sh ${dir}/agent.sh`,
     '',
   ].join('\n');

@@ -5,7 +5,8 @@ import type { Profile, ProfilesFile } from './profile-config.js';
 export function findProfile(file: ProfilesFile, name: string | undefined): Profile | undefined {
   if (name === undefined) return undefined;
   const p = file.profiles[name];
-  if (!p) throw new InputError(`Unknown profile "${name}". Available: ${Object.keys(file.profiles).join(', ') || 'none'} (see the profiles resource).`);
+  if (!p)
+    throw new InputError(`Unknown profile "${name}". Available: ${Object.keys(file.profiles).join(', ') || 'none'} (see the profiles resource).`);
   return p;
 }
 

@@ -59,15 +59,25 @@ export async function spendSnapshot(deps: ServerDeps, file: ProfilesFile, instan
     const id = Number(/^instance-(\d+)$/.exec(c.source)?.[1]);
     if (Number.isFinite(id)) perInstance.set(id, (perInstance.get(id) ?? 0) + c.amount);
   }
-  const spentOf = (ids: Set<number> | null) => round2([...perInstance.entries()].filter(([id]) => !ids || ids.has(id)).reduce((s, [, a]) => s + a, 0));
+  const spentOf = (ids: Set<number> | null) =>
+    round2([...perInstance.entries()].filter(([id]) => !ids || ids.has(id)).reduce((s, [, a]) => s + a, 0));
   const burnOf = (ids: Set<number> | null) => round4(instances.filter((i) => !ids || ids.has(i.id)).reduce((s, i) => s + projectedBurnPerHour(i), 0));
   const status = (ids: Set<number> | null, total?: number, maxBurn?: number): LimitStatus => {
     const spent = spentOf(ids);
-    return { total_usd: total ?? null, spent_usd: spent, remaining_usd: total !== undefined ? round2(total - spent) : null, burn_per_hour: burnOf(ids), max_burn_per_hour: maxBurn ?? null };
+    return {
+      total_usd: total ?? null,
+      spent_usd: spent,
+      remaining_usd: total !== undefined ? round2(total - spent) : null,
+      burn_per_hour: burnOf(ids),
+      max_burn_per_hour: maxBurn ?? null,
+    };
   };
   const projects: Record<string, LimitStatus> = {};
   for (const [name, limit] of Object.entries(b.projects)) projects[name] = status(projectIds(deps, name), limit.total_usd, limit.max_burn_per_hour);
-  return { budget: { since: new Date(sinceEpoch * 1000).toISOString(), ...status(null, b.total_usd, b.max_burn_per_hour), projects }, charged: perInstance };
+  return {
+    budget: { since: new Date(sinceEpoch * 1000).toISOString(), ...status(null, b.total_usd, b.max_burn_per_hour), projects },
+    charged: perInstance,
+  };
 }
 
 export async function budgetStatus(deps: ServerDeps, file: ProfilesFile, instances: Instance[]): Promise<BudgetStatus> {
@@ -83,10 +93,18 @@ export interface OfferFacts {
 /** An offer that does not fit the profile (GPU model, count, reliability), whatever way it was chosen. */
 export function assertOfferFitsProfile(profileName: string, profile: Profile, offers: OfferFacts[]): void {
   for (const o of offers) {
-    const why = o.gpu_name !== profile.gpu_name ? `its GPU is ${o.gpu_name}, not ${profile.gpu_name}`
-      : o.num_gpus !== profile.num_gpus ? `it has ${o.num_gpus} GPU(s), not ${profile.num_gpus}`
-      : (o.reliability ?? 0) + 1e-9 < profile.min_reliability ? `its reliability ${o.reliability ?? 'unknown'} is below ${profile.min_reliability}` : null;
-    if (why) throw new InputError(`Refused: the offer does not fit profile "${profileName}": ${why}. Pick an offer that matches the profile, or another profile.`);
+    const why =
+      o.gpu_name !== profile.gpu_name
+        ? `its GPU is ${o.gpu_name}, not ${profile.gpu_name}`
+        : o.num_gpus !== profile.num_gpus
+          ? `it has ${o.num_gpus} GPU(s), not ${profile.num_gpus}`
+          : (o.reliability ?? 0) + 1e-9 < profile.min_reliability
+            ? `its reliability ${o.reliability ?? 'unknown'} is below ${profile.min_reliability}`
+            : null;
+    if (why)
+      throw new InputError(
+        `Refused: the offer does not fit profile "${profileName}": ${why}. Pick an offer that matches the profile, or another profile.`,
+      );
   }
 }
 
@@ -97,8 +115,16 @@ export function assertOfferFitsProfile(profileName: string, profile: Profile, of
  * burning (e.g. the old bid of the same instance).
  */
 export function enforceLimits(opts: {
-  profileName?: string; profile?: Profile; perInstance: number[]; totalPerHour: number; hours: number; budget: BudgetStatus; project?: string;
-  offers?: OfferFacts[]; reserved?: Outstanding[]; replacesPerHour?: number;
+  profileName?: string;
+  profile?: Profile;
+  perInstance: number[];
+  totalPerHour: number;
+  hours: number;
+  budget: BudgetStatus;
+  project?: string;
+  offers?: OfferFacts[];
+  reserved?: Outstanding[];
+  replacesPerHour?: number;
   /** Instance ids already counted in the budget's burn: a reservation bound to them is not counted twice. */
   listed?: Set<number>;
 }): void {
@@ -106,7 +132,9 @@ export function enforceLimits(opts: {
   if (profile) {
     const worst = Math.max(...opts.perInstance);
     if (worst > profile.max_dph + 1e-9) {
-      throw new InputError(`Refused: the offer costs $${worst.toFixed(4)}/h, above profile "${opts.profileName}"'s cap of $${profile.max_dph.toFixed(2)}/h. Pick a cheaper offer or another profile.`);
+      throw new InputError(
+        `Refused: the offer costs $${worst.toFixed(4)}/h, above profile "${opts.profileName}"'s cap of $${profile.max_dph.toFixed(2)}/h. Pick a cheaper offer or another profile.`,
+      );
     }
     if (opts.offers) assertOfferFitsProfile(opts.profileName ?? '?', profile, opts.offers);
   }
@@ -116,14 +144,20 @@ export function enforceLimits(opts: {
     const mine = (opts.reserved ?? []).filter((r) => r.scopes.includes(key));
     const reserved = round2(mine.reduce((a, r) => a + r.amount, 0));
     // Approved rentals whose instances are not listed yet (another process is renting them right now).
-    const pendingBurn = round4(mine.filter((r) => !r.instance_ids.length || !r.instance_ids.every((id) => opts.listed?.has(id))).reduce((a, r) => a + r.per_hour, 0));
+    const pendingBurn = round4(
+      mine.filter((r) => !r.instance_ids.length || !r.instance_ids.every((id) => opts.listed?.has(id))).reduce((a, r) => a + r.per_hour, 0),
+    );
     if (s.remaining_usd !== null && projected > s.remaining_usd - reserved + 1e-9) {
       const held = reserved > 0 ? ` and $${reserved.toFixed(2)} reserved by approved rentals` : '';
-      throw new InputError(`Refused: ${opts.hours} h at $${opts.totalPerHour.toFixed(4)}/h would cost $${projected.toFixed(2)}, more than the $${Math.max(0, s.remaining_usd - reserved).toFixed(2)} left of the ${scope} budget ($${s.spent_usd.toFixed(2)} of $${s.total_usd!.toFixed(2)} spent${held}).`);
+      throw new InputError(
+        `Refused: ${opts.hours} h at $${opts.totalPerHour.toFixed(4)}/h would cost $${projected.toFixed(2)}, more than the $${Math.max(0, s.remaining_usd - reserved).toFixed(2)} left of the ${scope} budget ($${s.spent_usd.toFixed(2)} of $${s.total_usd!.toFixed(2)} spent${held}).`,
+      );
     }
     if (s.max_burn_per_hour !== null && s.burn_per_hour + pendingBurn + added > s.max_burn_per_hour + 1e-9) {
       const held = pendingBurn > 0 ? ` + $${pendingBurn.toFixed(4)}/h of approved rentals still being created` : '';
-      throw new InputError(`Refused: the ${scope} burn rate would be $${(s.burn_per_hour + pendingBurn + added).toFixed(4)}/h once running (now $${s.burn_per_hour.toFixed(4)}/h counting every instance at its running price${held}, + $${added.toFixed(4)}/h), above the cap of $${s.max_burn_per_hour.toFixed(2)}/h. Stop or destroy something first, or raise the cap.`);
+      throw new InputError(
+        `Refused: the ${scope} burn rate would be $${(s.burn_per_hour + pendingBurn + added).toFixed(4)}/h once running (now $${s.burn_per_hour.toFixed(4)}/h counting every instance at its running price${held}, + $${added.toFixed(4)}/h), above the cap of $${s.max_burn_per_hour.toFixed(2)}/h. Stop or destroy something first, or raise the cap.`,
+      );
     }
   };
   check('overall', 'overall', budget);

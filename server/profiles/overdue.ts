@@ -12,7 +12,11 @@ export function profilesByInstance(audit: AuditLog): Map<number, string> {
 }
 
 /** Past its profile's max duration? (Reported only: destroy stays gated on the user.) */
-export function overdueInfo(file: ProfilesFile, profile: string | undefined, ageHours: number | null): { profile: string | null; max_hours: number | null; overdue: boolean } {
+export function overdueInfo(
+  file: ProfilesFile,
+  profile: string | undefined,
+  ageHours: number | null,
+): { profile: string | null; max_hours: number | null; overdue: boolean } {
   const p = profile ? file.profiles[profile] : undefined;
   if (!p || ageHours === null) return { profile: profile ?? null, max_hours: p?.max_hours ?? null, overdue: false };
   return { profile: profile!, max_hours: p.max_hours, overdue: ageHours > p.max_hours };

@@ -8,28 +8,42 @@ import { ConfigError } from '../errors.js';
 
 const money = z.number().positive().max(1_000_000);
 
-export const ProfileSchema = z.object({
-  description: z.string().max(500).optional(),
-  gpu_name: z.string().min(2).max(64),
-  num_gpus: z.number().int().min(1).max(16).default(1),
-  max_dph: money.describe('USD/hour for the whole instance'),
-  min_reliability: z.number().min(0).max(1).default(0.9),
-  max_hours: z.number().positive().max(8760),
-}).strict();
+export const ProfileSchema = z
+  .object({
+    description: z.string().max(500).optional(),
+    gpu_name: z.string().min(2).max(64),
+    num_gpus: z.number().int().min(1).max(16).default(1),
+    max_dph: money.describe('USD/hour for the whole instance'),
+    min_reliability: z.number().min(0).max(1).default(0.9),
+    max_hours: z.number().positive().max(8760),
+  })
+  .strict();
 
 const LimitSchema = z.object({ total_usd: money.optional(), max_burn_per_hour: money.optional() }).strict();
 
-export const ProfilesFileSchema = z.object({
-  profiles: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'profile names are lowercase letters, digits and dashes'), ProfileSchema).default({}),
-  budgets: z.object({
-    total_usd: money.optional(),
-    since: z.string().regex(/^\d{4}-\d{2}-\d{2}/, 'an ISO date like 2026-01-01').optional(),
-    max_burn_per_hour: money.optional(),
-    /** Fewest hours a budget check projects when no profile gives them (the agent's `hours` may be lower). */
-    min_projection_hours: z.number().positive().max(8760).default(1),
-    projects: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'project names are lowercase letters, digits and dashes'), LimitSchema).default({}),
-  }).strict().default({ projects: {}, min_projection_hours: 1 }),
-}).strict();
+export const ProfilesFileSchema = z
+  .object({
+    profiles: z
+      .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'profile names are lowercase letters, digits and dashes'), ProfileSchema)
+      .default({}),
+    budgets: z
+      .object({
+        total_usd: money.optional(),
+        since: z
+          .string()
+          .regex(/^\d{4}-\d{2}-\d{2}/, 'an ISO date like 2026-01-01')
+          .optional(),
+        max_burn_per_hour: money.optional(),
+        /** Fewest hours a budget check projects when no profile gives them (the agent's `hours` may be lower). */
+        min_projection_hours: z.number().positive().max(8760).default(1),
+        projects: z
+          .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'project names are lowercase letters, digits and dashes'), LimitSchema)
+          .default({}),
+      })
+      .strict()
+      .default({ projects: {}, min_projection_hours: 1 }),
+  })
+  .strict();
 
 export type Profile = z.infer<typeof ProfileSchema>;
 export type ProfilesFile = z.infer<typeof ProfilesFileSchema>;

@@ -40,7 +40,11 @@ function withLock<T>(dir: string, fn: () => T): T {
       } catch {
         /* removed meanwhile */
       }
-      if (Date.now() > deadline) throw new VastMcpError('Refused: the budget reservation lock is held by another server process for over 10 s. Nothing was rented; try again.', 'reservation_busy');
+      if (Date.now() > deadline)
+        throw new VastMcpError(
+          'Refused: the budget reservation lock is held by another server process for over 10 s. Nothing was rented; try again.',
+          'reservation_busy',
+        );
       // A short synchronous pause: the critical section is a read and one append, held for milliseconds.
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     }
@@ -69,15 +73,15 @@ export class BudgetReservations {
     const byId = new Map<string, Outstanding & { until: number; baseline: number }>();
     const released = new Set<string>();
     for (const r of recs) {
-      if (r.type === 'reserve') byId.set(r.id, { id: r.id, amount: r.amount, per_hour: r.per_hour ?? 0, scopes: r.scopes, instance_ids: [], until: r.until, baseline: 0 });
+      if (r.type === 'reserve')
+        byId.set(r.id, { id: r.id, amount: r.amount, per_hour: r.per_hour ?? 0, scopes: r.scopes, instance_ids: [], until: r.until, baseline: 0 });
       else if (r.type === 'bind') {
         const res = byId.get(r.id);
         if (res) {
           res.instance_ids.push(...r.instance_ids);
           res.baseline += r.baseline ?? 0;
         }
-      }
-      else if (r.type === 'release') released.add(r.id);
+      } else if (r.type === 'release') released.add(r.id);
     }
     const out: Outstanding[] = [];
     for (const r of byId.values()) {
@@ -85,7 +89,8 @@ export class BudgetReservations {
       const charged = r.instance_ids.reduce((s, id) => s + (chargedByInstance.get(id) ?? 0), 0);
       // Charges the instances had before the reservation (a start or bid of an existing instance) do not pay it off.
       const left = r.amount - (charged - r.baseline);
-      if (left > 1e-9 || r.instance_ids.length === 0) out.push({ id: r.id, amount: Math.max(0, left), per_hour: r.per_hour, scopes: r.scopes, instance_ids: r.instance_ids });
+      if (left > 1e-9 || r.instance_ids.length === 0)
+        out.push({ id: r.id, amount: Math.max(0, left), per_hour: r.per_hour, scopes: r.scopes, instance_ids: r.instance_ids });
     }
     return out;
   }
@@ -94,7 +99,15 @@ export class BudgetReservations {
    * Atomically: `check(outstanding)` (throws to refuse) and then append the reservation. Returns its id.
    * `until` is when the projection ends (epoch seconds).
    */
-  reserve(amount: number, scopes: string[], now: number, until: number, chargedByInstance: Map<number, number>, check: (outstanding: Outstanding[]) => void, perHour = 0): string {
+  reserve(
+    amount: number,
+    scopes: string[],
+    now: number,
+    until: number,
+    chargedByInstance: Map<number, number>,
+    check: (outstanding: Outstanding[]) => void,
+    perHour = 0,
+  ): string {
     return withLock(this.stateDir, () => {
       check(this.outstanding(now, chargedByInstance));
       const id = `r-${randomBytes(6).toString('hex')}`;

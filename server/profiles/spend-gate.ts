@@ -61,7 +61,10 @@ export function enforcedHours(file: ProfilesFile, profile: Profile | undefined, 
  * projected cost atomically across processes. Returns the reservation (bind it to the instances once
  * rented, release it when nothing was rented) or null.
  */
-export async function checkAndReserve(deps: ServerDeps, req: SpendRequest): Promise<{ reservation: string | null; hours: number; charged: Map<number, number> }> {
+export async function checkAndReserve(
+  deps: ServerDeps,
+  req: SpendRequest,
+): Promise<{ reservation: string | null; hours: number; charged: Map<number, number> }> {
   const file = currentProfiles(deps);
   const instances = req.instances ?? (await deps.vast.listInstances());
   const { budget, charged } = await spendSnapshot(deps, file, instances);
@@ -83,7 +86,15 @@ export async function checkAndReserve(deps: ServerDeps, req: SpendRequest): Prom
   }
   const amount = Math.round(req.totalPerHour * hours * 100) / 100;
   const added = req.totalPerHour - (req.replacesPerHour ?? 0);
-  const reservation = reservations.reserve(amount, scopes, now, now + hours * 3600, charged, (reserved) => enforceLimits({ ...opts, listed, reserved }), Math.max(0, added));
+  const reservation = reservations.reserve(
+    amount,
+    scopes,
+    now,
+    now + hours * 3600,
+    charged,
+    (reserved) => enforceLimits({ ...opts, listed, reserved }),
+    Math.max(0, added),
+  );
   return { reservation, hours, charged };
 }
 
@@ -101,7 +112,11 @@ export function bindReservation(deps: ServerDeps, id: string | null, instanceIds
 }
 
 /** Caps for start and bid: the instance's profile and project come from this server's own rent record. */
-export async function checkInstanceSpend(deps: ServerDeps, inst: Instance, newPerHour: number): Promise<{ reservation: string | null; bind: (ok: boolean) => void }> {
+export async function checkInstanceSpend(
+  deps: ServerDeps,
+  inst: Instance,
+  newPerHour: number,
+): Promise<{ reservation: string | null; bind: (ok: boolean) => void }> {
   const file = currentProfiles(deps);
   let profileName: string | undefined;
   let project: string | undefined;
@@ -114,7 +129,13 @@ export async function checkInstanceSpend(deps: ServerDeps, inst: Instance, newPe
   }
   const profile = profileName ? file.profiles[profileName] : undefined;
   const { reservation, charged } = await checkAndReserve(deps, {
-    profileName, profile, project, perInstance: [newPerHour], totalPerHour: newPerHour, hours: undefined, replacesPerHour: projectedBurnPerHour(inst),
+    profileName,
+    profile,
+    project,
+    perInstance: [newPerHour],
+    totalPerHour: newPerHour,
+    hours: undefined,
+    replacesPerHour: projectedBurnPerHour(inst),
   });
   return { reservation, bind: (ok) => bindReservation(deps, reservation, ok ? [inst.id] : [], charged.get(inst.id) ?? 0) };
 }

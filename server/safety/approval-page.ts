@@ -64,8 +64,18 @@ export class ApprovalPages {
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve('pending'), waitMs);
       timer.unref();
-      signal?.addEventListener('abort', () => { clearTimeout(timer); resolve('pending'); }, { once: true });
-      page.waiters.push((d) => { clearTimeout(timer); resolve(d); });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve('pending');
+        },
+        { once: true },
+      );
+      page.waiters.push((d) => {
+        clearTimeout(timer);
+        resolve(d);
+      });
     });
   }
 
@@ -96,8 +106,16 @@ export class ApprovalPages {
   }
 
   private send(res: ServerResponse, status: number, title: string, body: string): void {
-    res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'", 'Referrer-Policy': 'no-referrer' });
-    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body style="font-family:sans-serif;max-width:60em;margin:2em auto">${body}</body></html>`);
+    res.writeHead(status, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Frame-Options': 'DENY',
+      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+      'Referrer-Policy': 'no-referrer',
+    });
+    res.end(
+      `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body style="font-family:sans-serif;max-width:60em;margin:2em auto">${body}</body></html>`,
+    );
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -110,8 +128,13 @@ export class ApprovalPages {
       return this.send(res, 410, 'Closed', 'This approval page was already used or has expired. Nothing more will happen from it.');
     }
     if (req.method === 'GET') {
-      return this.send(res, 200, page.title, `<h1>${escapeHtml(page.title)}</h1><pre style="white-space:pre-wrap;background:#f4f4f4;padding:1em">${escapeHtml(page.message)}</pre>` +
-        `<form method="post"><input type="hidden" name="digest" value="${escapeHtml(page.digest)}"><button name="decision" value="approve">Approve exactly this</button> <button name="decision" value="decline">Decline</button></form>`);
+      return this.send(
+        res,
+        200,
+        page.title,
+        `<h1>${escapeHtml(page.title)}</h1><pre style="white-space:pre-wrap;background:#f4f4f4;padding:1em">${escapeHtml(page.message)}</pre>` +
+          `<form method="post"><input type="hidden" name="digest" value="${escapeHtml(page.digest)}"><button name="decision" value="approve">Approve exactly this</button> <button name="decision" value="decline">Decline</button></form>`,
+      );
     }
     if (req.method !== 'POST') return this.send(res, 405, 'Refused', 'Method not allowed.');
     const origin = req.headers.origin;
@@ -121,7 +144,12 @@ export class ApprovalPages {
     const decision: PageDecision = form.get('decision') === 'approve' ? 'approved' : 'declined';
     if (decision === 'approved') this.approved.set(page.digest, page.expiresAt);
     this.finish(page, decision);
-    return this.send(res, 200, 'Done', decision === 'approved' ? 'Approved. You can close this page and return to the chat.' : 'Declined. Nothing will be done.');
+    return this.send(
+      res,
+      200,
+      'Done',
+      decision === 'approved' ? 'Approved. You can close this page and return to the chat.' : 'Declined. Nothing will be done.',
+    );
   }
 
   private finish(page: Page, decision: PageDecision): void {

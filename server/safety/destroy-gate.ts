@@ -42,11 +42,24 @@ export function lastStart(inst: Instance, audit: AuditLog, now: number): LastSta
       return { epoch: Infinity, note: 'the platform does not report how long it has been running, so its last start is unknown', stoppedAt: null };
     }
     const platform = now - inst.uptime_mins * 60;
-    return { epoch: Math.max(recorded, platform), note: `last started ${new Date(Math.max(recorded, platform) * 1000).toISOString()} (platform uptime ${Math.round(inst.uptime_mins)} min)`, stoppedAt: null };
+    return {
+      epoch: Math.max(recorded, platform),
+      note: `last started ${new Date(Math.max(recorded, platform) * 1000).toISOString()} (platform uptime ${Math.round(inst.uptime_mins)} min)`,
+      stoppedAt: null,
+    };
   }
   // Only the last run counts: a copy from before an earlier stop may predate a start whose record was lost.
-  if (stoppedAt !== null) return { epoch: Math.max(recorded, previousStop), note: `stopped by this server at ${new Date(stoppedAt * 1000).toISOString()}; copies made while it ran count`, stoppedAt };
-  return { epoch: Infinity, note: `it is ${inst.actual_status ?? 'not running'} and was not stopped by this server, so when it last ran (and wrote to its disk) is unknown`, stoppedAt: null };
+  if (stoppedAt !== null)
+    return {
+      epoch: Math.max(recorded, previousStop),
+      note: `stopped by this server at ${new Date(stoppedAt * 1000).toISOString()}; copies made while it ran count`,
+      stoppedAt,
+    };
+  return {
+    epoch: Infinity,
+    note: `it is ${inst.actual_status ?? 'not running'} and was not stopped by this server, so when it last ran (and wrote to its disk) is unknown`,
+    stoppedAt: null,
+  };
 }
 
 /** Kept for callers of the old signature: the epoch of the last start (Infinity when unknown). */

@@ -39,8 +39,15 @@ export async function checkLateRentals(deps: ServerDeps, instances: Instance[]):
     if (!attempted.has(label) || recorded.has(label) || recordedIds.has(inst.id)) continue;
     let stopped = handled.has(inst.id) || inst.intended_status === 'stopped';
     if (!stopped) {
-      stopped = await deps.vast.setState(inst.id, 'stopped').then(() => true, () => false);
-      recordOutcome(deps.audit, { tool: 'status', action: 'late_rental', args: { label }, result: stopped ? 'ok' : 'error', instance_id: inst.id }, `instance #${inst.id} was stopped`);
+      stopped = await deps.vast.setState(inst.id, 'stopped').then(
+        () => true,
+        () => false,
+      );
+      recordOutcome(
+        deps.audit,
+        { tool: 'status', action: 'late_rental', args: { label }, result: stopped ? 'ok' : 'error', instance_id: inst.id },
+        `instance #${inst.id} was stopped`,
+      );
     }
     late.push({ instance_id: inst.id, label, stopped });
   }
@@ -48,7 +55,8 @@ export async function checkLateRentals(deps: ServerDeps, instances: Instance[]):
   const ids = late.map((l) => `#${l.instance_id}`).join(', ');
   return {
     late,
-    note: `DUPLICATE RENTAL found: ${ids} ${late.length > 1 ? 'were' : 'was'} rented by a create the platform committed late (after this server had given up on it). ` +
+    note:
+      `DUPLICATE RENTAL found: ${ids} ${late.length > 1 ? 'were' : 'was'} rented by a create the platform committed late (after this server had given up on it). ` +
       `The server stopped ${late.length > 1 ? 'them' : 'it'}; the disk keeps billing until destroyed. Tell the user and ask whether to destroy ${late.length > 1 ? 'them' : 'it'} (destroy with discard: true) or keep ${late.length > 1 ? 'them' : 'it'}.`,
   };
 }

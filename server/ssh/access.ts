@@ -30,7 +30,11 @@ function parseUrl(url: string, kind: Endpoint['kind']): Endpoint {
 }
 
 /** Our key on the account (so new instances get it) and on this instance (existing ones do not). */
-async function ensureKey(deps: ServerDeps, inst: Instance, attach: boolean): Promise<{ publicKey: string; privateKey: string; attachedNow: boolean; onInstance: boolean }> {
+async function ensureKey(
+  deps: ServerDeps,
+  inst: Instance,
+  attach: boolean,
+): Promise<{ publicKey: string; privateKey: string; attachedNow: boolean; onInstance: boolean }> {
   const pair = await ensureKeyPair(deps.config.stateDir);
   const account = await deps.vast.accountSshKeys();
   if (!account.some((k) => samePublicKey(k, pair.publicKey))) {
@@ -64,7 +68,10 @@ function hostKeyRefusal(deps: ServerDeps, instanceId: number, url: string, m: { 
 export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts: AccessOptions): Promise<Access> {
   const inst = await deps.vast.requireInstance(instanceId);
   if (inst.actual_status !== 'running') {
-    throw new VastMcpError(`Instance ${instanceId} is not running (${diagnose(inst, deps.now()).summary}) SSH is available only while it runs.`, 'ssh_unavailable');
+    throw new VastMcpError(
+      `Instance ${instanceId} is not running (${diagnose(inst, deps.now()).summary}) SSH is available only while it runs.`,
+      'ssh_unavailable',
+    );
   }
   const key = await ensureKey(deps, inst, opts.attachKey);
   const urls = sshEndpoints(inst);
@@ -74,7 +81,8 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
   if (urls.direct && opts.preferProxy) candidates.push({ url: urls.direct, ep: parseUrl(urls.direct, 'direct') });
   if (!candidates.length) throw new VastMcpError(`Instance ${instanceId} has no SSH endpoint (no port 22 mapping and no proxy).`, 'ssh_unavailable');
   const warnings: string[] = [];
-  if (key.attachedNow) warnings.push('Our SSH key was not on this instance (account keys reach only instances created after them); it was attached now.');
+  if (key.attachedNow)
+    warnings.push('Our SSH key was not on this instance (account keys reach only instances created after them); it was attached now.');
   const pins = new HostKeyPins(deps.config.stateDir);
   let mismatch: { pinned: HostKeyPin; seen: string } | null = null;
   const verifyHostKey = (fingerprint: string): boolean => {
@@ -95,14 +103,19 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
         // The handshake deadline stays within the caller's readiness budget (at least 3 s to be fair to slow hosts).
         const readyTimeoutMs = Math.min(15_000, Math.max(3_000, deadline - deps.monotonicMs()));
         const session = await SshSession.connect(c.ep, key.privateKey, { verifyHostKey, readyTimeoutMs });
-        if (c.ep.kind === 'proxy' && urls.direct && !opts.preferProxy) warnings.push('Connected through the SSH proxy, which is throttled; the direct endpoint did not answer.');
-        if (c.ep.kind === 'proxy' && !urls.direct) warnings.push('Only the SSH proxy is available (throttled, slow for bulk data): rent offers with direct ports for fast copies.');
+        if (c.ep.kind === 'proxy' && urls.direct && !opts.preferProxy)
+          warnings.push('Connected through the SSH proxy, which is throttled; the direct endpoint did not answer.');
+        if (c.ep.kind === 'proxy' && !urls.direct)
+          warnings.push('Only the SSH proxy is available (throttled, slow for bulk data): rent offers with direct ports for fast copies.');
         return { session, endpoint: c.ep, url: c.url, warnings };
       } catch (e) {
         last = e instanceof SshError ? e : new SshError(String(e), 'other');
         if (last.kind === 'host_key' && mismatch) throw hostKeyRefusal(deps, instanceId, c.url, mismatch);
         if (last.kind === 'auth' && !key.onInstance) {
-          throw new VastMcpError(`SSH to instance ${instanceId} was refused: our key is not on the instance (a key added to the account later does not reach existing instances). Call again with attach_key true (the default) to attach it.`, 'ssh_key_missing');
+          throw new VastMcpError(
+            `SSH to instance ${instanceId} was refused: our key is not on the instance (a key added to the account later does not reach existing instances). Call again with attach_key true (the default) to attach it.`,
+            'ssh_key_missing',
+          );
         }
       }
     }
@@ -111,6 +124,13 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
     delay = Math.min(delay * 2, 10_000);
   }
   const now = await deps.vast.getInstance(instanceId);
-  const why = now && now.actual_status !== 'running' ? diagnose(now, deps.now()).summary : last?.kind === 'auth' ? 'the key was refused although it is attached' : last?.kind === 'refused' ? 'the SSH port is closed (sshd not up yet, or the host firewall)' : `the connection failed (${last?.message ?? 'unknown'})`;
+  const why =
+    now && now.actual_status !== 'running'
+      ? diagnose(now, deps.now()).summary
+      : last?.kind === 'auth'
+        ? 'the key was refused although it is attached'
+        : last?.kind === 'refused'
+          ? 'the SSH port is closed (sshd not up yet, or the host firewall)'
+          : `the connection failed (${last?.message ?? 'unknown'})`;
   throw new VastMcpError(`Could not SSH into instance ${instanceId} within ${Math.round(opts.readinessMs / 1000)} s: ${why}.`, 'ssh_unavailable');
 }

@@ -28,7 +28,9 @@ export class HostKeyPins {
   }
 
   pinned(platform: string, instanceId: number): HostKeyPin | null {
-    return readJsonLines<HostKeyPin>(this.path).find((p) => p.type === 'host_key_pin' && p.platform === platform && p.instance_id === instanceId) ?? null;
+    return (
+      readJsonLines<HostKeyPin>(this.path).find((p) => p.type === 'host_key_pin' && p.platform === platform && p.instance_id === instanceId) ?? null
+    );
   }
 
   /** Accepts and pins a first key; accepts the pinned key; refuses any other. */

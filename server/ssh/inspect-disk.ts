@@ -32,7 +32,11 @@ export async function inspectWorkspace(deps: ServerDeps, instanceId: number): Pr
   const access = await openInstanceSsh(deps, instanceId, { attachKey: true, readinessMs: 5000 }).catch(() => null);
   if (!access) return null;
   try {
-    const r = await access.session.exec(`find /workspace -xdev -type f -printf '%s\\t%p\\0' 2>/dev/null | head -c ${LIST_CAP_BYTES + 1}`, 30_000, LIST_CAP_BYTES + 1);
+    const r = await access.session.exec(
+      `find /workspace -xdev -type f -printf '%s\\t%p\\0' 2>/dev/null | head -c ${LIST_CAP_BYTES + 1}`,
+      30_000,
+      LIST_CAP_BYTES + 1,
+    );
     if (r.code !== 0 && !r.stdout.length) return null;
     const capped = r.stdout.length > LIST_CAP_BYTES;
     return parseFileList(capped ? r.stdout.subarray(0, LIST_CAP_BYTES) : r.stdout, capped);

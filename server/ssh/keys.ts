@@ -106,7 +106,8 @@ export async function ensureKeyPair(stateDir: string, sleep = (ms: number) => ne
       }
       continue;
     }
-    if (Date.now() - started > WAIT_FOR_KEY_MS) throw new Error(`timed out waiting for another process to create the SSH key in ${dir} (remove ${lock} if no vast-mcp is running)`);
+    if (Date.now() - started > WAIT_FOR_KEY_MS)
+      throw new Error(`timed out waiting for another process to create the SSH key in ${dir} (remove ${lock} if no vast-mcp is running)`);
     await sleep(50);
   }
 }

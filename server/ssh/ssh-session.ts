@@ -89,10 +89,19 @@ export class SshSession {
         reject(e);
       };
       // ssh2's readyTimeout covers the handshake; this one also covers DNS/TCP and a stuck library.
-      const timer = setTimeout(() => fail(new SshError(`connection timed out (no SSH handshake within ${Math.round(readyTimeoutMs / 1000)} s)`, 'timeout')), readyTimeoutMs + 2_000);
+      const timer = setTimeout(
+        () => fail(new SshError(`connection timed out (no SSH handshake within ${Math.round(readyTimeoutMs / 1000)} s)`, 'timeout')),
+        readyTimeoutMs + 2_000,
+      );
       // A permanent listener: ssh2 may emit several errors (timeout, then socket reset); each is handled.
       client.on('error', (e) => fail(refusedKey ? new SshError(`the host presented an unexpected host key ${refusedKey}`, 'host_key') : classify(e)));
-      client.on('close', () => fail(refusedKey ? new SshError(`the host presented an unexpected host key ${refusedKey}`, 'host_key') : new SshError('connection lost (closed before the handshake)', 'reset')));
+      client.on('close', () =>
+        fail(
+          refusedKey
+            ? new SshError(`the host presented an unexpected host key ${refusedKey}`, 'host_key')
+            : new SshError('connection lost (closed before the handshake)', 'reset'),
+        ),
+      );
       client.once('ready', () => {
         if (settled) return void client.destroy();
         settled = true;
@@ -102,7 +111,13 @@ export class SshSession {
         resolve(new SshSession(client));
       });
       client.connect({
-        host: endpoint.host, port: endpoint.port, username: 'root', privateKey, readyTimeout: readyTimeoutMs, keepaliveInterval: 10_000, keepaliveCountMax: 3,
+        host: endpoint.host,
+        port: endpoint.port,
+        username: 'root',
+        privateKey,
+        readyTimeout: readyTimeoutMs,
+        keepaliveInterval: 10_000,
+        keepaliveCountMax: 3,
         // AES-GCM runs in Node's native crypto; chacha20 falls back to pure JS when ssh2's optional addon is absent.
         algorithms: { cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'] },
         hostVerifier: (key: Buffer) => {

@@ -99,7 +99,13 @@ export class AuditLog {
   }
 
   record(entry: Omit<AuditEntry, 'at' | 'pid'>): void {
-    const full: AuditEntry = { at: new Date().toISOString(), pid: process.pid, ...entry, args: redactForAudit(entry.args, this.secrets), detail: redactForAudit(entry.detail, this.secrets) };
+    const full: AuditEntry = {
+      at: new Date().toISOString(),
+      pid: process.pid,
+      ...entry,
+      args: redactForAudit(entry.args, this.secrets),
+      detail: redactForAudit(entry.detail, this.secrets),
+    };
     this.rotateIfLarge();
     appendJsonLine(this.path, capAuditRecord(full), this.onRepair);
   }

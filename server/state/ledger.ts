@@ -59,11 +59,16 @@ export class CopyLedger {
   verifiedCopiesFor(instanceId: number, since = 0): VerifiedCopy[] {
     const scope = this.scope;
     const ours = (r: VerifiedCopy) => !scope || (r.platform === scope.platform && r.account === scope.account);
-    return readJsonLines<VerifiedCopy>(this.path, this.onRepair).filter((r) => r.type === 'verified_copy' && r.instance_id === instanceId && r.at >= since && ours(r));
+    return readJsonLines<VerifiedCopy>(this.path, this.onRepair).filter(
+      (r) => r.type === 'verified_copy' && r.instance_id === instanceId && r.at >= since && ours(r),
+    );
   }
 
   /** A digest of an instance's ledger entries: approvals are bound to it, so a new copy invalidates them. */
   stateDigest(instanceId: number): string {
-    return createHash('sha256').update(JSON.stringify(this.verifiedCopiesFor(instanceId))).digest('hex').slice(0, 16);
+    return createHash('sha256')
+      .update(JSON.stringify(this.verifiedCopiesFor(instanceId)))
+      .digest('hex')
+      .slice(0, 16);
   }
 }

@@ -4,8 +4,17 @@ import { dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { assertTransition, isTerminal, type JobState } from '../jobs/state-machine.js';
 import {
-  LeaseLost, type Approval, type Artifact, type AttemptPatch, type AttemptRow, type Fence, type JobEvent, type JobPatch,
-  type JobRow, type JobStore, type LogLine,
+  LeaseLost,
+  type Approval,
+  type Artifact,
+  type AttemptPatch,
+  type AttemptRow,
+  type Fence,
+  type JobEvent,
+  type JobPatch,
+  type JobRow,
+  type JobStore,
+  type LogLine,
 } from './job-store.js';
 import { SCHEMA_V1 } from './sqlite-schema.js';
 
@@ -59,11 +68,16 @@ export class SqliteJobStore implements JobStore {
 
   acquireLease(name: string, owner: string, ttlSeconds: number, now: number): Fence | null {
     return this.tx(() => {
-      const r = this.db.prepare('SELECT owner, epoch, expires_at FROM leases WHERE name = ?').get(name) as { owner: string; epoch: number; expires_at: number } | undefined;
+      const r = this.db.prepare('SELECT owner, epoch, expires_at FROM leases WHERE name = ?').get(name) as
+        | { owner: string; epoch: number; expires_at: number }
+        | undefined;
       if (r && r.owner !== owner && r.expires_at > now) return null;
       // Same owner renewing keeps its epoch; a new owner (or a takeover after expiry) bumps it.
       const epoch = r ? (r.owner === owner ? r.epoch : r.epoch + 1) : 1;
-      this.db.prepare('INSERT INTO leases (name, owner, epoch, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, expires_at = excluded.expires_at')
+      this.db
+        .prepare(
+          'INSERT INTO leases (name, owner, epoch, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch, expires_at = excluded.expires_at',
+        )
         .run(name, owner, epoch, now + ttlSeconds);
       return { owner, epoch };
     });
@@ -74,16 +88,22 @@ export class SqliteJobStore implements JobStore {
   }
 
   leaseHolder(name: string, now: number): { owner: string; epoch: number; expires_at: number } | null {
-    const r = this.db.prepare('SELECT owner, epoch, expires_at FROM leases WHERE name = ?').get(name) as { owner: string; epoch: number; expires_at: number } | undefined;
+    const r = this.db.prepare('SELECT owner, epoch, expires_at FROM leases WHERE name = ?').get(name) as
+      | { owner: string; epoch: number; expires_at: number }
+      | undefined;
     return r && r.expires_at > now ? r : null;
   }
 
   createJob(job: { id: string; name: string; spec: unknown; now: number }, approval: { binding: string } | null): JobRow {
     return this.tx(() => {
-      this.db.prepare('INSERT INTO jobs (id, name, spec, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)').run(job.id, job.name, JSON.stringify(job.spec), 'SUBMITTED', job.now, job.now);
+      this.db
+        .prepare('INSERT INTO jobs (id, name, spec, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(job.id, job.name, JSON.stringify(job.spec), 'SUBMITTED', job.now, job.now);
       this.event(job.id, null, 'SUBMITTED', 'submitted and confirmed by the user', job.now, null);
       if (approval) {
-        this.db.prepare('INSERT INTO approvals (job_id, kind, binding, granted_at) VALUES (?, ?, ?, ?)').run(job.id, 'teardown', approval.binding, job.now);
+        this.db
+          .prepare('INSERT INTO approvals (job_id, kind, binding, granted_at) VALUES (?, ?, ?, ?)')
+          .run(job.id, 'teardown', approval.binding, job.now);
       }
       return this.getJob(job.id)!;
     });
@@ -91,7 +111,9 @@ export class SqliteJobStore implements JobStore {
 
   private event(jobId: string, from: string | null, to: string, reason: string, at: number, epoch: number | null): void {
     const seq = ((this.db.prepare('SELECT MAX(seq) m FROM events WHERE job_id = ?').get(jobId) as { m: number | null }).m ?? 0) + 1;
-    this.db.prepare('INSERT INTO events (job_id, seq, at, from_state, to_state, reason, epoch) VALUES (?, ?, ?, ?, ?, ?, ?)').run(jobId, seq, at, from, to, reason, epoch);
+    this.db
+      .prepare('INSERT INTO events (job_id, seq, at, from_state, to_state, reason, epoch) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(jobId, seq, at, from, to, reason, epoch);
   }
 
   getJob(id: string): JobRow | null {
@@ -142,7 +164,8 @@ export class SqliteJobStore implements JobStore {
     return this.tx(() => {
       this.checkFence(`job:${a.job_id}`, fence);
       const n = ((this.db.prepare('SELECT MAX(n) m FROM attempts WHERE job_id = ?').get(a.job_id) as { m: number | null }).m ?? 0) + 1;
-      this.db.prepare('INSERT INTO attempts (job_id, n, label, state, offer_id, machine_id, instance_id, price_per_hour) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      this.db
+        .prepare('INSERT INTO attempts (job_id, n, label, state, offer_id, machine_id, instance_id, price_per_hour) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(a.job_id, n, a.label, a.state, a.offer_id, a.machine_id, a.instance_id, a.price_per_hour);
       return this.attempts(a.job_id).find((x) => x.n === n)!;
     });
@@ -198,7 +221,10 @@ export class SqliteJobStore implements JobStore {
     if (!/^[0-9a-f]{64}$/.test(a.sha256)) throw new Error('refusing to record an artifact without a sha256');
     this.tx(() => {
       this.checkFence(`job:${a.job_id}`, fence);
-      this.db.prepare('INSERT OR REPLACE INTO artifacts (job_id, remote_path, destination, size, sha256, attempt, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      this.db
+        .prepare(
+          'INSERT OR REPLACE INTO artifacts (job_id, remote_path, destination, size, sha256, attempt, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
         .run(a.job_id, a.remote_path, a.destination, a.size, a.sha256, a.attempt, a.verified_at);
     });
   }

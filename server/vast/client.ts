@@ -2,17 +2,40 @@ import { z } from 'zod';
 import { VastApiError, VastMcpError } from '../errors.js';
 import type { VastHttp } from './http.js';
 import {
-  ChargesResponseSchema, GpuNamesSchema, InstanceResponseSchema, InstanceSchema, InstancesPageSchema, InvoicesResponseSchema, LenientInstanceSchema,
-  LenientOfferSchema, OfferSchema, OffersResponseSchema, SuccessSchema, UserSchema, type ChargesResponse, type Instance, type Invoice, type Offer, type User,
+  ChargesResponseSchema,
+  GpuNamesSchema,
+  InstanceResponseSchema,
+  InstanceSchema,
+  InstancesPageSchema,
+  InvoicesResponseSchema,
+  LenientInstanceSchema,
+  LenientOfferSchema,
+  OfferSchema,
+  OffersResponseSchema,
+  SuccessSchema,
+  UserSchema,
+  type ChargesResponse,
+  type Instance,
+  type Invoice,
+  type Offer,
+  type User,
 } from './schemas.js';
 import { parseRow, parseRows } from './lenient-rows.js';
 
 const MAX_PAGES = 200;
 
 /** `{success, new_contract}` (+ `instance_api_key`, `ask_id`): DOC create_instance.yaml; vastai/data/instance.py:34-49. */
-export const CreateResponseSchema = z.object({ success: z.boolean(), new_contract: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number()) });
+export const CreateResponseSchema = z.object({
+  success: z.boolean(),
+  new_contract: z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number()),
+});
 /** Key rows carry `public_key` (DOC show_instance_ssh_keys.yaml) or `key` (vast.py show ssh-keys); `created_at` is a date string or epoch. */
-const SshKeyRow = z.object({ id: z.unknown().optional(), public_key: z.string().nullable().optional(), key: z.string().nullable().optional(), ssh_key: z.string().nullable().optional() });
+const SshKeyRow = z.object({
+  id: z.unknown().optional(),
+  public_key: z.string().nullable().optional(),
+  key: z.string().nullable().optional(),
+  ssh_key: z.string().nullable().optional(),
+});
 export const AccountKeysSchema = z.array(SshKeyRow);
 /**
  * DOC show_instance_ssh_keys.yaml:38-41: `ssh_keys` is "JSON string containing array of SSH key
@@ -74,7 +97,8 @@ export class VastClient {
   }
 
   async gpuNames(): Promise<string[]> {
-    return (await this.http.call({ method: 'GET', path: '/api/v0/gpu_names/unique/', schema: GpuNamesSchema, idempotent: true, anonymous: true })).gpu_names;
+    return (await this.http.call({ method: 'GET', path: '/api/v0/gpu_names/unique/', schema: GpuNamesSchema, idempotent: true, anonymous: true }))
+      .gpu_names;
   }
 
   /** Every instance of the account, following `next_token` (the API pages by 25). */
@@ -84,20 +108,44 @@ export class VastClient {
     for (let page = 0; page < MAX_PAGES; page++) {
       const query: Record<string, unknown> = { select_filters: {}, order_by: [{ col: 'id', dir: 'asc' }], limit: 25 };
       if (token) query.after_token = token;
-      const r: z.infer<typeof InstancesPageSchema> = await this.http.call({ method: 'GET', path: '/api/v1/instances/', query, schema: InstancesPageSchema, idempotent: true });
+      const r: z.infer<typeof InstancesPageSchema> = await this.http.call({
+        method: 'GET',
+        path: '/api/v1/instances/',
+        query,
+        schema: InstancesPageSchema,
+        idempotent: true,
+      });
       out.push(...parseRows(r.instances, InstanceSchema, LenientInstanceSchema, 'instance', (d, m) => this.http.warn(d, m)));
       token = r.next_token;
       if (!token) return out;
     }
-    throw new VastApiError(`Instance listing did not end after ${MAX_PAGES} pages; stopping to avoid a runaway loop.`, 'bad_response', 200, 'GET /api/v1/instances/');
+    throw new VastApiError(
+      `Instance listing did not end after ${MAX_PAGES} pages; stopping to avoid a runaway loop.`,
+      'bad_response',
+      200,
+      'GET /api/v1/instances/',
+    );
   }
 
   /** One instance, or null when it does not exist or was destroyed. `signal` abandons the request (a deadline). */
   async getInstance(id: number, opts: { signal?: AbortSignal } = {}): Promise<Instance | null> {
-    const r = await this.http.call({ method: 'GET', path: `/api/v0/instances/${id}/`, query: { owner: 'me' }, schema: InstanceResponseSchema, idempotent: true, signal: opts.signal });
+    const r = await this.http.call({
+      method: 'GET',
+      path: `/api/v0/instances/${id}/`,
+      query: { owner: 'me' },
+      schema: InstanceResponseSchema,
+      idempotent: true,
+      signal: opts.signal,
+    });
     if (r.instances === null || r.instances === undefined) return null;
     const row = parseRow(r.instances, InstanceSchema, LenientInstanceSchema, 'instance', (d, m) => this.http.warn(d, m));
-    if (!row) throw new VastApiError(`Vast API returned an unreadable row for instance ${id}. The API may have changed.`, 'bad_response', 200, 'GET /api/v0/instances/{id}/');
+    if (!row)
+      throw new VastApiError(
+        `Vast API returned an unreadable row for instance ${id}. The API may have changed.`,
+        'bad_response',
+        200,
+        'GET /api/v0/instances/{id}/',
+      );
     return row;
   }
 
@@ -113,7 +161,13 @@ export class VastClient {
   }
 
   async invoices(fromEpoch: number, toEpoch: number): Promise<Invoice[]> {
-    const r = await this.http.call({ method: 'GET', path: '/api/v0/users/me/invoices', query: { owner: 'me', sdate: fromEpoch, edate: toEpoch, inc_charges: true }, schema: InvoicesResponseSchema, idempotent: true });
+    const r = await this.http.call({
+      method: 'GET',
+      path: '/api/v0/users/me/invoices',
+      query: { owner: 'me', sdate: fromEpoch, edate: toEpoch, inc_charges: true },
+      schema: InvoicesResponseSchema,
+      idempotent: true,
+    });
     return r.invoices;
   }
 
@@ -121,9 +175,20 @@ export class VastClient {
     const out: ChargesResponse['results'] = [];
     let token: string | null | undefined = null;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const query: Record<string, unknown> = { select_filters: { day: { gte: Math.floor(fromEpoch), lte: Math.ceil(toEpoch) } }, latest_first: false, limit: 100, format: 'table' };
+      const query: Record<string, unknown> = {
+        select_filters: { day: { gte: Math.floor(fromEpoch), lte: Math.ceil(toEpoch) } },
+        latest_first: false,
+        limit: 100,
+        format: 'table',
+      };
       if (token) query.after_token = token;
-      const r: ChargesResponse = await this.http.call({ method: 'GET', path: '/api/v0/charges/', query, schema: ChargesResponseSchema, idempotent: true });
+      const r: ChargesResponse = await this.http.call({
+        method: 'GET',
+        path: '/api/v0/charges/',
+        query,
+        schema: ChargesResponseSchema,
+        idempotent: true,
+      });
       out.push(...r.results);
       token = r.next_token;
       if (!token) return out;
@@ -137,24 +202,59 @@ export class VastClient {
    * id in `newContract` (dstack api_client.py 18-22, 97-100: a spot bid below the winning price).
    */
   async createInstance(askId: number, body: CreateBody): Promise<number> {
-    const r = await this.http.call({ method: 'PUT', path: `/api/v0/asks/${askId}/`, body, schema: CreateResponseSchema, idempotent: false, rejectSoftFailure: true });
+    const r = await this.http.call({
+      method: 'PUT',
+      path: `/api/v0/asks/${askId}/`,
+      body,
+      schema: CreateResponseSchema,
+      idempotent: false,
+      rejectSoftFailure: true,
+    });
     return r.new_contract;
   }
 
   async setState(id: number, state: 'running' | 'stopped'): Promise<void> {
-    await this.http.call({ method: 'PUT', path: `/api/v0/instances/${id}/`, body: { state }, schema: SuccessSchema, idempotent: true, rejectSoftFailure: true });
+    await this.http.call({
+      method: 'PUT',
+      path: `/api/v0/instances/${id}/`,
+      body: { state },
+      schema: SuccessSchema,
+      idempotent: true,
+      rejectSoftFailure: true,
+    });
   }
 
   async setLabel(id: number, label: string): Promise<void> {
-    await this.http.call({ method: 'PUT', path: `/api/v0/instances/${id}/`, body: { label }, schema: SuccessSchema, idempotent: true, rejectSoftFailure: true });
+    await this.http.call({
+      method: 'PUT',
+      path: `/api/v0/instances/${id}/`,
+      body: { label },
+      schema: SuccessSchema,
+      idempotent: true,
+      rejectSoftFailure: true,
+    });
   }
 
   async reboot(id: number): Promise<void> {
-    await this.http.call({ method: 'PUT', path: `/api/v0/instances/reboot/${id}/`, body: {}, schema: SuccessSchema, idempotent: false, rejectSoftFailure: true });
+    await this.http.call({
+      method: 'PUT',
+      path: `/api/v0/instances/reboot/${id}/`,
+      body: {},
+      schema: SuccessSchema,
+      idempotent: false,
+      rejectSoftFailure: true,
+    });
   }
 
   async changeBid(id: number, price: number | null): Promise<void> {
-    await this.http.call({ method: 'PUT', path: `/api/v0/instances/bid_price/${id}/`, body: { client_id: 'me', price }, schema: SuccessSchema, idempotent: true, rejectSoftFailure: true });
+    await this.http.call({
+      method: 'PUT',
+      path: `/api/v0/instances/bid_price/${id}/`,
+      body: { client_id: 'me', price },
+      schema: SuccessSchema,
+      idempotent: true,
+      rejectSoftFailure: true,
+    });
   }
 
   /**
@@ -164,7 +264,14 @@ export class VastClient {
    */
   async destroy(id: number): Promise<void> {
     try {
-      await this.http.call({ method: 'DELETE', path: `/api/v0/instances/${id}/`, body: {}, schema: SuccessSchema, idempotent: true, rejectSoftFailure: true });
+      await this.http.call({
+        method: 'DELETE',
+        path: `/api/v0/instances/${id}/`,
+        body: {},
+        schema: SuccessSchema,
+        idempotent: true,
+        rejectSoftFailure: true,
+      });
     } catch (e) {
       const gone = e instanceof VastApiError && (e.kind === 'not_found' || e.apiCode === 'no_such_instance');
       if (gone && (await this.getInstance(id)) === null) return;
@@ -185,7 +292,14 @@ export class VastClient {
 
   /** Registers a public key on the account; it reaches instances created from now on. */
   async addAccountSshKey(publicKey: string): Promise<void> {
-    await this.http.call({ method: 'POST', path: '/api/v0/ssh/', body: { ssh_key: publicKey }, schema: SuccessSchema, idempotent: false, rejectSoftFailure: true });
+    await this.http.call({
+      method: 'POST',
+      path: '/api/v0/ssh/',
+      body: { ssh_key: publicKey },
+      schema: SuccessSchema,
+      idempotent: false,
+      rejectSoftFailure: true,
+    });
   }
 
   async instanceSshKeys(id: number): Promise<string[]> {
@@ -195,26 +309,60 @@ export class VastClient {
 
   /** Attaching the same key twice is harmless, so this is safe to repeat. */
   async attachSshKey(id: number, publicKey: string): Promise<void> {
-    await this.http.call({ method: 'POST', path: `/api/v0/instances/${id}/ssh/`, body: { ssh_key: publicKey }, schema: SuccessSchema, idempotent: true, rejectSoftFailure: true });
+    await this.http.call({
+      method: 'POST',
+      path: `/api/v0/instances/${id}/ssh/`,
+      body: { ssh_key: publicKey },
+      schema: SuccessSchema,
+      idempotent: true,
+      rejectSoftFailure: true,
+    });
   }
 
   async cloudConnections(): Promise<{ id: number; name: string; cloud_type: string }[]> {
-    return this.http.call({ method: 'GET', path: '/api/v0/users/cloud_integrations/', schema: z.array(z.object({ id: z.number(), name: z.string(), cloud_type: z.string() })), idempotent: true });
+    return this.http.call({
+      method: 'GET',
+      path: '/api/v0/users/cloud_integrations/',
+      schema: z.array(z.object({ id: z.number(), name: z.string(), cloud_type: z.string() })),
+      idempotent: true,
+    });
   }
 
   /** Starts the platform's own cloud copy; any 200 means started (progress shows in status_msg). */
-  async startCloudCopy(body: { src: string; dst: string; instance_id: string; selected: string; transfer: 'Instance to Cloud'; flags: string[] }): Promise<void> {
+  async startCloudCopy(body: {
+    src: string;
+    dst: string;
+    instance_id: string;
+    selected: string;
+    transfer: 'Instance to Cloud';
+    flags: string[];
+  }): Promise<void> {
     await this.http.call({ method: 'POST', path: '/api/v0/commands/rclone/', body, schema: z.unknown(), idempotent: false });
   }
 
   /** Cancels the platform's cloud copy on an instance (vast.py `cancel sync`: DELETE /commands/rclone/). */
   async cancelCloudCopy(instanceId: number): Promise<void> {
-    await this.http.call({ method: 'DELETE', path: '/api/v0/commands/rclone/', body: { instance_id: instanceId }, schema: z.unknown(), idempotent: true });
+    await this.http.call({
+      method: 'DELETE',
+      path: '/api/v0/commands/rclone/',
+      body: { instance_id: instanceId },
+      schema: z.unknown(),
+      idempotent: true,
+    });
   }
 
   async requestLogs(id: number, tail?: number): Promise<string> {
     const body = tail === undefined ? {} : { tail: String(tail) };
-    return (await this.http.call({ method: 'PUT', path: `/api/v0/instances/request_logs/${id}/`, body, schema: LogsResponseSchema, idempotent: true, rejectSoftFailure: true })).result_url;
+    return (
+      await this.http.call({
+        method: 'PUT',
+        path: `/api/v0/instances/request_logs/${id}/`,
+        body,
+        schema: LogsResponseSchema,
+        idempotent: true,
+        rejectSoftFailure: true,
+      })
+    ).result_url;
   }
 
   /**
@@ -224,7 +372,16 @@ export class VastClient {
    */
   async fetchResult(url: string, opts: { signal?: AbortSignal } = {}): Promise<string | null> {
     try {
-      return await this.http.call({ method: 'GET', path: '/result', absoluteUrl: url, schema: z.string(), idempotent: true, anonymous: true, text: true, signal: opts.signal });
+      return await this.http.call({
+        method: 'GET',
+        path: '/result',
+        absoluteUrl: url,
+        schema: z.string(),
+        idempotent: true,
+        anonymous: true,
+        text: true,
+        signal: opts.signal,
+      });
     } catch (e) {
       if (e instanceof VastApiError && e.status !== null) return null;
       throw e;

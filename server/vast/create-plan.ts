@@ -111,30 +111,72 @@ export async function planOffers(vast: VastClient, req: CreateRequest, r: Resolv
   let spares: Offer[];
   const filters = { ...r.filters, disk_gb: r.disk_gb, interruptible: r.interruptible };
   if (req.offer_id !== undefined) {
-    const [offer] = await vast.searchOffers({ id: { eq: req.offer_id }, rentable: { eq: true }, rented: { eq: false }, type: r.interruptible ? 'bid' : 'on-demand', allocated_storage: r.disk_gb, limit: 1 });
+    const [offer] = await vast.searchOffers({
+      id: { eq: req.offer_id },
+      rentable: { eq: true },
+      rented: { eq: false },
+      type: r.interruptible ? 'bid' : 'on-demand',
+      allocated_storage: r.disk_gb,
+      limit: 1,
+    });
     if (!offer) throw new InputError(`Offer ${req.offer_id} is no longer available (taken or unlisted). Call offers again and pick another.`);
-    if (!fitsDisk(offer, r.disk_gb)) throw new InputError(`Offer ${req.offer_id} has only ${offer.disk_space} GB of disk, less than the ${r.disk_gb} GB requested. Pick another offer or ask for less disk.`);
-    if (r.count !== 1) throw new InputError('offer_id rents exactly one instance: leave count at 1, or give filters instead of offer_id to rent several.');
+    if (!fitsDisk(offer, r.disk_gb))
+      throw new InputError(
+        `Offer ${req.offer_id} has only ${offer.disk_space} GB of disk, less than the ${r.disk_gb} GB requested. Pick another offer or ask for less disk.`,
+      );
+    if (r.count !== 1)
+      throw new InputError('offer_id rents exactly one instance: leave count at 1, or give filters instead of offer_id to rent several.');
     chosen = [offer];
-    spares = (await selectOffers(vast, { gpu_name: offer.gpu_name, num_gpus: offer.num_gpus, disk_gb: r.disk_gb, interruptible: r.interruptible }, 4, false)).chosen.filter((o) => o.machine_id !== offer.machine_id);
+    spares = (
+      await selectOffers(vast, { gpu_name: offer.gpu_name, num_gpus: offer.num_gpus, disk_gb: r.disk_gb, interruptible: r.interruptible }, 4, false)
+    ).chosen.filter((o) => o.machine_id !== offer.machine_id);
   } else {
     const s = await selectOffers(vast, filters, r.count, req.conservative ?? false);
     chosen = s.chosen;
     spares = s.spares;
   }
   if (chosen.length < r.count) {
-    throw new InputError(`Only ${chosen.length} matching offer(s) on distinct machines for count=${r.count}. Loosen the filters (price, reliability, region) or lower count.`);
+    throw new InputError(
+      `Only ${chosen.length} matching offer(s) on distinct machines for count=${r.count}. Loosen the filters (price, reliability, region) or lower count.`,
+    );
   }
   const quote = chosen.map((o) => quoteOffer(o, r));
-  return { chosen, spares, quote, total_per_hour: round4(quote.reduce((s, q) => s + q.total_per_hour, 0)), projected_total: round2(quote.reduce((s, q) => s + q.projected_total, 0)) };
+  return {
+    chosen,
+    spares,
+    quote,
+    total_per_hour: round4(quote.reduce((s, q) => s + q.total_per_hour, 0)),
+    projected_total: round2(quote.reduce((s, q) => s + q.projected_total, 0)),
+  };
 }
 
-export function createBody(o: Offer, r: Resolved, q: QuoteLine, extra: { label: string; env: Record<string, string>; onstart: string | null }): CreateBody & { label: string } {
+export function createBody(
+  o: Offer,
+  r: Resolved,
+  q: QuoteLine,
+  extra: { label: string; env: Record<string, string>; onstart: string | null },
+): CreateBody & { label: string } {
   // Direct SSH when the offer has direct ports: bulk copies through the proxy are slow.
   const runtype = (o.direct_port_count ?? 0) > 0 ? 'ssh_direc ssh_proxy' : 'ssh_proxy';
   return {
-    client_id: 'me', image: r.image, env: extra.env, price: q.bid_per_hour, disk: r.disk_gb, label: extra.label, extra: null, onstart: extra.onstart, runtype,
-    cancel_unavail: true, image_login: null, python_utf8: false, lang_utf8: false, use_jupyter_lab: false, jupyter_dir: null, force: false, template_hash_id: null, user: null,
+    client_id: 'me',
+    image: r.image,
+    env: extra.env,
+    price: q.bid_per_hour,
+    disk: r.disk_gb,
+    label: extra.label,
+    extra: null,
+    onstart: extra.onstart,
+    runtype,
+    cancel_unavail: true,
+    image_login: null,
+    python_utf8: false,
+    lang_utf8: false,
+    use_jupyter_lab: false,
+    jupyter_dir: null,
+    force: false,
+    template_hash_id: null,
+    user: null,
   };
 }
 
@@ -148,5 +190,7 @@ export interface Preflight {
 /** Active instances the caller did not say it expected: the user should know before renting more. */
 export function unexpectedInstances(all: Instance[], expected: number[] | undefined): Preflight[] {
   const known = new Set(expected ?? []);
-  return all.filter((i) => !known.has(i.id)).map((i) => ({ id: i.id, label: i.label ?? null, state: i.actual_status ?? null, burn_per_hour: instanceBurnPerHour(i).total }));
+  return all
+    .filter((i) => !known.has(i.id))
+    .map((i) => ({ id: i.id, label: i.label ?? null, state: i.actual_status ?? null, burn_per_hour: instanceBurnPerHour(i).total }));
 }

@@ -46,7 +46,13 @@ function contractIn(json: unknown): number | null {
 }
 
 function abortError(endpoint: string): VastApiError {
-  return new VastApiError(`Vast API request ${endpoint} was abandoned at the caller's deadline. It may or may not have taken effect.`, 'timeout', null, endpoint, true);
+  return new VastApiError(
+    `Vast API request ${endpoint} was abandoned at the caller's deadline. It may or may not have taken effect.`,
+    'timeout',
+    null,
+    endpoint,
+    true,
+  );
 }
 
 /** A pause that ends early (rejecting) when the signal aborts. */
@@ -65,7 +71,8 @@ async function pause(sleep: (ms: number) => Promise<void>, ms: number, signal: A
   }
 }
 
-const KEY_HELP = 'Set VAST_API_KEY in the MCP server\'s environment (or write the key to ~/.config/vastai/vast_api_key, mode 0600); get a key at https://cloud.vast.ai/account/.';
+const KEY_HELP =
+  "Set VAST_API_KEY in the MCP server's environment (or write the key to ~/.config/vastai/vast_api_key, mode 0600); get a key at https://cloud.vast.ai/account/.";
 
 function encodeQuery(query: Record<string, unknown> | undefined): string {
   if (!query) return '';
@@ -144,7 +151,13 @@ export class VastHttp {
       if (outcome.ok) return outcome.value;
       const err = outcome.error;
       if (outcome.status === 429 && !spec.absoluteUrl) this.pacer?.penalize(spec.method, spec.path);
-      const retry = shouldRetry({ idempotent: spec.idempotent, status: outcome.status, networkCode: outcome.networkCode, attempt, policy: this.retry });
+      const retry = shouldRetry({
+        idempotent: spec.idempotent,
+        status: outcome.status,
+        networkCode: outcome.networkCode,
+        attempt,
+        policy: this.retry,
+      });
       this.logger.warn({ endpoint, status: err.status, kind: err.kind, attempt, retry }, 'vast request failed');
       if (!retry) throw err;
       // A 429 sends no Retry-After: wait at least the endpoint's documented interval (or penalty).
@@ -154,7 +167,10 @@ export class VastHttp {
     }
   }
 
-  private async once<S extends z.ZodType>(spec: CallSpec<S>, endpoint: string): Promise<{ ok: true; value: z.infer<S> } | { ok: false; error: VastApiError; status?: number; networkCode?: string }> {
+  private async once<S extends z.ZodType>(
+    spec: CallSpec<S>,
+    endpoint: string,
+  ): Promise<{ ok: true; value: z.infer<S> } | { ok: false; error: VastApiError; status?: number; networkCode?: string }> {
     const url = spec.absoluteUrl ?? `${this.config.baseUrl.replace(/\/+$/, '')}${spec.path}${encodeQuery(spec.query)}`;
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'vast-mcp/0.1' };
     if (!spec.anonymous && this.config.apiKey) headers.authorization = `Bearer ${this.config.apiKey}`;
@@ -171,7 +187,11 @@ export class VastHttp {
     try {
       // undici is loaded on the first request, so start-up (and tools/list) does not pay for it.
       this.undici ??= await import('undici');
-      this.dispatcher ??= new this.undici.Agent({ connect: { timeout: this.config.connectTimeoutMs }, headersTimeout: this.config.headersTimeoutMs, bodyTimeout: this.config.bodyTimeoutMs });
+      this.dispatcher ??= new this.undici.Agent({
+        connect: { timeout: this.config.connectTimeoutMs },
+        headersTimeout: this.config.headersTimeoutMs,
+        bodyTimeout: this.config.bodyTimeoutMs,
+      });
       const res = await this.undici.request(url, { method: spec.method, headers, body, dispatcher: this.dispatcher, signal: spec.signal });
       status = res.statusCode;
       this.noteServerDate(res.headers.date);
@@ -188,7 +208,7 @@ export class VastHttp {
     }
     this.logger.debug({ endpoint, status, ms: Date.now() - started }, 'vast request');
     if (spec.text && status === 200) return { ok: true, value: spec.schema.parse(text) };
-    let json: unknown = undefined;
+    let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
@@ -197,11 +217,30 @@ export class VastHttp {
     if (status < 200 || status >= 300) return { ok: false, status, error: this.httpError(status, json, text, endpoint) };
     const soft = json as { success?: unknown; msg?: unknown; error?: unknown } | undefined;
     if (spec.rejectSoftFailure && soft && soft.success === false) {
-      return { ok: false, error: new VastApiError(`Vast refused ${endpoint}: ${this.safeMsg(soft.msg ?? soft.error)}`, 'rejected', status, endpoint, false, typeof soft.error === 'string' ? soft.error : null, contractIn(json)) };
+      return {
+        ok: false,
+        error: new VastApiError(
+          `Vast refused ${endpoint}: ${this.safeMsg(soft.msg ?? soft.error)}`,
+          'rejected',
+          status,
+          endpoint,
+          false,
+          typeof soft.error === 'string' ? soft.error : null,
+          contractIn(json),
+        ),
+      };
     }
     const parsed = spec.schema.safeParse(json);
     if (!parsed.success) {
-      return { ok: false, error: new VastApiError(`Vast API returned an unexpected response for ${endpoint} (${describeZodIssue(parsed.error)}). The API may have changed; nothing was retried.`, 'bad_response', status, endpoint) };
+      return {
+        ok: false,
+        error: new VastApiError(
+          `Vast API returned an unexpected response for ${endpoint} (${describeZodIssue(parsed.error)}). The API may have changed; nothing was retried.`,
+          'bad_response',
+          status,
+          endpoint,
+        ),
+      };
     }
     return { ok: true, value: parsed.data };
   }
@@ -222,8 +261,10 @@ export class VastHttp {
     if (status === 429) return make('rate_limited', `Vast rate limit hit on ${endpoint} (${msg}). Wait a few seconds and try again.`);
     if (status === 410) return make('gone', `No longer available (${msg}). Search again for a current offer.`);
     if (status === 404) return make('not_found', `Not found (${msg}).`);
-    if (status === 411 || code === 'insufficient_credit') return make('insufficient_credit', `Insufficient credit (${msg}). Add credit at https://cloud.vast.ai/billing/ and retry.`);
-    if (status >= 500) return make('server', `Vast API error HTTP ${status} on ${endpoint} (${msg}). The platform is having trouble; try again shortly.`);
+    if (status === 411 || code === 'insufficient_credit')
+      return make('insufficient_credit', `Insufficient credit (${msg}). Add credit at https://cloud.vast.ai/billing/ and retry.`);
+    if (status >= 500)
+      return make('server', `Vast API error HTTP ${status} on ${endpoint} (${msg}). The platform is having trouble; try again shortly.`);
     return make('bad_request', `Vast refused ${endpoint} (HTTP ${status}: ${msg}).`);
   }
 }

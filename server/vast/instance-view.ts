@@ -82,7 +82,8 @@ export const EXPIRY_WARNING_HOURS = 24;
 export function expiryWarning(inst: Instance, now: number): string | null {
   if (!inst.end_date) return null;
   const left = (inst.end_date - now) / 3600;
-  if (left <= 0) return `The rental contract of #${inst.id} ended at ${new Date(inst.end_date * 1000).toISOString()}; it may be deleted (with its disk) 48 h after that.`;
+  if (left <= 0)
+    return `The rental contract of #${inst.id} ended at ${new Date(inst.end_date * 1000).toISOString()}; it may be deleted (with its disk) 48 h after that.`;
   if (left > EXPIRY_WARNING_HOURS) return null;
   return `The rental contract of #${inst.id} ends in ${left.toFixed(1)} h (${new Date(inst.end_date * 1000).toISOString()}): the platform stops it then and may delete it 48 h later. Copy results off before.`;
 }

@@ -9,7 +9,11 @@ export const FALLBACK_LABEL = 'vast-user';
  * part of the email, else `vast-user`.
  */
 export function labelBase(user: Pick<User, 'username' | 'email'> | null): string {
-  const clean = (s: string | null | undefined) => (s ?? '').trim().replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+  const clean = (s: string | null | undefined) =>
+    (s ?? '')
+      .trim()
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '');
   const username = clean(user?.username);
   if (username) return username;
   const local = clean(user?.email?.split('@')[0]);

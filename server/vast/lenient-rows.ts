@@ -11,7 +11,13 @@ function issuePaths(error: z.ZodError): string[] {
  * null, with a warning naming them). A row without a usable id is dropped (null), also with a warning.
  * One surprising row or field never fails the whole call.
  */
-export function parseRow<S extends z.ZodType, L extends z.ZodType<z.infer<S>>>(row: unknown, strict: S, lenient: L, what: string, warn: Warn): z.infer<S> | null {
+export function parseRow<S extends z.ZodType, L extends z.ZodType<z.infer<S>>>(
+  row: unknown,
+  strict: S,
+  lenient: L,
+  what: string,
+  warn: Warn,
+): z.infer<S> | null {
   const s = strict.safeParse(row);
   if (s.success) return s.data;
   const id = (row as { id?: unknown } | null)?.id;
@@ -24,7 +30,13 @@ export function parseRow<S extends z.ZodType, L extends z.ZodType<z.infer<S>>>(r
   return null;
 }
 
-export function parseRows<S extends z.ZodType, L extends z.ZodType<z.infer<S>>>(rows: unknown[] | null | undefined, strict: S, lenient: L, what: string, warn: Warn): z.infer<S>[] {
+export function parseRows<S extends z.ZodType, L extends z.ZodType<z.infer<S>>>(
+  rows: unknown[] | null | undefined,
+  strict: S,
+  lenient: L,
+  what: string,
+  warn: Warn,
+): z.infer<S>[] {
   const out: z.infer<S>[] = [];
   for (const row of rows ?? []) {
     const r = parseRow(row, strict, lenient, what, warn);

@@ -44,10 +44,23 @@ export function buildOfferSearch(f: OfferFilters): BuiltSearch {
   if (f.sort === undefined) defaultsApplied.push(`sort=${sort}`);
   const limit = f.limit ?? OFFER_DEFAULTS.limit;
   if (f.limit === undefined) defaultsApplied.push(`limit=${limit}`);
-  const { body, warnings } = buildSearchBody({ query: f.query, order: SORTS[sort], type: f.interruptible ? 'bid' : 'on-demand', limit, storageGb: diskGb });
+  const { body, warnings } = buildSearchBody({
+    query: f.query,
+    order: SORTS[sort],
+    type: f.interruptible ? 'bid' : 'on-demand',
+    limit,
+    storageGb: diskGb,
+  });
   const q = body as QueryObject & Record<string, unknown>;
   const textSet = (field: string) => f.query !== undefined && new RegExp(`(^|\\s)${field}\\b`).test(f.query);
-  const implicit = ([['verified', 'verified=true'], ['external', 'external=false'], ['rentable', 'rentable=true'], ['rented', 'rented=false']] as const)
+  const implicit = (
+    [
+      ['verified', 'verified=true'],
+      ['external', 'external=false'],
+      ['rentable', 'rentable=true'],
+      ['rented', 'rented=false'],
+    ] as const
+  )
     .filter(([field]) => q[field] && !textSet(field))
     .map(([, label]) => label);
   if (implicit.length) defaultsApplied.push(`${implicit.join(' ')} (the CLI's default filters; write e.g. verified=any in query to drop one)`);

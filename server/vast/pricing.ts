@@ -22,7 +22,13 @@ export interface CostProjection {
 export function projectOfferCost(offer: Offer, diskGb: number, hours: number): CostProjection {
   const disk = diskPerHour(offer.storage_cost ?? 0, diskGb);
   const gpu = offer.dph_base ?? offer.dph_total - disk;
-  return { gpu_per_hour: round4(gpu), disk_per_hour: round4(disk), total_per_hour: round4(gpu + disk), hours, projected_total: round2((gpu + disk) * hours) };
+  return {
+    gpu_per_hour: round4(gpu),
+    disk_per_hour: round4(disk),
+    total_per_hour: round4(gpu + disk),
+    hours,
+    projected_total: round2((gpu + disk) * hours),
+  };
 }
 
 /**

@@ -8,12 +8,59 @@ export type QueryValue = string | number | boolean | null | string[];
 export type QueryObject = Record<string, Record<string, QueryValue>>;
 
 export const OFFER_FIELDS = new Set([
-  'bw_nvlink', 'compute_cap', 'cpu_arch', 'cpu_cores', 'cpu_cores_effective', 'cpu_ghz', 'cpu_ram', 'cuda_max_good', 'datacenter',
-  'direct_port_count', 'driver_version', 'disk_bw', 'disk_space', 'dlperf', 'dlperf_per_dphtotal', 'dph_total', 'duration', 'external',
-  'flops_per_dphtotal', 'gpu_arch', 'gpu_display_active', 'gpu_frac', 'gpu_mem_bw', 'gpu_name', 'gpu_ram', 'gpu_total_ram', 'gpu_max_power',
-  'gpu_max_temp', 'has_avx', 'host_id', 'id', 'inet_down', 'inet_down_cost', 'inet_up', 'inet_up_cost', 'machine_id', 'min_bid', 'mobo_name',
-  'num_gpus', 'pci_gen', 'pcie_bw', 'reliability', 'rentable', 'rented', 'storage_cost', 'static_ip', 'total_flops', 'ubuntu_version',
-  'verification', 'verified', 'vms_enabled', 'geolocation', 'cluster_id',
+  'bw_nvlink',
+  'compute_cap',
+  'cpu_arch',
+  'cpu_cores',
+  'cpu_cores_effective',
+  'cpu_ghz',
+  'cpu_ram',
+  'cuda_max_good',
+  'datacenter',
+  'direct_port_count',
+  'driver_version',
+  'disk_bw',
+  'disk_space',
+  'dlperf',
+  'dlperf_per_dphtotal',
+  'dph_total',
+  'duration',
+  'external',
+  'flops_per_dphtotal',
+  'gpu_arch',
+  'gpu_display_active',
+  'gpu_frac',
+  'gpu_mem_bw',
+  'gpu_name',
+  'gpu_ram',
+  'gpu_total_ram',
+  'gpu_max_power',
+  'gpu_max_temp',
+  'has_avx',
+  'host_id',
+  'id',
+  'inet_down',
+  'inet_down_cost',
+  'inet_up',
+  'inet_up_cost',
+  'machine_id',
+  'min_bid',
+  'mobo_name',
+  'num_gpus',
+  'pci_gen',
+  'pcie_bw',
+  'reliability',
+  'rentable',
+  'rented',
+  'storage_cost',
+  'static_ip',
+  'total_flops',
+  'ubuntu_version',
+  'verification',
+  'verified',
+  'vms_enabled',
+  'geolocation',
+  'cluster_id',
 ]);
 
 export const OFFER_ALIASES: Record<string, string> = {
@@ -28,8 +75,25 @@ export const OFFER_ALIASES: Record<string, string> = {
 export const OFFER_MULTIPLIERS: Record<string, number> = { cpu_ram: 1000, gpu_ram: 1000, gpu_total_ram: 1000, duration: 86400 };
 
 const OPERATORS: Record<string, string> = {
-  '>=': 'gte', '>': 'gt', gt: 'gt', gte: 'gte', '<=': 'lte', '<': 'lt', lt: 'lt', lte: 'lte', '!=': 'neq', '==': 'eq', '=': 'eq',
-  eq: 'eq', neq: 'neq', noteq: 'neq', 'not eq': 'neq', notin: 'notin', 'not in': 'notin', nin: 'notin', in: 'in',
+  '>=': 'gte',
+  '>': 'gt',
+  gt: 'gt',
+  gte: 'gte',
+  '<=': 'lte',
+  '<': 'lt',
+  lt: 'lt',
+  lte: 'lte',
+  '!=': 'neq',
+  '==': 'eq',
+  '=': 'eq',
+  eq: 'eq',
+  neq: 'neq',
+  noteq: 'neq',
+  'not eq': 'neq',
+  notin: 'notin',
+  'not in': 'notin',
+  nin: 'notin',
+  in: 'in',
 };
 
 /** Names that reach Object.prototype through a plain lookup (`__proto__`, `constructor`, `toString`…). */
@@ -43,7 +107,8 @@ function own<T>(table: Record<string, T>, key: string): T | undefined {
 }
 
 function refusePrototypeKey(name: string, where: string): void {
-  if (isPrototypeKey(name)) throw new InputError(`${JSON.stringify(name)} is not a field of an offer (${where}); use fields such as gpu_name, num_gpus, dph_total.`);
+  if (isPrototypeKey(name))
+    throw new InputError(`${JSON.stringify(name)} is not a field of an offer (${where}); use fields such as gpu_name, num_gpus, dph_total.`);
 }
 
 const TERM = /([a-zA-Z0-9_]+)( *[=><!]+| +(?:[lg]te?|nin|neq|eq|not ?eq|not ?in|in) )?( *)(\[[^\]]+\]|"[^"]+"|[^ ]+)?( *)/g;
@@ -51,7 +116,8 @@ const TERM = /([a-zA-Z0-9_]+)( *[=><!]+| +(?:[lg]te?|nin|neq|eq|not ?eq|not ?in|
 /** `535.86.05` → 535086005: each part zero-padded to three digits. */
 export function packVersion(version: string): number {
   const parts = version.split('.');
-  if (parts.length !== 3 || parts.some((p) => !/^\d+$/.test(p))) throw new InputError(`driver_version ${JSON.stringify(version)} must look like 535.86.05`);
+  if (parts.length !== 3 || parts.some((p) => !/^\d+$/.test(p)))
+    throw new InputError(`driver_version ${JSON.stringify(version)} must look like 535.86.05`);
   return Number(parts.map((p) => p.padStart(3, '0')).join(''));
 }
 
@@ -84,7 +150,9 @@ export function parseQuery(text: string, base: QueryObject = {}): ParseResult {
   const terms = [...source.matchAll(TERM)];
   const consumed = terms.map((m) => m[0]).join('');
   if (consumed !== source) {
-    throw new InputError(`Could not parse the offer query ${JSON.stringify(source)}: use terms like gpu_name=RTX_4090 num_gpus>=2 "geolocation in [US,CA]", separated by spaces.`);
+    throw new InputError(
+      `Could not parse the offer query ${JSON.stringify(source)}: use terms like gpu_name=RTX_4090 num_gpus>=2 "geolocation in [US,CA]", separated by spaces.`,
+    );
   }
   for (const m of terms) {
     let field = m[1]!;
@@ -105,7 +173,10 @@ export function parseQuery(text: string, base: QueryObject = {}): ParseResult {
     if (!OFFER_FIELDS.has(field)) warnings.push(`Unrecognized field ${field}; it is sent as is and the API may ignore it.`);
     if (!op) throw new InputError(`Unknown operator ${JSON.stringify(rawOp)} after ${field}: use one of = != > >= < <= in notin.`);
     if (op === 'in' || op === 'notin') {
-      value = raw.split(',').map((x) => x.trim()).filter(Boolean);
+      value = raw
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
       if (value.length === 0) throw new InputError(`The list after "${field} ${rawOp}" is empty: write it like [US,CA].`);
     }
     if (value === '') throw new InputError(`No value after "${field}${rawOp}": write e.g. ${field}${rawOp}1.`);
@@ -123,7 +194,10 @@ export function parseQuery(text: string, base: QueryObject = {}): ParseResult {
     const mult = own(OFFER_MULTIPLIERS, field);
     if (mult !== undefined) {
       const n = typeof value === 'number' ? value : Number(value);
-      if (Array.isArray(value) || !Number.isFinite(n)) throw new InputError(`${field} needs a single number (in GB${field === 'duration' ? ' — days for duration' : ''}), got ${JSON.stringify(value)}.`);
+      if (Array.isArray(value) || !Number.isFinite(n))
+        throw new InputError(
+          `${field} needs a single number (in GB${field === 'duration' ? ' — days for duration' : ''}), got ${JSON.stringify(value)}.`,
+        );
       spec[op] = n * mult;
     } else {
       spec[op] = typeof value === 'string' ? convertScalar(value) : value;

@@ -89,7 +89,8 @@ export async function rentReconciled(vast: VastClient, offerId: number, body: Cr
       return { instanceId: id, label, reconciled: false, attempts: attempt, duplicates: await lateDuplicates(vast, tried.slice(0, -1), o) };
     } catch (e) {
       const inBody = contractInError(e);
-      if (inBody !== null) return { instanceId: inBody, label, reconciled: true, attempts: attempt, duplicates: await lateDuplicates(vast, tried.slice(0, -1), o) };
+      if (inBody !== null)
+        return { instanceId: inBody, label, reconciled: true, attempts: attempt, duplicates: await lateDuplicates(vast, tried.slice(0, -1), o) };
       if (certainlyNotProcessed(e) && rateLimited++ < 1) {
         tried.pop();
         attempt--;
@@ -101,7 +102,11 @@ export async function rentReconciled(vast: VastClient, offerId: number, body: Cr
       const found = await lookOverWindow(vast, tried, o);
       if (found.size) {
         const [first, ...rest] = [...found.entries()];
-        const dups = await stopAll(vast, rest.map(([, id]) => id), o.logger);
+        const dups = await stopAll(
+          vast,
+          rest.map(([, id]) => id),
+          o.logger,
+        );
         return { instanceId: first![1], label: first![0], reconciled: true, attempts: attempt, duplicates: dups };
       }
       if (attempt >= 2) throw e;

@@ -47,38 +47,43 @@ export async function waitUntilRunning(vast: VastClient, id: number, o: WaitOpti
   const controller = new AbortController();
   const disarm = (o.armDeadline ?? realTimer)(o.deadlineMs, () => controller.abort());
   try {
-  for (;;) {
-    let inst: Instance | null;
-    try {
-      inst = await vast.getInstance(id, { signal: controller.signal });
-    } catch (e) {
-      // The deadline fired while a request was in flight: abandon it and report the deadline.
-      if (controller.signal.aborted && e instanceof VastApiError) return { outcome: 'deadline', instance: last, diagnosis: lastDiagnosis, polls, elapsedMs: o.now() - started };
-      throw e;
+    for (;;) {
+      let inst: Instance | null;
+      try {
+        inst = await vast.getInstance(id, { signal: controller.signal });
+      } catch (e) {
+        // The deadline fired while a request was in flight: abandon it and report the deadline.
+        if (controller.signal.aborted && e instanceof VastApiError)
+          return { outcome: 'deadline', instance: last, diagnosis: lastDiagnosis, polls, elapsedMs: o.now() - started };
+        throw e;
+      }
+      polls++;
+      const elapsed = o.now() - started;
+      await o.onPoll?.(inst, elapsed);
+      if (!inst)
+        throw new VastMcpError(
+          `Instance ${id} disappeared while waiting for it to start (destroyed, or deleted for lack of credit).`,
+          'instance_gone',
+        );
+      const d = diagnose(inst, o.epochNow());
+      last = inst;
+      lastDiagnosis = d;
+      if (d.code === 'running') return { outcome: 'running', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
+      if (DEAD_CODES.has(d.code)) return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
+      // We only wait after asking for running (create or start): an intended state of "stopped" now
+      // means the platform (an interruption, expiry, lack of credit) or someone else stopped it.
+      if (inst.intended_status === 'stopped') return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
+      if (d.code === 'scheduling') {
+        schedulingSince ??= o.now();
+        if (o.now() - schedulingSince >= o.stuckSchedulingMs) return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
+      } else {
+        schedulingSince = null;
+      }
+      const left = o.deadlineMs - (o.now() - started);
+      if (left <= 0 || controller.signal.aborted) return { outcome: 'deadline', instance: inst, diagnosis: d, polls, elapsedMs: o.now() - started };
+      await o.sleep(Math.min(interval, left));
+      interval = Math.min(o.maxIntervalMs, Math.round(interval * 1.5));
     }
-    polls++;
-    const elapsed = o.now() - started;
-    await o.onPoll?.(inst, elapsed);
-    if (!inst) throw new VastMcpError(`Instance ${id} disappeared while waiting for it to start (destroyed, or deleted for lack of credit).`, 'instance_gone');
-    const d = diagnose(inst, o.epochNow());
-    last = inst;
-    lastDiagnosis = d;
-    if (d.code === 'running') return { outcome: 'running', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
-    if (DEAD_CODES.has(d.code)) return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
-    // We only wait after asking for running (create or start): an intended state of "stopped" now
-    // means the platform (an interruption, expiry, lack of credit) or someone else stopped it.
-    if (inst.intended_status === 'stopped') return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
-    if (d.code === 'scheduling') {
-      schedulingSince ??= o.now();
-      if (o.now() - schedulingSince >= o.stuckSchedulingMs) return { outcome: 'dead', instance: inst, diagnosis: d, polls, elapsedMs: elapsed };
-    } else {
-      schedulingSince = null;
-    }
-    const left = o.deadlineMs - (o.now() - started);
-    if (left <= 0 || controller.signal.aborted) return { outcome: 'deadline', instance: inst, diagnosis: d, polls, elapsedMs: o.now() - started };
-    await o.sleep(Math.min(interval, left));
-    interval = Math.min(o.maxIntervalMs, Math.round(interval * 1.5));
-  }
   } finally {
     disarm();
   }

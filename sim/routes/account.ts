@@ -57,7 +57,8 @@ export function registerAccountRoutes(ctx: RouteContext): void {
 
   // DOC show_ssh_keys.yaml:55: an account without keys answers 404; `created_at` is a date-time string.
   router.add('GET', '/api/v0/ssh', () => {
-    if (acct.sshKeys.length === 0 && world.fidelity.emptyAccountKeys === 'not_found') throw new SimHttpError(404, 'not_found', 'No SSH keys found for the user.');
+    if (acct.sshKeys.length === 0 && world.fidelity.emptyAccountKeys === 'not_found')
+      throw new SimHttpError(404, 'not_found', 'No SSH keys found for the user.');
     return ok(acct.sshKeys.map((k) => keyRow(acct.id, k, world.fidelity.emptyAccountKeys === 'not_found')));
   });
   // DOC create_ssh_key.yaml; vast.py create ssh-key.
@@ -84,7 +85,13 @@ export function registerAccountRoutes(ctx: RouteContext): void {
     const inst = liveInstance(ctx, req.params.id);
     // DOC show_instance_ssh_keys.yaml:38-41: "JSON string containing array of SSH key objects".
     const rows = inst.sshKeys.map((k) => ({ id: k.id, name: `key-${k.id}`, public_key: k.publicKey }));
-    return ok({ success: true, ssh_keys: world.fidelity.instanceKeysShape === 'json_string' ? JSON.stringify(rows) : rows.map((r, i) => ({ ...keyRow(acct.id, inst.sshKeys[i]!), name: r.name })) });
+    return ok({
+      success: true,
+      ssh_keys:
+        world.fidelity.instanceKeysShape === 'json_string'
+          ? JSON.stringify(rows)
+          : rows.map((r, i) => ({ ...keyRow(acct.id, inst.sshKeys[i]!), name: r.name })),
+    });
   });
   // DOC attach_ssh.yaml; vast.py attach ssh (repeating it is harmless).
   router.add('POST', '/api/v0/instances/:id/ssh', (req: SimRequest) => {

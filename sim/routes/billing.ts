@@ -36,10 +36,30 @@ export function registerBillingRoutes(ctx: RouteContext): void {
     const incCharges = req.query.inc_charges !== false && req.query.inc_charges !== 'false';
     const invoices: Record<string, unknown>[] = world.ledger.payments
       .filter((p) => p.when >= from && p.when <= to)
-      .map((p) => ({ id: p.id, description: p.description, quantity: 1, rate: p.amount, amount: p.amount, timestamp: p.when, type: 'payment', instance_id: null, service: p.service }));
+      .map((p) => ({
+        id: p.id,
+        description: p.description,
+        quantity: 1,
+        rate: p.amount,
+        amount: p.amount,
+        timestamp: p.when,
+        type: 'payment',
+        instance_id: null,
+        service: p.service,
+      }));
     if (incCharges) {
       for (const b of world.ledger.chargesBetween(from, to)) {
-        invoices.push({ id: `${b.instanceId}-${b.kind}-${b.day}`, description: `Instance ${b.instanceId} ${DESCRIPTIONS[b.kind]}: ${b.quantity.toFixed(4)} ${UNITS[b.kind]}`, quantity: round(b.quantity), rate: b.rate, amount: round(b.amount), timestamp: b.lastAt, type: 'charge', instance_id: b.instanceId, kind: b.kind });
+        invoices.push({
+          id: `${b.instanceId}-${b.kind}-${b.day}`,
+          description: `Instance ${b.instanceId} ${DESCRIPTIONS[b.kind]}: ${b.quantity.toFixed(4)} ${UNITS[b.kind]}`,
+          quantity: round(b.quantity),
+          rate: b.rate,
+          amount: round(b.amount),
+          timestamp: b.lastAt,
+          type: 'charge',
+          instance_id: b.instanceId,
+          kind: b.kind,
+        });
       }
     }
     const charges = world.ledger.chargesBetween(from, to).reduce((s, b) => s + b.amount, 0);
@@ -49,7 +69,7 @@ export function registerBillingRoutes(ctx: RouteContext): void {
   router.add('GET', '/api/v1/invoices', (req: SimRequest) => {
     const now = world.now();
     const [from, to] = range(req.query.select_filters, 'when', false, [now - 7 * 86400, now]);
-    const services = ((req.query.select_filters as Record<string, { in?: string[] }> | undefined)?.service?.in) ?? null;
+    const services = (req.query.select_filters as Record<string, { in?: string[] }> | undefined)?.service?.in ?? null;
     let rows = world.ledger.payments.filter((p) => p.when >= from && p.when <= to && (!services || services.includes(p.service)));
     rows = [...rows].sort((a, b) => (req.query.latest_first === true ? b.when - a.when : a.when - b.when));
     const p = page(rows, req.query.limit, req.query.after_token);
@@ -72,7 +92,7 @@ export function registerBillingRoutes(ctx: RouteContext): void {
   // DOC show_charges.yaml:85-160. The sim groups per instance per UTC day (the docs: per contract).
   router.add('GET', '/api/v0/charges', (req: SimRequest) => {
     const [from, to] = range(req.query.select_filters, 'day', true, [0, 0]);
-    const types = ((req.query.select_filters as Record<string, { in?: string[] }> | undefined)?.type?.in) ?? null;
+    const types = (req.query.select_filters as Record<string, { in?: string[] }> | undefined)?.type?.in ?? null;
     if (types && !types.includes('instance')) return ok({ success: true, count: 0, total: 0, next_token: null, results: [] });
     const groups = new Map<string, ChargeBucket[]>();
     for (const b of world.ledger.chargesBetween(from, to)) {
@@ -90,7 +110,17 @@ export function registerBillingRoutes(ctx: RouteContext): void {
         description: `Instance ${first.instanceId}${inst?.label ? ` (${inst.label})` : ''}`,
         amount: round(bs.reduce((s, b) => s + b.amount, 0)),
         metadata: { instance_id: first.instanceId, gpu_name: inst?.ask.machine.gpu.name ?? null, num_gpus: inst?.numGpus ?? null },
-        items: bs.map((b) => ({ start: b.firstAt, end: b.lastAt, type: b.kind, source: `instance-${b.instanceId}`, description: DESCRIPTIONS[b.kind], amount: round(b.amount), quantity: round(b.quantity), rate: b.rate, metadata: {} })),
+        items: bs.map((b) => ({
+          start: b.firstAt,
+          end: b.lastAt,
+          type: b.kind,
+          source: `instance-${b.instanceId}`,
+          description: DESCRIPTIONS[b.kind],
+          amount: round(b.amount),
+          quantity: round(b.quantity),
+          rate: b.rate,
+          metadata: {},
+        })),
       };
     });
     results = results.sort((a, b) => (req.query.latest_first === true ? b.start - a.start : a.start - b.start));

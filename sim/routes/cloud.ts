@@ -42,27 +42,54 @@ export function registerCloudRoutes(ctx: RouteContext): void {
 
   // DOC show_connections.yaml; vast.py show connections.
   router.add('GET', '/api/v0/users/cloud_integrations', () => ok(connections.map((c) => ({ id: c.id, name: c.name, cloud_type: c.cloud_type }))));
-  router.add('POST', '/_sim/cloud_connections', (req: SimRequest) => {
-    const b = bodyObject(req.body) as Partial<CloudConnection>;
-    if (!b.endpoint || !b.access_key || !b.secret_key) throw new SimHttpError(400, 'invalid_args', 'endpoint, access_key and secret_key are required');
-    const c: CloudConnection = { id: 100 + connections.length + 1, name: b.name ?? 's3', cloud_type: 's3', endpoint: b.endpoint, region: b.region ?? 'us-east-1', access_key: b.access_key, secret_key: b.secret_key };
-    connections.push(c);
-    return ok({ success: true, id: c.id });
-  }, { auth: false });
+  router.add(
+    'POST',
+    '/_sim/cloud_connections',
+    (req: SimRequest) => {
+      const b = bodyObject(req.body) as Partial<CloudConnection>;
+      if (!b.endpoint || !b.access_key || !b.secret_key)
+        throw new SimHttpError(400, 'invalid_args', 'endpoint, access_key and secret_key are required');
+      const c: CloudConnection = {
+        id: 100 + connections.length + 1,
+        name: b.name ?? 's3',
+        cloud_type: 's3',
+        endpoint: b.endpoint,
+        region: b.region ?? 'us-east-1',
+        access_key: b.access_key,
+        secret_key: b.secret_key,
+      };
+      connections.push(c);
+      return ok({ success: true, id: c.id });
+    },
+    { auth: false },
+  );
 
   router.add('POST', '/api/v0/commands/rclone', (req: SimRequest) => {
     const b = bodyObject(req.body);
     const inst = liveInstance(ctx, String(b.instance_id));
     const conn = connections.find((c) => String(c.id) === String(b.selected));
-    if (!conn) throw new SimHttpError(404, 'no_such_connection', `Cloud connection ${String(b.selected)} not found. See GET /api/v0/users/cloud_integrations/.`);
-    if ((b.transfer ?? 'Instance to Cloud') !== 'Instance to Cloud') throw new SimHttpError(400, 'invalid_args', 'The simulator supports "Instance to Cloud" only.');
+    if (!conn)
+      throw new SimHttpError(
+        404,
+        'no_such_connection',
+        `Cloud connection ${String(b.selected)} not found. See GET /api/v0/users/cloud_integrations/.`,
+      );
+    if ((b.transfer ?? 'Instance to Cloud') !== 'Instance to Cloud')
+      throw new SimHttpError(400, 'invalid_args', 'The simulator supports "Instance to Cloud" only.');
     const src = ctx.ssh?.sandbox.hostPath(inst.id, String(b.src ?? '/workspace'));
     if (!src) throw new SimHttpError(400, 'invalid_args', 'src must be under /workspace or /root');
     const dst = String(b.dst ?? '/').replace(/^\/+/, '');
     const [bucket, ...rest] = dst.split('/');
     if (!bucket) throw new SimHttpError(400, 'invalid_args', 'dst must be /bucket/prefix');
     const prefix = rest.join('/').replace(/\/+$/, '');
-    const client = new S3Client({ endpoint: conn.endpoint, region: conn.region, forcePathStyle: true, credentials: { accessKeyId: conn.access_key, secretAccessKey: conn.secret_key }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    const client = new S3Client({
+      endpoint: conn.endpoint,
+      region: conn.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: conn.access_key, secretAccessKey: conn.secret_key },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
     report(inst, 'Cloud Copy Operation Started');
     const job = { cancelled: false };
     running.set(inst.id, job);

@@ -34,11 +34,16 @@ function applyV1Filters(rows: Record<string, unknown>[], filters: unknown): Reco
       out = out.filter((row) => {
         const v = row[col];
         switch (op) {
-          case 'eq': return v === value || String(v) === String(value);
-          case 'neq': return String(v) !== String(value);
-          case 'in': return Array.isArray(value) && value.map(String).includes(String(v));
-          case 'notin': return Array.isArray(value) && !value.map(String).includes(String(v));
-          default: throw new SimHttpError(400, 'invalid_request', `Unknown operator ${op}.`);
+          case 'eq':
+            return v === value || String(v) === String(value);
+          case 'neq':
+            return String(v) !== String(value);
+          case 'in':
+            return Array.isArray(value) && value.map(String).includes(String(v));
+          case 'notin':
+            return Array.isArray(value) && !value.map(String).includes(String(v));
+          default:
+            throw new SimHttpError(400, 'invalid_request', `Unknown operator ${op}.`);
         }
       });
     }
@@ -47,7 +52,8 @@ function applyV1Filters(rows: Record<string, unknown>[], filters: unknown): Reco
 }
 
 function setState(ctx: RouteContext, inst: SimInstance, state: unknown): void {
-  if (state === 'running' && inst.deleteAt !== null) throw new SimHttpError(400, 'invalid_args', `Instance ${inst.id}: the rental contract has expired; it cannot be restarted.`);
+  if (state === 'running' && inst.deleteAt !== null)
+    throw new SimHttpError(400, 'invalid_args', `Instance ${inst.id}: the rental contract has expired; it cannot be restarted.`);
   if (state === 'running') ctx.world.start(inst);
   else if (state === 'stopped') ctx.world.stop(inst);
   else throw new SimHttpError(400, 'invalid_args', 'state must be "running" or "stopped"');
@@ -105,7 +111,15 @@ export function registerInstanceRoutes(ctx: RouteContext): void {
 
   router.add('GET', '/api/v0/instances/filters', () => {
     const r = rows();
-    return ok({ filters: [{ actual_status: [...new Set(r.map((x) => x.actual_status))], verification: [...new Set(r.map((x) => x.verification))], gpu_name: [...new Set(r.map((x) => x.gpu_name))] }] });
+    return ok({
+      filters: [
+        {
+          actual_status: [...new Set(r.map((x) => x.actual_status))],
+          verification: [...new Set(r.map((x) => x.verification))],
+          gpu_name: [...new Set(r.map((x) => x.gpu_name))],
+        },
+      ],
+    });
   });
 
   router.add('GET', '/api/v0/instances', () => {
@@ -178,7 +192,8 @@ export function registerInstanceRoutes(ctx: RouteContext): void {
     if (!Number.isFinite(price) || price < 0.001) throw new SimHttpError(400, 'invalid_price', 'Please set a bid price >= 0.001.');
     if (price > 32 * inst.numGpus) throw new SimHttpError(400, 'invalid_price', `Bid price must be at most ${32 * inst.numGpus} $/hour.`);
     // "On-demand → Interruptible: No, must create new instance" (DOC instance-types.mdx:111).
-    if (!inst.isBid && world.fidelity.organicOutbids) throw new SimHttpError(400, 'invalid_args', `Instance ${inst.id} is on-demand; its bid cannot be changed.`);
+    if (!inst.isBid && world.fidelity.organicOutbids)
+      throw new SimHttpError(400, 'invalid_args', `Instance ${inst.id} is on-demand; its bid cannot be changed.`);
     world.accrue(inst, world.now());
     inst.isBid = true;
     inst.gpuRate = price;

@@ -9,7 +9,8 @@ interface PendingLog {
 }
 
 /** What S3 answers for a key that is not there yet, to a reader without list permission. */
-const S3_DENIED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>SIMREQ0001</RequestId></Error>';
+const S3_DENIED =
+  '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>SIMREQ0001</RequestId></Error>';
 
 /**
  * Logs are produced asynchronously: the API returns a `result_url` on S3 (DOC logs.yaml:60) that
@@ -40,7 +41,9 @@ export function registerLogRoutes(ctx: RouteContext, readyDelayMs: number): void
       const token = (req.params.file ?? '').replace(/\.log$/, '');
       const r = results.get(token);
       if (!r || Date.now() < r.readyAt) {
-        return ctx.world.fidelity.logNotReady === 's3_403' ? { status: 403, body: S3_DENIED, text: true } : { status: 404, body: 'Not ready', text: true };
+        return ctx.world.fidelity.logNotReady === 's3_403'
+          ? { status: 403, body: S3_DENIED, text: true }
+          : { status: 404, body: 'Not ready', text: true };
       }
       return { status: 200, body: r.text, text: true };
     },

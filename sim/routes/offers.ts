@@ -11,7 +11,11 @@ export function registerOfferRoutes(ctx: RouteContext): void {
     try {
       const parsed = parseSearchBody(query);
       const rows = world.market.asks.map((ask) =>
-        renderOfferRow(ask, { type: parsed.type, allocatedStorageGb: parsed.allocatedStorageGb, gpusHeldByUser: world.gpusHeldOn(ask.machine.machineId) }),
+        renderOfferRow(ask, {
+          type: parsed.type,
+          allocatedStorageGb: parsed.allocatedStorageGb,
+          gpusHeldByUser: world.gpusHeldOn(ask.machine.machineId),
+        }),
       );
       return ok({ offers: filterAndSort(rows, parsed) });
     } catch (e) {

@@ -67,11 +67,15 @@ export class InstanceNamespaces {
     const pidFile = `${mnt}.pid`;
     mkdirSync(mnt, { recursive: true });
     rmSync(pidFile, { force: true });
-    const proc = spawn('unshare', ['-m', '-p', '--fork', '--propagation', 'private', 'sh', '-c', HOLDER_SCRIPT(this.systemDirs), 'sh', mnt, dirs.workspace, dirs.home, dirs.bin], {
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-      stdio: 'ignore',
-      detached: true,
-    });
+    const proc = spawn(
+      'unshare',
+      ['-m', '-p', '--fork', '--propagation', 'private', 'sh', '-c', HOLDER_SCRIPT(this.systemDirs), 'sh', mnt, dirs.workspace, dirs.home, dirs.bin],
+      {
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+        stdio: 'ignore',
+        detached: true,
+      },
+    );
     const h: Holder = { proc, mnt, pidFile };
     this.holders.set(id, h);
     // The holder's host PID is unshare's child; commands wait for this file before entering.

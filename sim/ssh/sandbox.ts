@@ -10,7 +10,6 @@ const SYSTEM_DIRS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'usr', 'e
 
 export type IsolationMode = 'namespace' | 'proot' | 'none';
 
-
 /** What a real instance's SSH session sees: the image's basics, never the host's environment. */
 function baseEnv(inst: SimInstance): Record<string, string> {
   return {
@@ -112,14 +111,38 @@ export class InstanceSandbox {
       return this.namespaces.spawn(inst.id, { workspace: join(root, 'workspace'), home: join(root, 'root'), bin: this.binDir }, command, env);
     }
     if (this.mode === 'none') {
-      return spawn('sh', ['-c', 'echo "simulator: cannot run commands isolated inside the instance: run the simulator as root (mount namespace) or install proot (apt-get install proot)" >&2; exit 127'], { env });
+      return spawn(
+        'sh',
+        [
+          '-c',
+          'echo "simulator: cannot run commands isolated inside the instance: run the simulator as root (mount namespace) or install proot (apt-get install proot)" >&2; exit 127',
+        ],
+        { env },
+      );
     }
     // proot: an empty root of the instance's own (-r) with only the system directories bound in: no
     // host /home, /proc, state directory or key file is reachable.
     const jail = join(this.dataDir, 'jail');
     mkdirSync(jail, { recursive: true });
     const binds = SYSTEM_DIRS.filter((d) => existsSync(`/${d}`)).flatMap((d) => ['-b', `/${d}`]);
-    const args = ['-r', jail, ...binds, '-b', '/dev', '-b', `${join(root, 'workspace')}:/workspace`, '-b', `${join(root, 'root')}:/root`, '-b', `${this.binDir}:/.vast-sim/bin`, '-w', '/workspace', '/bin/sh', '-c', command];
+    const args = [
+      '-r',
+      jail,
+      ...binds,
+      '-b',
+      '/dev',
+      '-b',
+      `${join(root, 'workspace')}:/workspace`,
+      '-b',
+      `${join(root, 'root')}:/root`,
+      '-b',
+      `${this.binDir}:/.vast-sim/bin`,
+      '-w',
+      '/workspace',
+      '/bin/sh',
+      '-c',
+      command,
+    ];
     return spawn(this.proot!, args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   }
 }

@@ -1,4 +1,20 @@
-import { constants as fsConstants, closeSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import {
+  constants as fsConstants,
+  closeSync,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
 
@@ -134,7 +150,11 @@ export function serveSftp(sftp: SFTPWrapper, toHost: (remote: string) => string 
         d.entries = readdirSync(d.path);
         const names = d.entries.map((name) => {
           const st = lstatSync(`${d.path}/${name}`);
-          return { filename: name, longname: `${st.isDirectory() ? 'd' : '-'}rw-r--r-- 1 root root ${st.size} Jan 1 00:00 ${name}`, attrs: attrsOf(st) };
+          return {
+            filename: name,
+            longname: `${st.isDirectory() ? 'd' : '-'}rw-r--r-- 1 root root ${st.size} Jan 1 00:00 ${name}`,
+            attrs: attrsOf(st),
+          };
         });
         if (names.length) return sftp.name(reqid, names);
       }
@@ -143,11 +163,20 @@ export function serveSftp(sftp: SFTPWrapper, toHost: (remote: string) => string 
   });
   sftp.on('REALPATH', (reqid, path) => {
     const abs = path.startsWith('/') ? path : `/root/${path === '.' ? '' : path}`;
-    const norm = `/${abs.split('/').filter((x) => x && x !== '.').reduce<string[]>((acc, x) => (x === '..' ? acc.slice(0, -1) : [...acc, x]), []).join('/')}`;
+    const norm = `/${abs
+      .split('/')
+      .filter((x) => x && x !== '.')
+      .reduce<string[]>((acc, x) => (x === '..' ? acc.slice(0, -1) : [...acc, x]), [])
+      .join('/')}`;
     sftp.name(reqid, [{ filename: norm, longname: norm, attrs: {} as never }]);
   });
   // Requests that act on one path and answer OK.
-  const simple: [string, (p: string) => void][] = [['MKDIR', (p) => mkdirSync(p)], ['RMDIR', (p) => rmdirSync(p)], ['REMOVE', (p) => unlinkSync(p)], ['SETSTAT', (p) => void statSync(p)]];
+  const simple: [string, (p: string) => void][] = [
+    ['MKDIR', (p) => mkdirSync(p)],
+    ['RMDIR', (p) => rmdirSync(p)],
+    ['REMOVE', (p) => unlinkSync(p)],
+    ['SETSTAT', (p) => void statSync(p)],
+  ];
   for (const [event, act] of simple) {
     sftp.on(event as 'MKDIR', (reqid: number, path: string) => {
       const p = guard(reqid, path);

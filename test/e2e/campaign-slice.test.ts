@@ -6,7 +6,20 @@ describe('seeded fault campaign (a slice of npm run campaign)', () => {
   it('keeps every invariant under injected faults', async () => {
     const s = await runCampaign({ sequences: 6, seed: 'ci-slice', serverMain: MAIN });
     expect(s.notes).toEqual([]);
-    expect(s.invariants).toEqual({ double_rentals: 0, destroys_without_approval_and_copy: 0, key_appearances: 0, polls_past_deadline: 0, partial_files_as_complete: 0, unhandled_crashes: 0, spend_over_cap: 0, unreported_rentals: 0, verified_copies_lost: 0, impostor_execs: 0, key_pair_mismatches: 0, ssh_hangs: 0 });
+    expect(s.invariants).toEqual({
+      double_rentals: 0,
+      destroys_without_approval_and_copy: 0,
+      key_appearances: 0,
+      polls_past_deadline: 0,
+      partial_files_as_complete: 0,
+      unhandled_crashes: 0,
+      spend_over_cap: 0,
+      unreported_rentals: 0,
+      verified_copies_lost: 0,
+      impostor_execs: 0,
+      key_pair_mismatches: 0,
+      ssh_hangs: 0,
+    });
     expect(s.calls).toBeGreaterThan(20);
     expect(Object.values(s.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(5);
   }, 180_000);

@@ -14,12 +14,21 @@ let stderr = '';
 const emitted: string[] = [];
 
 async function admin(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${sim.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${sim.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return res.json();
 }
 
 async function connect(elicit?: (message: string) => Record<string, unknown> | null): Promise<Client> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [MAIN], env: cleanEnv({ VAST_URL: sim.url, VAST_API_KEY: KEY, VAST_MCP_STATE_DIR: stateDir }), stderr: 'pipe' });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [MAIN],
+    env: cleanEnv({ VAST_URL: sim.url, VAST_API_KEY: KEY, VAST_MCP_STATE_DIR: stateDir }),
+    stderr: 'pipe',
+  });
   transport.stderr?.on('data', (c) => (stderr += String(c)));
   const client = new Client({ name: 'e2e', version: '1' }, { capabilities: elicit ? { elicitation: {} } : {} });
   if (elicit) {
@@ -56,7 +65,9 @@ describe('create → wait → destroy over stdio', () => {
       expect((await admin('GET', '/_sim/state')).instances).toHaveLength(0);
 
       await admin('POST', '/_sim/faults', { method: 'PUT', path: '^/api/v0/asks/\\d+$', kind: 'drop_response', count: 1 });
-      const created = (await call(client, 'create', { ...args, wait: true, wait_timeout_seconds: 120, confirmation_token: proposal.confirmation_token })).structuredContent as any;
+      const created = (
+        await call(client, 'create', { ...args, wait: true, wait_timeout_seconds: 120, confirmation_token: proposal.confirmation_token })
+      ).structuredContent as any;
       expect(created.status).toBe('created');
       expect(created.instances[0].reconciled).toBe(true);
       expect(created.instances[0].state).toBe('running');
@@ -70,14 +81,25 @@ describe('create → wait → destroy over stdio', () => {
       const approval = (await call(client, 'destroy', { instance_id: id, discard: true })).structuredContent as any;
       expect(approval.status).toBe('needs_approval');
       expect((await admin('GET', '/_sim/state')).instances[0].destroyed).toBe(false);
-      const done = (await call(client, 'destroy', { instance_id: id, discard: true, approval_token: approval.approval_token })).structuredContent as any;
+      const done = (await call(client, 'destroy', { instance_id: id, discard: true, approval_token: approval.approval_token }))
+        .structuredContent as any;
       expect(done).toMatchObject({ status: 'destroyed', verified_final_state: 'gone' });
       expect((await admin('GET', '/_sim/state')).instances[0].destroyed).toBe(true);
 
-      const audit = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const audit = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(audit.map((e: any) => `${e.tool}:${e.action}:${e.result}`)).toEqual([
         // The approval text looks at /workspace over SSH: our key gets registered and attached first.
-        'create:propose:pending', 'create:rent_attempt:pending', 'create:rent:ok', 'destroy:destroy:refused', 'ssh:register_key:ok', 'ssh:attach_key:ok', 'destroy:destroy:pending', 'destroy:destroy:ok',
+        'create:propose:pending',
+        'create:rent_attempt:pending',
+        'create:rent:ok',
+        'destroy:destroy:refused',
+        'ssh:register_key:ok',
+        'ssh:attach_key:ok',
+        'destroy:destroy:pending',
+        'destroy:destroy:ok',
       ]);
     } finally {
       await client.close();
@@ -86,7 +108,10 @@ describe('create → wait → destroy over stdio', () => {
 
   it('asks a client with elicitation directly and honours a decline', async () => {
     const messages: string[] = [];
-    const client = await connect((m) => { messages.push(m); return null; });
+    const client = await connect((m) => {
+      messages.push(m);
+      return null;
+    });
     try {
       const r = (await call(client, 'create', { gpu_name: 'RTX 3090', disk_gb: 16 })).structuredContent as any;
       expect(r.status).toBe('declined');

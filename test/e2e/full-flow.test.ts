@@ -37,8 +37,15 @@ beforeAll(async () => {
     command: process.execPath,
     args: [MAIN],
     env: cleanEnv({
-      VAST_URL: sim.url, VAST_API_KEY: KEY, VAST_MCP_STATE_DIR: mkdtempSync(join(tmpdir(), 'vast-mcp-e2e-state-')), VAST_MCP_COPY_ROOT: copyRoot,
-      VAST_MCP_S3_ENDPOINT: s3.config.endpoint!, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', VAST_MCP_S3_FORCE_PATH_STYLE: 'true', VAST_MCP_S3_CHECKSUMS: 'when_required',
+      VAST_URL: sim.url,
+      VAST_API_KEY: KEY,
+      VAST_MCP_STATE_DIR: mkdtempSync(join(tmpdir(), 'vast-mcp-e2e-state-')),
+      VAST_MCP_COPY_ROOT: copyRoot,
+      VAST_MCP_S3_ENDPOINT: s3.config.endpoint!,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      VAST_MCP_S3_FORCE_PATH_STYLE: 'true',
+      VAST_MCP_S3_CHECKSUMS: 'when_required',
     }),
     stderr: 'pipe',
   });
@@ -63,7 +70,11 @@ describe('the whole job over stdio', () => {
     const gpu = await ok('ssh', { instance_id: id, command: 'nvidia-smi -L' });
     expect(gpu.stdout.text).toMatch(/^GPU 0: RTX 4090/);
     expect(gpu.endpoint).toBe('direct');
-    await ok('ssh', { instance_id: id, command: 'mkdir -p /workspace/ckpt && head -c 5000000 /dev/urandom > /workspace/ckpt/step-100.pt && echo loss=0.1 > /workspace/ckpt/metrics.txt' });
+    await ok('ssh', {
+      instance_id: id,
+      command:
+        'mkdir -p /workspace/ckpt && head -c 5000000 /dev/urandom > /workspace/ckpt/step-100.pt && echo loss=0.1 > /workspace/ckpt/metrics.txt',
+    });
     const remoteSha = (await ok('ssh', { instance_id: id, command: 'sha256sum /workspace/ckpt/step-100.pt' })).stdout.text.slice(0, 64);
 
     const refused = await call('destroy', { instance_id: id });
@@ -72,8 +83,17 @@ describe('the whole job over stdio', () => {
     const local = await ok('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/ckpt', local_path: 'run-1' });
     // A directory is recorded once, only after every file in it verified.
     expect(local.recorded_in_ledger).toBe(1);
-    expect(createHash('sha256').update(readFileSync(join(copyRoot, 'run-1/step-100.pt'))).digest('hex')).toBe(remoteSha);
-    const cloud = await ok('copy', { instance_id: id, direction: 'instance_to_s3', remote_path: '/workspace/ckpt/step-100.pt', s3_uri: 's3://artifacts/run-1' });
+    expect(
+      createHash('sha256')
+        .update(readFileSync(join(copyRoot, 'run-1/step-100.pt')))
+        .digest('hex'),
+    ).toBe(remoteSha);
+    const cloud = await ok('copy', {
+      instance_id: id,
+      direction: 'instance_to_s3',
+      remote_path: '/workspace/ckpt/step-100.pt',
+      s3_uri: 's3://artifacts/run-1',
+    });
     expect(cloud.files[0]).toMatchObject({ destination: 's3://artifacts/run-1/step-100.pt', sha256: remoteSha });
 
     const approval = await ok('destroy', { instance_id: id });

@@ -46,8 +46,15 @@ beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'vast-mcp-e2e-jobs-state-'));
   copyRoot = mkdtempSync(join(tmpdir(), 'vast-mcp-e2e-jobs-copies-'));
   env = cleanEnv({
-    VAST_URL: sim.url, VAST_API_KEY: KEY, VAST_MCP_STATE_DIR: stateDir, VAST_MCP_COPY_ROOT: copyRoot,
-    VAST_MCP_JOBD_POLL_MS: '300', VAST_MCP_JOBD_CONFIRM_SECONDS: '20', VAST_MCP_JOBD_HEARTBEAT_STALE_SECONDS: '3000', VAST_MCP_JOBD_LEASE_SECONDS: '5', VAST_MCP_JOBD_IDLE_EXIT_SECONDS: '2',
+    VAST_URL: sim.url,
+    VAST_API_KEY: KEY,
+    VAST_MCP_STATE_DIR: stateDir,
+    VAST_MCP_COPY_ROOT: copyRoot,
+    VAST_MCP_JOBD_POLL_MS: '300',
+    VAST_MCP_JOBD_CONFIRM_SECONDS: '20',
+    VAST_MCP_JOBD_HEARTBEAT_STALE_SECONDS: '3000',
+    VAST_MCP_JOBD_LEASE_SECONDS: '5',
+    VAST_MCP_JOBD_IDLE_EXIT_SECONDS: '2',
   });
   const transport = new StdioClientTransport({ command: process.execPath, args: [MAIN], env, stderr: 'pipe' });
   client = new Client({ name: 'e2e-jobs', version: '1' });
@@ -63,9 +70,18 @@ afterAll(async () => {
 describe('a job through a real MCP client, a detached supervisor and the CLI', () => {
   it('submits with a cap, survives the supervisor being SIGKILLed, and ends with verified outputs and nothing billing', async () => {
     const args = {
-      name: 'e2e', image: 'pytorch/pytorch:latest', gpu_name: 'RTX 4090', disk_gb: 20, interruptible: false, max_cost_usd: 5, max_hours: 1,
+      name: 'e2e',
+      image: 'pytorch/pytorch:latest',
+      gpu_name: 'RTX 4090',
+      disk_gb: 20,
+      interruptible: false,
+      max_cost_usd: 5,
+      max_hours: 1,
       command: 'vast-sim-trainer --steps 40 --every 5 --step-ms 100 --out /workspace/out --ckpt /workspace/checkpoints',
-      outputs: ['/workspace/out/model.bin'], output_dir: 'e2e-out', checkpoint_sync_seconds: 10, grace_seconds: 5,
+      outputs: ['/workspace/out/model.bin'],
+      output_dir: 'e2e-out',
+      checkpoint_sync_seconds: 10,
+      grace_seconds: 5,
     };
     const proposal = await ok('job_submit', args);
     expect(proposal.status).toBe('needs_confirmation');

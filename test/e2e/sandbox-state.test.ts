@@ -9,7 +9,12 @@ import { cleanEnv, MAIN } from '../helpers/spawn.js';
 describe('--sandbox state', () => {
   it('keeps its records in a per-run directory apart from the real state, owner-only', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'vast-mcp-real-state-'));
-    const transport = new StdioClientTransport({ command: process.execPath, args: [MAIN, '--sandbox'], env: cleanEnv({ VAST_MCP_STATE_DIR: stateDir }), stderr: 'pipe' });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [MAIN, '--sandbox'],
+      env: cleanEnv({ VAST_MCP_STATE_DIR: stateDir }),
+      stderr: 'pipe',
+    });
     const client = new Client({ name: 'sandbox-state', version: '1' });
     await client.connect(transport);
     try {

@@ -20,13 +20,22 @@ async function call(name: string, args: Record<string, unknown> = {}): Promise<C
 }
 
 async function api(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${sim.url}${path}`, { method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: method === 'GET' ? undefined : JSON.stringify(body ?? {}) });
+  const res = await fetch(`${sim.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: method === 'GET' ? undefined : JSON.stringify(body ?? {}),
+  });
   return res.json();
 }
 
 beforeAll(async () => {
   sim = await spawnSim(['--port', '0', '--api-key', KEY, '--seed', 'e2e', '--offers', '2000']);
-  const transport = new StdioClientTransport({ command: process.execPath, args: [MAIN], env: cleanEnv({ VAST_URL: sim.url, VAST_API_KEY: KEY, VAST_MCP_LOG_LEVEL: 'debug' }), stderr: 'pipe' });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [MAIN],
+    env: cleanEnv({ VAST_URL: sim.url, VAST_API_KEY: KEY, VAST_MCP_LOG_LEVEL: 'debug' }),
+    stderr: 'pipe',
+  });
   transport.stderr?.on('data', (c) => (stderr += String(c)));
   client = new Client({ name: 'e2e', version: '1.0.0' });
   client.onerror = (e) => protocolErrors.push(e);
@@ -41,7 +50,26 @@ afterAll(async () => {
 describe('built server over stdio against `vast-mcp sim`', () => {
   it('lists exactly the expected tools', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['offers', 'status', 'billing', 'logs', 'ssh', 'copy', 'create', 'start', 'stop', 'reboot', 'label', 'bid', 'destroy', 'job_submit', 'job_status', 'job_logs', 'job_artifacts', 'job_cancel']);
+    expect(tools.map((t) => t.name)).toEqual([
+      'offers',
+      'status',
+      'billing',
+      'logs',
+      'ssh',
+      'copy',
+      'create',
+      'start',
+      'stop',
+      'reboot',
+      'label',
+      'bid',
+      'destroy',
+      'job_submit',
+      'job_status',
+      'job_logs',
+      'job_artifacts',
+      'job_cancel',
+    ]);
   });
 
   it('answers offers, status and billing with real simulator data', async () => {
@@ -51,7 +79,13 @@ describe('built server over stdio against `vast-mcp sim`', () => {
     expect(list.length).toBeGreaterThan(0);
     expect(list.every((o: any) => o.gpu_name === 'H100 SXM')).toBe(true);
 
-    const rented = await api('PUT', `/api/v0/asks/${list[0].id}/`, { client_id: 'me', image: 'ubuntu:22.04', disk: 32, runtype: 'ssh_proxy', label: 'e2e' });
+    const rented = await api('PUT', `/api/v0/asks/${list[0].id}/`, {
+      client_id: 'me',
+      image: 'ubuntu:22.04',
+      disk: 32,
+      runtype: 'ssh_proxy',
+      label: 'e2e',
+    });
     expect(rented.success).toBe(true);
     await api('POST', '/_sim/advance', { seconds: 600 });
 
@@ -82,11 +116,19 @@ describe('built server over stdio against `vast-mcp sim`', () => {
 
 describe('process behaviour', () => {
   it('writes nothing but JSON-RPC lines on stdout', async () => {
-    const proc = spawn(process.execPath, [MAIN], { stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv({ VAST_URL: 'http://127.0.0.1:9', VAST_API_KEY: KEY, VAST_MCP_LOG_LEVEL: 'debug' }) });
+    const proc = spawn(process.execPath, [MAIN], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: cleanEnv({ VAST_URL: 'http://127.0.0.1:9', VAST_API_KEY: KEY, VAST_MCP_LOG_LEVEL: 'debug' }),
+    });
     let out = '';
     proc.stdout.on('data', (c) => (out += String(c)));
     const send = (m: unknown) => proc.stdin.write(`${JSON.stringify(m)}\n`);
-    send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    });
     send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
     send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'status', arguments: {} } });

@@ -1,7 +1,13 @@
 import { Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { ElicitRequestSchema, type CallToolResult, type ClientCapabilities, type ElicitRequest, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ElicitRequestSchema,
+  type CallToolResult,
+  type ClientCapabilities,
+  type ElicitRequest,
+  type ElicitResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,19 +27,38 @@ export interface Connected {
   logs: string[];
   /** Every tool result text and structured content seen by `call`. */
   emitted: string[];
-  call(name: string, args?: Record<string, unknown>, onprogress?: (p: { progress: number; total?: number; message?: string }) => void): Promise<CallToolResult>;
+  call(
+    name: string,
+    args?: Record<string, unknown>,
+    onprogress?: (p: { progress: number; total?: number; message?: string }) => void,
+  ): Promise<CallToolResult>;
   close(): Promise<void>;
 }
 
 /** A real SDK Client linked in memory to createServer(), against a simulator. */
 export async function connectInMemory(
   sim: RunningSimulator,
-  opts: { key?: string | null; capabilities?: ClientCapabilities; config?: Partial<ServerConfig>; deps?: Partial<ServerDeps>; onElicit?: (params: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult> } = {},
+  opts: {
+    key?: string | null;
+    capabilities?: ClientCapabilities;
+    config?: Partial<ServerConfig>;
+    deps?: Partial<ServerDeps>;
+    onElicit?: (params: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult>;
+  } = {},
 ): Promise<Connected> {
   const logs: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
   const secrets = new SecretRegistry();
-  const { config } = loadConfig({ apiUrl: sim.url, logLevel: 'debug', stateDir: mkdtempSync(join(tmpdir(), 'vast-mcp-state-')) }, {}, '/nonexistent-home');
+  const { config } = loadConfig(
+    { apiUrl: sim.url, logLevel: 'debug', stateDir: mkdtempSync(join(tmpdir(), 'vast-mcp-state-')) },
+    {},
+    '/nonexistent-home',
+  );
   config.pollMinMs = 20;
   config.pacing = false;
   config.pollMaxMs = 100;
@@ -41,7 +66,11 @@ export async function connectInMemory(
   config.apiKeySource = config.apiKey ? 'env' : 'none';
   Object.assign(config, opts.config ?? {});
   const logger = createLogger('debug', secrets, sink);
-  const deps: ServerDeps = { ...buildDeps(config, logger, secrets, () => sim.world.now()), sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 20))), ...(opts.deps ?? {}) };
+  const deps: ServerDeps = {
+    ...buildDeps(config, logger, secrets, () => sim.world.now()),
+    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 20))),
+    ...(opts.deps ?? {}),
+  };
   const server = createServer(deps);
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   const capabilities = opts.capabilities ?? (opts.onElicit ? { elicitation: {} } : {});

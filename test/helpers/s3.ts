@@ -14,7 +14,15 @@ export interface TestS3 {
 export async function startS3(buckets: string[], checksums: S3Config['checksums'] = 'when_required'): Promise<TestS3> {
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: mkdtempSync(join(tmpdir(), 's3rver-')) });
   const { port } = (await server.run()) as { port: number };
-  const config: S3Config = { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', sessionToken: null, forcePathStyle: true, checksums };
+  const config: S3Config = {
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    accessKeyId: 'S3RVER',
+    secretAccessKey: 'S3RVER',
+    sessionToken: null,
+    forcePathStyle: true,
+    checksums,
+  };
   const client = await makeS3Client(config);
   for (const b of buckets) await client.send(new CreateBucketCommand({ Bucket: b }));
   client.destroy();

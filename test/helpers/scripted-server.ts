@@ -10,7 +10,9 @@ export interface Scripted {
 }
 
 /** A local HTTP server answering from a queue, recording every request (for client tests). */
-export async function scriptedServer(queue: Scripted[]): Promise<{ url: string; seen: { method: string; url: string; headers: IncomingMessage['headers']; body: string }[]; close(): Promise<void> }> {
+export async function scriptedServer(
+  queue: Scripted[],
+): Promise<{ url: string; seen: { method: string; url: string; headers: IncomingMessage['headers']; body: string }[]; close(): Promise<void> }> {
   const seen: { method: string; url: string; headers: IncomingMessage['headers']; body: string }[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -31,6 +33,10 @@ export async function scriptedServer(queue: Scripted[]): Promise<{ url: string; 
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

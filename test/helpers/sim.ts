@@ -11,10 +11,24 @@ export const TEST_KEY = 'TESTKEY-c0ffee-5ecret-0123456789abcdef';
  */
 export async function startTestSim(opts: Partial<SimulatorOptions> = {}): Promise<RunningSimulator> {
   const { fidelity, ...rest } = opts;
-  return startSimulator({ apiKey: TEST_KEY, seed: 'test', offers: 800, logReadyDelayMs: 50, rateLimits: false, ...rest, fidelity: typeof fidelity === 'string' ? fidelity : { stateChangeSeconds: 0, ...(fidelity ?? {}) } });
+  return startSimulator({
+    apiKey: TEST_KEY,
+    seed: 'test',
+    offers: 800,
+    logReadyDelayMs: 50,
+    rateLimits: false,
+    ...rest,
+    fidelity: typeof fidelity === 'string' ? fidelity : { stateChangeSeconds: 0, ...(fidelity ?? {}) },
+  });
 }
 
-export async function simFetch(sim: RunningSimulator, method: string, path: string, body?: unknown, key: string | null = TEST_KEY): Promise<{ status: number; json: any; contentType: string | null }> {
+export async function simFetch(
+  sim: RunningSimulator,
+  method: string,
+  path: string,
+  body?: unknown,
+  key: string | null = TEST_KEY,
+): Promise<{ status: number; json: any; contentType: string | null }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (key) headers.authorization = `Bearer ${key}`;
   const res = await fetch(`${sim.url}${path}`, { method, headers, body: method === 'GET' ? undefined : JSON.stringify(body ?? {}) });
@@ -30,9 +44,23 @@ export async function simFetch(sim: RunningSimulator, method: string, path: stri
 
 /** Rents the cheapest available RTX 4090 directly through the simulator's REST API. */
 export async function rentOne(sim: RunningSimulator, extra: Record<string, unknown> = {}): Promise<number> {
-  const search = await simFetch(sim, 'POST', '/api/v0/bundles/', { gpu_name: { eq: 'RTX 4090' }, rentable: { eq: true }, rented: { eq: false }, order: [['dph_total', 'asc']], limit: 1, allocated_storage: 20 });
+  const search = await simFetch(sim, 'POST', '/api/v0/bundles/', {
+    gpu_name: { eq: 'RTX 4090' },
+    rentable: { eq: true },
+    rented: { eq: false },
+    order: [['dph_total', 'asc']],
+    limit: 1,
+    allocated_storage: 20,
+  });
   const offer = search.json.offers[0];
-  const created = await simFetch(sim, 'PUT', `/api/v0/asks/${offer.id}/`, { client_id: 'me', image: 'pytorch/pytorch', disk: 20, runtype: 'ssh_direc ssh_proxy', label: 'test', ...extra });
+  const created = await simFetch(sim, 'PUT', `/api/v0/asks/${offer.id}/`, {
+    client_id: 'me',
+    image: 'pytorch/pytorch',
+    disk: 20,
+    runtype: 'ssh_direc ssh_proxy',
+    label: 'test',
+    ...extra,
+  });
   if (created.status !== 200) throw new Error(`rent failed: ${JSON.stringify(created.json)}`);
   return created.json.new_contract as number;
 }

@@ -31,7 +31,10 @@ describe('the API key never reaches an instance', () => {
   it('ssh refuses a command carrying the key, and runs nothing', async () => {
     const id = await rentOne(sim);
     sim.world.clock.advance(600);
-    const r = await mcp.call('ssh', { instance_id: id, command: `curl -H "Authorization: Bearer ${TEST_KEY}" https://console.vast.ai/api/v0/instances/` });
+    const r = await mcp.call('ssh', {
+      instance_id: id,
+      command: `curl -H "Authorization: Bearer ${TEST_KEY}" https://console.vast.ai/api/v0/instances/`,
+    });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/command contains your Vast API key/);
     expect(sim.world.instances.get(id)!.logLines.join('\n')).not.toMatch(/exec:/);

@@ -16,19 +16,26 @@ const URL_ONLY = { elicitation: { url: {} } } as any;
 async function decide(url: string, decision: 'approve' | 'decline', headers: Record<string, string> = {}): Promise<Response> {
   const page = await (await fetch(url)).text();
   const digest = /name="digest" value="([0-9a-f]+)"/.exec(page)![1]!;
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: `digest=${digest}&decision=${decision}` });
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: `digest=${digest}&decision=${decision}`,
+  });
 }
 
 describe('URL-mode elicitation with a loopback approval page (11.16)', () => {
-  it('shows the exact plan with its price, and renting follows the human\'s approval on the page', async () => {
+  it("shows the exact plan with its price, and renting follows the human's approval on the page", async () => {
     const pages: string[] = [];
-    const mcp = await env.connect({ capabilities: URL_ONLY, onElicit: async (p: any) => {
-      expect(p.mode).toBe('url');
-      const html = await (await fetch(p.url)).text();
-      pages.push(html);
-      expect((await decide(p.url, 'approve')).status).toBe(200);
-      return { action: 'accept' };
-    } });
+    const mcp = await env.connect({
+      capabilities: URL_ONLY,
+      onElicit: async (p: any) => {
+        expect(p.mode).toBe('url');
+        const html = await (await fetch(p.url)).text();
+        pages.push(html);
+        expect((await decide(p.url, 'approve')).status).toBe(200);
+        return { action: 'accept' };
+      },
+    });
     const r = await mcp.call('create', ARGS);
     const c = r.structuredContent as any;
     expect(c.status).toBe('created');
@@ -40,7 +47,13 @@ describe('URL-mode elicitation with a loopback approval page (11.16)', () => {
   });
 
   it('a decline on the page is final: nothing rented', async () => {
-    const mcp = await env.connect({ capabilities: URL_ONLY, onElicit: async (p: any) => { await decide(p.url, 'decline'); return { action: 'accept' }; } });
+    const mcp = await env.connect({
+      capabilities: URL_ONLY,
+      onElicit: async (p: any) => {
+        await decide(p.url, 'decline');
+        return { action: 'accept' };
+      },
+    });
     expect(((await mcp.call('create', ARGS)).structuredContent as any).status).toBe('declined');
     expect(((await mcp.call('create', ARGS)).structuredContent as any).status).toBe('declined');
     expect(live()).toHaveLength(0);
@@ -48,7 +61,14 @@ describe('URL-mode elicitation with a loopback approval page (11.16)', () => {
 
   it('while the human has not decided, the call answers pending; the same call after approval proceeds', async () => {
     let url = '';
-    const mcp = await env.connect({ capabilities: URL_ONLY, config: { approvalWaitMs: 30 }, onElicit: (p: any) => { url = p.url; return { action: 'accept' }; } });
+    const mcp = await env.connect({
+      capabilities: URL_ONLY,
+      config: { approvalWaitMs: 30 },
+      onElicit: (p: any) => {
+        url = p.url;
+        return { action: 'accept' };
+      },
+    });
     const first = (await mcp.call('create', ARGS)).structuredContent as any;
     expect(first.status).toBe('needs_confirmation');
     expect(first.confirmation_token).toBeUndefined();
@@ -62,7 +82,14 @@ describe('URL-mode elicitation with a loopback approval page (11.16)', () => {
 
   it('is a human channel: allowed when the configuration requires one', async () => {
     const id = await rentOne(sim);
-    const mcp = await env.connect({ capabilities: URL_ONLY, config: { requireHumanApproval: true }, onElicit: async (p: any) => { await decide(p.url, 'approve'); return { action: 'accept' }; } });
+    const mcp = await env.connect({
+      capabilities: URL_ONLY,
+      config: { requireHumanApproval: true },
+      onElicit: async (p: any) => {
+        await decide(p.url, 'approve');
+        return { action: 'accept' };
+      },
+    });
     const r = (await mcp.call('destroy', { instance_id: id, discard: true })).structuredContent as any;
     expect(r.status).toBe('destroyed');
   });
@@ -80,7 +107,11 @@ describe('the approval page itself', () => {
       const rebinding = await fetch(url.replace('127.0.0.1', 'localhost'));
       expect(rebinding.status).toBe(421);
       expect((await decide(url, 'approve', { origin: 'http://evil.example' })).status).toBe(403);
-      const wrong = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'digest=00&decision=approve' });
+      const wrong = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'digest=00&decision=approve',
+      });
       expect(wrong.status).toBe(409);
       expect(pages.takeApproval('d1'.repeat(8))).toBe(false);
       expect((await decide(url, 'approve', { origin: `http://127.0.0.1:${port}` })).status).toBe(200);

@@ -31,7 +31,10 @@ beforeAll(async () => {
   id = await rentOne(sim);
   sim.world.clock.advance(600);
   mcp = await connectInMemory(sim, { config: { copyRoot: mkdtempSync(join(tmpdir(), 'cr-')), s3: s3.config } });
-  const r = await mcp.call('ssh', { instance_id: id, command: 'mkdir -p /workspace/run/logs && head -c 12000000 /dev/urandom > /workspace/run/model.pt && echo hello > /workspace/run/logs/train.log' });
+  const r = await mcp.call('ssh', {
+    instance_id: id,
+    command: 'mkdir -p /workspace/run/logs && head -c 12000000 /dev/urandom > /workspace/run/model.pt && echo hello > /workspace/run/logs/train.log',
+  });
   expect(r.isError).toBeFalsy();
 });
 afterAll(async () => {
@@ -57,10 +60,13 @@ describe('copy to S3', () => {
 
   it.each([
     ['a backslash', "printf x > '/workspace/keys/a\\..\\..\\b'"],
-    ['a control character', "printf x > \"/workspace/keys/a$(printf '\\033')b\""],
+    ['a control character', 'printf x > "/workspace/keys/a$(printf \'\\033\')b"'],
     ['a newline', "printf x > '/workspace/keys/a\nb'"],
   ])('refuses to map a remote name with %s to an object key, uploading and recording nothing', async (_what, make) => {
-    const made = await mcp.call('ssh', { instance_id: id, command: `rm -rf /workspace/keys; mkdir -p /workspace/keys && echo ok > /workspace/keys/fine.txt && ${make}` });
+    const made = await mcp.call('ssh', {
+      instance_id: id,
+      command: `rm -rf /workspace/keys; mkdir -p /workspace/keys && echo ok > /workspace/keys/fine.txt && ${make}`,
+    });
     expect((made.structuredContent as any).exit_code, textOf(made)).toBe(0);
     const before = mcp.deps.ledger.verifiedCopiesFor(id).length;
     const r = await mcp.call('copy', { instance_id: id, direction: 'instance_to_s3', remote_path: '/workspace/keys', s3_uri: 's3://results/keys' });
@@ -89,19 +95,35 @@ describe('copy to S3', () => {
           body = Buffer.from(body);
           body[500] = (body[500] ?? 0) ^ 0xff;
         }
-        const fwd = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, 'content-length': String(body.length) } }, (up) => {
-          res.writeHead(up.statusCode ?? 500, up.headers);
-          up.pipe(res);
-        });
+        const fwd = request(
+          {
+            host: upstream.hostname,
+            port: upstream.port,
+            path: req.url,
+            method: req.method,
+            headers: { ...req.headers, 'content-length': String(body.length) },
+          },
+          (up) => {
+            res.writeHead(up.statusCode ?? 500, up.headers);
+            up.pipe(res);
+          },
+        );
         fwd.end(body);
       });
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
     const port = (proxy.address() as { port: number }).port;
-    const bad = await connectInMemory(sim, { config: { copyRoot: mkdtempSync(join(tmpdir(), 'cr-')), s3: { ...s3.config, endpoint: `http://127.0.0.1:${port}` } } });
+    const bad = await connectInMemory(sim, {
+      config: { copyRoot: mkdtempSync(join(tmpdir(), 'cr-')), s3: { ...s3.config, endpoint: `http://127.0.0.1:${port}` } },
+    });
     try {
       const before = bad.deps.ledger.verifiedCopiesFor(id).length;
-      const r = await bad.call('copy', { instance_id: id, direction: 'instance_to_s3', remote_path: '/workspace/run/model.pt', s3_uri: 's3://results/corrupt' });
+      const r = await bad.call('copy', {
+        instance_id: id,
+        direction: 'instance_to_s3',
+        remote_path: '/workspace/run/model.pt',
+        s3_uri: 's3://results/corrupt',
+      });
       expect(r.isError).toBe(true);
       expect(textOf(r)).toMatch(/Verification failed for s3:\/\/results\/corrupt\/model\.pt.*Nothing was recorded/);
       expect(bad.deps.ledger.verifiedCopiesFor(id)).toHaveLength(before);
@@ -121,8 +143,20 @@ describe('copy to S3', () => {
 describe('platform cloud copy (rclone)', () => {
   it('starts the host-side copy, waits for it, verifies every object and records it', async () => {
     const { simFetch } = await import('../helpers/sim.js');
-    const added = await simFetch(sim, 'POST', '/_sim/cloud_connections', { name: 'my-s3', endpoint: s3.config.endpoint, access_key: 'S3RVER', secret_key: 'S3RVER' });
-    const r = await mcp.call('copy', { instance_id: id, direction: 'instance_to_s3', method: 'cloud', connection_id: added.json.id, remote_path: '/workspace/run', s3_uri: 's3://results/cloud' });
+    const added = await simFetch(sim, 'POST', '/_sim/cloud_connections', {
+      name: 'my-s3',
+      endpoint: s3.config.endpoint,
+      access_key: 'S3RVER',
+      secret_key: 'S3RVER',
+    });
+    const r = await mcp.call('copy', {
+      instance_id: id,
+      direction: 'instance_to_s3',
+      method: 'cloud',
+      connection_id: added.json.id,
+      remote_path: '/workspace/run',
+      s3_uri: 's3://results/cloud',
+    });
     expect(r.isError, textOf(r)).toBeFalsy();
     const d = r.structuredContent as any;
     expect(d.files.map((f: any) => f.destination).sort()).toEqual(['s3://results/cloud/logs/train.log', 's3://results/cloud/model.pt']);
@@ -131,7 +165,14 @@ describe('platform cloud copy (rclone)', () => {
   });
 
   it('names the connections when the id is unknown', async () => {
-    const r = await mcp.call('copy', { instance_id: id, direction: 'instance_to_s3', method: 'cloud', connection_id: 999, remote_path: '/workspace/run', s3_uri: 's3://results/x' });
+    const r = await mcp.call('copy', {
+      instance_id: id,
+      direction: 'instance_to_s3',
+      method: 'cloud',
+      connection_id: 999,
+      remote_path: '/workspace/run',
+      s3_uri: 's3://results/x',
+    });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/Cloud connection 999 is not on the account \(have: \d+ my-s3\)/);
   });

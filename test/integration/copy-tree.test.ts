@@ -24,7 +24,8 @@ async function sh(command: string) {
 }
 
 const execCount = () => sim.world.instances.get(id)!.logLines.filter((l) => l.startsWith('exec: ')).length;
-const recordsFor = (path: string) => mcp.deps.ledger.verifiedCopiesFor(id).filter((c) => c.remote_path === path || c.remote_path.startsWith(`${path}/`));
+const recordsFor = (path: string) =>
+  mcp.deps.ledger.verifiedCopiesFor(id).filter((c) => c.remote_path === path || c.remote_path.startsWith(`${path}/`));
 
 function partialsUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -33,7 +34,12 @@ function partialsUnder(dir: string): string[] {
 
 async function remoteHashes(dir: string): Promise<Map<string, string>> {
   const out = await sh(`cd ${dir} && find . -type f -print0 | xargs -0 sha256sum`);
-  return new Map(out.trim().split('\n').map((l) => [l.slice(66).replace(/^\.\//, ''), l.slice(0, 64)]));
+  return new Map(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(66).replace(/^\.\//, ''), l.slice(0, 64)]),
+  );
 }
 
 beforeAll(async () => {
@@ -43,7 +49,9 @@ beforeAll(async () => {
   copyRoot = mkdtempSync(join(tmpdir(), 'vast-mcp-tree-'));
   mcp = await connectInMemory(sim, { config: { copyRoot } });
   // 400 small files in nested directories, an empty directory, and one larger file.
-  await sh('mkdir -p /workspace/ckpt/empty && cd /workspace/ckpt && for d in 0 1 2 3; do mkdir -p shard$d; for i in $(seq 1 100); do head -c 4096 /dev/urandom > shard$d/f$i.bin; done; done && head -c 3000000 /dev/urandom > big.pt');
+  await sh(
+    'mkdir -p /workspace/ckpt/empty && cd /workspace/ckpt && for d in 0 1 2 3; do mkdir -p shard$d; for i in $(seq 1 100); do head -c 4096 /dev/urandom > shard$d/f$i.bin; done; done && head -c 3000000 /dev/urandom > big.pt',
+  );
 });
 afterAll(async () => {
   await mcp.close();
@@ -90,14 +98,19 @@ describe('directory copy off the instance', () => {
     unlinkSync(join(copyRoot, 'ckpt/shard1/f7.bin'));
     writeFileSync(join(copyRoot, 'ckpt/shard2/f9.bin'), Buffer.alloc(4096, 1));
     const r = data(await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/ckpt', local_path: 'ckpt' }));
-    const fresh = r.files.filter((f: any) => f.resumed_from === 0).map((f: any) => f.source).sort();
+    const fresh = r.files
+      .filter((f: any) => f.resumed_from === 0)
+      .map((f: any) => f.source)
+      .sort();
     expect(fresh).toEqual(['/workspace/ckpt/shard1/f7.bin', '/workspace/ckpt/shard2/f9.bin']);
     const remote = await remoteHashes('/workspace/ckpt');
     expect(sha(readFileSync(join(copyRoot, 'ckpt/shard2/f9.bin')))).toBe(remote.get('shard2/f9.bin'));
   });
 
   it('never follows a link on the instance: links are skipped and named', async () => {
-    await sh('rm -rf /workspace/links && mkdir -p /workspace/links && echo data > /workspace/links/real.txt && ln -s /etc/passwd /workspace/links/passwd && ln -s /root /workspace/links/home');
+    await sh(
+      'rm -rf /workspace/links && mkdir -p /workspace/links && echo data > /workspace/links/real.txt && ln -s /etc/passwd /workspace/links/passwd && ln -s /root /workspace/links/home',
+    );
     const r = data(await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/links', local_path: 'links' }));
     expect(r.files.map((f: any) => f.source)).toEqual(['/workspace/links/real.txt']);
     expect(r.skipped.map((s: any) => s.path).sort()).toEqual(['/workspace/links/home', '/workspace/links/passwd']);
@@ -120,7 +133,9 @@ describe('single files', () => {
   it('never resumes from a partial that is not a prefix of the remote file', async () => {
     await sh('head -c 2000000 /dev/urandom > /workspace/one.bin');
     writeFileSync(join(copyRoot, '.one.bin.vast-mcp-partial'), Buffer.alloc(700_000, 7));
-    const r = data(await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/one.bin', local_path: 'one.bin' }));
+    const r = data(
+      await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/one.bin', local_path: 'one.bin' }),
+    );
     expect(r.files[0].resumed_from).toBe(0);
     const local = readFileSync(join(copyRoot, 'one.bin'));
     expect(local.length).toBe(2_000_000);
@@ -131,7 +146,9 @@ describe('single files', () => {
     const full = readFileSync(join(copyRoot, 'one.bin'));
     rmSync(join(copyRoot, 'one.bin'));
     writeFileSync(join(copyRoot, '.one.bin.vast-mcp-partial'), full.subarray(0, 1_234_567));
-    const r = data(await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/one.bin', local_path: 'one.bin' }));
+    const r = data(
+      await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/one.bin', local_path: 'one.bin' }),
+    );
     expect(r.files[0].resumed_from).toBe(1_234_567);
     expect(sha(readFileSync(join(copyRoot, 'one.bin')))).toBe(sha(full));
   });
@@ -139,7 +156,20 @@ describe('single files', () => {
   it('a cancelled copy stops writing, and the retry produces the exact file', async () => {
     await sh('head -c 8000000 /dev/urandom > /workspace/slow.bin');
     const ac = new AbortController();
-    const call = mcp.client.callTool({ name: 'copy', arguments: { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/slow.bin', local_path: 'slow.bin', prefer_proxy: true } }, undefined, { signal: ac.signal });
+    const call = mcp.client.callTool(
+      {
+        name: 'copy',
+        arguments: {
+          instance_id: id,
+          direction: 'instance_to_local',
+          remote_path: '/workspace/slow.bin',
+          local_path: 'slow.bin',
+          prefer_proxy: true,
+        },
+      },
+      undefined,
+      { signal: ac.signal },
+    );
     await new Promise((r) => setTimeout(r, 1200));
     ac.abort();
     await expect(call).rejects.toThrow();
@@ -151,7 +181,9 @@ describe('single files', () => {
     expect(existsSync(partial) ? lstatSync(partial).size : 0).toBe(size1);
     expect(existsSync(join(copyRoot, 'slow.bin'))).toBe(false);
     expect(existsSync(join(copyRoot, '.slow.bin.vast-mcp-lock'))).toBe(false);
-    const r = data(await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/slow.bin', local_path: 'slow.bin' }));
+    const r = data(
+      await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/slow.bin', local_path: 'slow.bin' }),
+    );
     const local = readFileSync(join(copyRoot, 'slow.bin'));
     expect(local.length).toBe(8_000_000);
     expect(sha(local)).toBe(r.files[0].sha256);
@@ -164,7 +196,9 @@ describe('a long link', () => {
     sim.ssh!.setLink({ rttMs: 80, bytesPerSecond: 50_000_000 });
     try {
       const before = sim.world.instances.get(id)!.bytesUp;
-      const r = data(await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/ckpt/big.pt', local_path: 'far/big.pt' }));
+      const r = data(
+        await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/ckpt/big.pt', local_path: 'far/big.pt' }),
+      );
       expect(r.endpoint).toBe('direct');
       expect(sha(readFileSync(join(copyRoot, 'far/big.pt')))).toBe((await sh('sha256sum /workspace/ckpt/big.pt')).slice(0, 64));
       const billed = sim.world.instances.get(id)!.bytesUp - before;
@@ -192,7 +226,12 @@ describe.skipIf(!isRoot)('a full local disk', () => {
 
   it('fails a single-file copy with "disk full", removes the partial, records nothing', async () => {
     const before = mcp.deps.ledger.verifiedCopiesFor(id).length;
-    const r = await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/ckpt/big.pt', local_path: 'full/big.pt' });
+    const r = await mcp.call('copy', {
+      instance_id: id,
+      direction: 'instance_to_local',
+      remote_path: '/workspace/ckpt/big.pt',
+      local_path: 'full/big.pt',
+    });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/disk is full/);
     expect(readdirSync(mnt)).toEqual([]);

@@ -48,7 +48,15 @@ describe('uploads', () => {
     const listed = await sh('cd /workspace/data && find . -type f -print0 | xargs -0 sha256sum | sort -k2');
     const lines = listed.trim().split('\n');
     expect(lines).toHaveLength(300);
-    for (const l of lines) expect(l.slice(0, 64)).toBe(sha(`file ${l.match(/part(\d)\/f(\d+)/)!.slice(1).join('/')}\n`.repeat(300)));
+    for (const l of lines)
+      expect(l.slice(0, 64)).toBe(
+        sha(
+          `file ${l
+            .match(/part(\d)\/f(\d+)/)!
+            .slice(1)
+            .join('/')}\n`.repeat(300),
+        ),
+      );
     expect(await sh('ls -a /workspace | grep -c vast-mcp-partial || true')).toBe('0\n');
     expect(await sh('test -d /workspace/data/empty && echo yes')).toBe('yes\n');
     expect(r.recorded_in_ledger).toBe(0);
@@ -68,7 +76,9 @@ describe('uploads', () => {
     writeFileSync(join(copyRoot, 'withlink/ok.txt'), 'ok');
     symlinkSync(join(secrets, 'id_ed25519'), join(copyRoot, 'withlink/key'));
     symlinkSync(secrets, join(copyRoot, 'withlink/secretdir'));
-    const r = data(await mcp.call('copy', { instance_id: id, direction: 'local_to_instance', local_path: 'withlink', remote_path: '/workspace/withlink' }));
+    const r = data(
+      await mcp.call('copy', { instance_id: id, direction: 'local_to_instance', local_path: 'withlink', remote_path: '/workspace/withlink' }),
+    );
     expect(r.files.map((f: any) => f.destination)).toEqual(['/workspace/withlink/ok.txt']);
     expect(r.skipped.map((s: any) => s.path).sort()).toEqual([join(copyRoot, 'withlink/key'), join(copyRoot, 'withlink/secretdir')]);
     expect(await sh('ls -a /workspace/withlink; grep -r PRIVATE /workspace || true')).toBe('.\n..\nok.txt\n');
@@ -89,7 +99,9 @@ describe('uploads', () => {
   it('does not append a file to a stale remote partial that is not its prefix', async () => {
     writeFileSync(join(copyRoot, 'one.txt'), 'the real content\n'.repeat(1000));
     await sh("mkdir -p /workspace/in && printf 'garbage that is not a prefix' > /workspace/in/.one.txt.vast-mcp-partial");
-    const r = data(await mcp.call('copy', { instance_id: id, direction: 'local_to_instance', local_path: 'one.txt', remote_path: '/workspace/in/one.txt' }));
+    const r = data(
+      await mcp.call('copy', { instance_id: id, direction: 'local_to_instance', local_path: 'one.txt', remote_path: '/workspace/in/one.txt' }),
+    );
     expect(r.files[0].resumed_from).toBe(0);
     expect((await sh('sha256sum /workspace/in/one.txt')).slice(0, 64)).toBe(sha('the real content\n'.repeat(1000)));
   });

@@ -91,7 +91,12 @@ describe('create without elicitation: confirmation token', () => {
 describe('create with elicitation', () => {
   it('an edited form is re-priced and shown again; the plan accepted as shown is rented', async () => {
     const seen: any[] = [];
-    const mcp = await connect({ onElicit: (params) => { seen.push(params); return { action: 'accept', content: { confirm: true, image: 'ubuntu:22.04', disk_gb: 30, count: 1 } }; } });
+    const mcp = await connect({
+      onElicit: (params) => {
+        seen.push(params);
+        return { action: 'accept', content: { confirm: true, image: 'ubuntu:22.04', disk_gb: 30, count: 1 } };
+      },
+    });
     const r = await mcp.call('create', ARGS);
     expect((r.structuredContent as any).status).toBe('created');
     expect(seen).toHaveLength(2);

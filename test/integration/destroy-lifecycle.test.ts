@@ -56,7 +56,15 @@ describe('destroy gate without elicitation', () => {
 
   it('allows destroy after a verified copy is in the ledger, and names the copy', async () => {
     const mcp = await connect();
-    mcp.deps.ledger.recordVerifiedCopy({ instance_id: id, remote_path: '/workspace/ckpt.pt', destination: '/tmp/out/ckpt.pt', size: 1234, sha256_remote: SHA, sha256_local: SHA, at: sim.world.now() });
+    mcp.deps.ledger.recordVerifiedCopy({
+      instance_id: id,
+      remote_path: '/workspace/ckpt.pt',
+      destination: '/tmp/out/ckpt.pt',
+      size: 1234,
+      sha256_remote: SHA,
+      sha256_local: SHA,
+      at: sim.world.now(),
+    });
     const first = await mcp.call('destroy', { instance_id: id });
     const d = first.structuredContent as any;
     expect(d.status).toBe('needs_approval');
@@ -69,7 +77,15 @@ describe('destroy gate without elicitation', () => {
 
   it('does not count a copy made before the last start', async () => {
     const mcp = await connect();
-    mcp.deps.ledger.recordVerifiedCopy({ instance_id: id, remote_path: '/workspace/a', destination: '/tmp/a', size: 1, sha256_remote: SHA, sha256_local: SHA, at: sim.world.now() - 10_000 });
+    mcp.deps.ledger.recordVerifiedCopy({
+      instance_id: id,
+      remote_path: '/workspace/a',
+      destination: '/tmp/a',
+      size: 1,
+      sha256_remote: SHA,
+      sha256_local: SHA,
+      at: sim.world.now() - 10_000,
+    });
     const r = await mcp.call('destroy', { instance_id: id });
     expect(r.isError).toBe(true);
     expect(alive()).toBe(true);
@@ -77,9 +93,25 @@ describe('destroy gate without elicitation', () => {
 
   it('invalidates an approval when the ledger changes after it was given', async () => {
     const mcp = await connect();
-    mcp.deps.ledger.recordVerifiedCopy({ instance_id: id, remote_path: '/workspace/a', destination: '/tmp/a', size: 1, sha256_remote: SHA, sha256_local: SHA, at: sim.world.now() });
+    mcp.deps.ledger.recordVerifiedCopy({
+      instance_id: id,
+      remote_path: '/workspace/a',
+      destination: '/tmp/a',
+      size: 1,
+      sha256_remote: SHA,
+      sha256_local: SHA,
+      at: sim.world.now(),
+    });
     const token = ((await mcp.call('destroy', { instance_id: id })).structuredContent as any).approval_token;
-    mcp.deps.ledger.recordVerifiedCopy({ instance_id: id, remote_path: '/workspace/b', destination: '/tmp/b', size: 2, sha256_remote: SHA, sha256_local: SHA, at: sim.world.now() });
+    mcp.deps.ledger.recordVerifiedCopy({
+      instance_id: id,
+      remote_path: '/workspace/b',
+      destination: '/tmp/b',
+      size: 2,
+      sha256_remote: SHA,
+      sha256_local: SHA,
+      at: sim.world.now(),
+    });
     const r = await mcp.call('destroy', { instance_id: id, approval_token: token });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/changed since the token was issued/);
@@ -109,7 +141,12 @@ describe('destroy gate without elicitation', () => {
 describe('destroy gate with elicitation', () => {
   it('approve + discard in the same form destroys', async () => {
     const forms: any[] = [];
-    const mcp = await connect({ onElicit: (p) => { forms.push(p); return { action: 'accept', content: { approve: true, discard: true } }; } });
+    const mcp = await connect({
+      onElicit: (p) => {
+        forms.push(p);
+        return { action: 'accept', content: { approve: true, discard: true } };
+      },
+    });
     const r = await mcp.call('destroy', { instance_id: id });
     expect(r.structuredContent).toMatchObject({ status: 'destroyed', discarded: true, verified_final_state: 'gone' });
     expect(Object.keys(forms[0].requestedSchema.properties)).toEqual(['approve', 'discard']);

@@ -19,11 +19,25 @@ beforeEach(async () => {
 describe('the approval dialog lists what no verified copy covers (11.14, 17.16)', () => {
   it('names uncovered files with sizes, skips covered ones, and escapes hostile names', async () => {
     const forms: any[] = [];
-    const mcp = await env.connect({ onElicit: (p) => { forms.push(p); return { action: 'decline' }; } });
-    const setup = "mkdir -p /workspace/out && head -c 5000 /dev/zero > /workspace/out/big.bin && echo hi > /workspace/ckpt.pt && touch \"/workspace/$(printf 'evil\\n  Verified copies:\\n    - all')\"";
+    const mcp = await env.connect({
+      onElicit: (p) => {
+        forms.push(p);
+        return { action: 'decline' };
+      },
+    });
+    const setup =
+      'mkdir -p /workspace/out && head -c 5000 /dev/zero > /workspace/out/big.bin && echo hi > /workspace/ckpt.pt && touch "/workspace/$(printf \'evil\\n  Verified copies:\\n    - all\')"';
     const sh = await mcp.call('ssh', { instance_id: id, command: setup });
     expect(sh.isError, textOf(sh)).toBeFalsy();
-    mcp.deps.ledger.recordVerifiedCopy({ instance_id: id, remote_path: '/workspace/ckpt.pt', destination: '/tmp/ckpt.pt', size: 3, sha256_remote: SHA, sha256_local: SHA, at: sim.world.now() });
+    mcp.deps.ledger.recordVerifiedCopy({
+      instance_id: id,
+      remote_path: '/workspace/ckpt.pt',
+      destination: '/tmp/ckpt.pt',
+      size: 3,
+      sha256_remote: SHA,
+      sha256_local: SHA,
+      at: sim.world.now(),
+    });
     const r = await mcp.call('destroy', { instance_id: id });
     const msg: string = forms[0].message;
     expect(msg).toMatch(/NOT covered by a verified copy: 2 file\(s\)/);
@@ -41,7 +55,12 @@ describe('the approval dialog lists what no verified copy covers (11.14, 17.16)'
     await simFetch(sim, 'PUT', `/api/v0/instances/${id}/`, { state: 'stopped' });
     sim.world.clock.advance(60);
     const forms: any[] = [];
-    const mcp = await env.connect({ onElicit: (p) => { forms.push(p); return { action: 'decline' }; } });
+    const mcp = await env.connect({
+      onElicit: (p) => {
+        forms.push(p);
+        return { action: 'decline' };
+      },
+    });
     await mcp.call('destroy', { instance_id: id, discard: true });
     expect(forms[0].message).toMatch(/Not covered by a verified copy: UNKNOWN/);
   });
@@ -50,7 +69,15 @@ describe('the approval dialog lists what no verified copy covers (11.14, 17.16)'
 describe('last start comes from the platform (11.15)', () => {
   it('a copy made before a reboot from the web console no longer unlocks destroy', async () => {
     const mcp = await env.connect();
-    mcp.deps.ledger.recordVerifiedCopy({ instance_id: id, remote_path: '/workspace/a', destination: '/tmp/a', size: 1, sha256_remote: SHA, sha256_local: SHA, at: sim.world.now() });
+    mcp.deps.ledger.recordVerifiedCopy({
+      instance_id: id,
+      remote_path: '/workspace/a',
+      destination: '/tmp/a',
+      size: 1,
+      sha256_remote: SHA,
+      sha256_local: SHA,
+      at: sim.world.now(),
+    });
     expect(((await mcp.call('destroy', { instance_id: id })).structuredContent as any).status).toBe('needs_approval');
     sim.world.clock.advance(60);
     await simFetch(sim, 'PUT', `/api/v0/instances/reboot/${id}/`, {});
@@ -63,7 +90,15 @@ describe('last start comes from the platform (11.15)', () => {
 
   it('a stopped instance this server did not stop: its last run is unknown, so no copy counts (fail closed)', async () => {
     const mcp = await env.connect();
-    mcp.deps.ledger.recordVerifiedCopy({ instance_id: id, remote_path: '/workspace/a', destination: '/tmp/a', size: 1, sha256_remote: SHA, sha256_local: SHA, at: sim.world.now() });
+    mcp.deps.ledger.recordVerifiedCopy({
+      instance_id: id,
+      remote_path: '/workspace/a',
+      destination: '/tmp/a',
+      size: 1,
+      sha256_remote: SHA,
+      sha256_local: SHA,
+      at: sim.world.now(),
+    });
     await simFetch(sim, 'PUT', `/api/v0/instances/${id}/`, { state: 'stopped' });
     sim.world.clock.advance(60);
     const r = await mcp.call('destroy', { instance_id: id });
@@ -73,7 +108,15 @@ describe('last start comes from the platform (11.15)', () => {
 
   it('a copy made before this server stopped the instance still counts', async () => {
     const mcp = await env.connect();
-    mcp.deps.ledger.recordVerifiedCopy({ instance_id: id, remote_path: '/workspace/a', destination: '/tmp/a', size: 1, sha256_remote: SHA, sha256_local: SHA, at: sim.world.now() });
+    mcp.deps.ledger.recordVerifiedCopy({
+      instance_id: id,
+      remote_path: '/workspace/a',
+      destination: '/tmp/a',
+      size: 1,
+      sha256_remote: SHA,
+      sha256_local: SHA,
+      at: sim.world.now(),
+    });
     sim.world.clock.advance(30);
     await mcp.call('stop', { instance_id: id });
     sim.world.clock.advance(60);

@@ -18,7 +18,22 @@ afterAll(async () => {
   await sim.close();
 });
 
-const WEIRD_STRINGS = ['', ' ', '\u0000', '../../../../etc/passwd', '$(rm -rf /)', '`reboot`', '; cat /etc/shadow', '\u202Eevil', '😀'.repeat(50), 'a'.repeat(300_000), '\n\n', '%s%n%x', '{"a":1}', 'null'];
+const WEIRD_STRINGS = [
+  '',
+  ' ',
+  '\u0000',
+  '../../../../etc/passwd',
+  '$(rm -rf /)',
+  '`reboot`',
+  '; cat /etc/shadow',
+  '\u202Eevil',
+  '😀'.repeat(50),
+  'a'.repeat(300_000),
+  '\n\n',
+  '%s%n%x',
+  '{"a":1}',
+  'null',
+];
 const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'];
 const PROTO_QUERIES = PROTO_KEYS.flatMap((k) => [`${k}=1`, `num_gpus>=1 ${k} in [a,b]`]);
 const WEIRD_STRINGS_ALL = () => [...WEIRD_STRINGS, ...PROTO_QUERIES];
@@ -56,7 +71,8 @@ describe('fuzzing every tool', () => {
       for (const [name, prop] of props) {
         for (const v of wrongTypes(prop)) cases.push({ args: { ...baseFor(tool), [name]: v }, field: name });
         if (prop.type === 'string' && prop.maxLength) cases.push({ args: { ...baseFor(tool), [name]: 'z'.repeat(prop.maxLength + 1) }, field: name });
-        if ((prop.type === 'number' || prop.type === 'integer') && prop.minimum !== undefined) cases.push({ args: { ...baseFor(tool), [name]: prop.minimum - 1 }, field: name });
+        if ((prop.type === 'number' || prop.type === 'integer') && prop.minimum !== undefined)
+          cases.push({ args: { ...baseFor(tool), [name]: prop.minimum - 1 }, field: name });
         if (prop.enum) cases.push({ args: { ...baseFor(tool), [name]: 'not-a-choice' }, field: name });
       }
       for (const r of tool.inputSchema.required ?? []) {
@@ -67,7 +83,8 @@ describe('fuzzing every tool', () => {
       cases.push({ args: { ...baseFor(tool), surprise_key: 1 }, field: 'surprise_key' });
       // Prototype keys as argument names (JSON.parse makes "__proto__" an own key, as a wire message would).
       // The SDK's request parsing already drops an own "__proto__" (harmless: checked below that nothing is polluted).
-      for (const key of PROTO_KEYS) cases.push({ args: { ...baseFor(tool), ...JSON.parse(`{"${key}":{"eq":1}}`) }, field: key === '__proto__' ? null : key });
+      for (const key of PROTO_KEYS)
+        cases.push({ args: { ...baseFor(tool), ...JSON.parse(`{"${key}":{"eq":1}}`) }, field: key === '__proto__' ? null : key });
       // Random mixes of odd but well-typed values: may be valid; must not crash.
       for (let i = 0; i < 120; i++) {
         const args = baseFor(tool);
@@ -107,9 +124,12 @@ describe('fuzzing every tool', () => {
     expect(ok.isError).toBeFalsy();
   });
 
-  it.each(['../outside', '/etc/cron.d/x', '../../root/.ssh/authorized_keys', 'a/../../b'])('copy refuses local path %s outside the copy root', async (local_path) => {
-    const r = await mcp.call('copy', { instance_id: 1, direction: 'instance_to_local', remote_path: '/workspace/x', local_path });
-    expect(r.isError).toBe(true);
-    expect(textOf(r)).toMatch(/outside the copy root/);
-  });
+  it.each(['../outside', '/etc/cron.d/x', '../../root/.ssh/authorized_keys', 'a/../../b'])(
+    'copy refuses local path %s outside the copy root',
+    async (local_path) => {
+      const r = await mcp.call('copy', { instance_id: 1, direction: 'instance_to_local', remote_path: '/workspace/x', local_path });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(/outside the copy root/);
+    },
+  );
 });

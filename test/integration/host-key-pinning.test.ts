@@ -46,7 +46,10 @@ describe('SSH host-key pinning', () => {
   it('pins the host key at first contact, per platform and instance', async () => {
     const r = await mcp.call('ssh', { instance_id: id, command: 'echo hi' });
     expect(r.isError, textOf(r)).toBeFalsy();
-    const pins = readFileSync(join(mcp.deps.config.stateDir, 'host-keys.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const pins = readFileSync(join(mcp.deps.config.stateDir, 'host-keys.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(pins).toHaveLength(1);
     expect(pins[0]).toMatchObject({ type: 'host_key_pin', platform: sim.url, instance_id: id });
     expect(pins[0].fingerprint).toMatch(/^SHA256:/);

@@ -12,7 +12,15 @@ import { trainerOutput } from '../../sim/trainer/trainer-script.js';
 import { connectInMemory, type Connected } from '../helpers/mcp.js';
 import { simFetch, startTestSim, TEST_KEY } from '../helpers/sim.js';
 
-const SETTINGS: SupervisorSettings = { pollMs: 20, confirmSeconds: 10, heartbeatStaleSeconds: 600, provisionDeadlineSeconds: 3600, leaseSeconds: 60, sshReadinessMs: 5000, exitMarginSeconds: 60 };
+const SETTINGS: SupervisorSettings = {
+  pollMs: 20,
+  confirmSeconds: 10,
+  heartbeatStaleSeconds: 600,
+  provisionDeadlineSeconds: 3600,
+  leaseSeconds: 60,
+  sshReadinessMs: 5000,
+  exitMarginSeconds: 60,
+};
 const STEPS = 80;
 
 let sim: RunningSimulator;
@@ -31,10 +39,19 @@ afterAll(async () => {
 
 function spec(name: string) {
   return JobSpecSchema.parse({
-    name, image: 'pytorch/pytorch:latest', gpu_name: 'RTX 4090', disk_gb: 20, interruptible: true,
+    name,
+    image: 'pytorch/pytorch:latest',
+    gpu_name: 'RTX 4090',
+    disk_gb: 20,
+    interruptible: true,
     command: `vast-sim-trainer --steps ${STEPS} --every 10 --step-ms 150 --out /workspace/out --ckpt /workspace/checkpoints`,
-    outputs: ['/workspace/out/model.bin'], output_dir: `results-${name}`, checkpoint_dir: '/workspace/checkpoints', checkpoint_sync_seconds: 10,
-    max_cost_usd: 50, max_hours: 2, grace_seconds: 5,
+    outputs: ['/workspace/out/model.bin'],
+    output_dir: `results-${name}`,
+    checkpoint_dir: '/workspace/checkpoints',
+    checkpoint_sync_seconds: 10,
+    max_cost_usd: 50,
+    max_hours: 2,
+    grace_seconds: 5,
   });
 }
 
@@ -51,7 +68,10 @@ describe('a job outbid mid-run', () => {
     for (;;) {
       await sup.runOnce();
       const job = store.getJob('job1')!;
-      const ids = store.attempts('job1').map((a) => a.instance_id).filter((x): x is number => x !== null);
+      const ids = store
+        .attempts('job1')
+        .map((a) => a.instance_id)
+        .filter((x): x is number => x !== null);
       maxRunningAtOnce = Math.max(maxRunningAtOnce, ids.filter((id) => sim.world.instances.get(id)?.actual === 'running').length);
       if (['succeeded', 'failed', 'cancelled', 'budget_exhausted', 'awaiting_user'].includes(job.state)) break;
       if (outbidAt === null && job.state === 'RUNNING' && (job.checkpoint_step ?? 0) >= 20) {
@@ -71,7 +91,16 @@ describe('a job outbid mid-run', () => {
     const attempts = store.attempts('job1');
     expect(attempts).toHaveLength(2);
     expect(attempts[0]!.machine_id).not.toBe(attempts[1]!.machine_id);
-    expect(events.map((e) => e.to_state)).toEqual(['SUBMITTED', 'PROVISIONING', 'RUNNING', 'RECOVERING', 'RUNNING', 'FINALIZING', 'TEARDOWN', 'succeeded']);
+    expect(events.map((e) => e.to_state)).toEqual([
+      'SUBMITTED',
+      'PROVISIONING',
+      'RUNNING',
+      'RECOVERING',
+      'RUNNING',
+      'FINALIZING',
+      'TEARDOWN',
+      'succeeded',
+    ]);
     expect(events[3]!.reason).toMatch(/stopped.*confirmed by a second reading|confirmed by a second reading/);
     expect(maxRunningAtOnce).toBe(1);
     // The resumed worker started from the checkpoint copied off the first machine, not from zero.
@@ -91,7 +120,12 @@ describe('a job outbid mid-run', () => {
 
   it('stops at the cap: SIGTERM, final checkpoint verified, budget_exhausted, spend past the cap by at most one interval', async () => {
     const store = SqliteJobStore.inStateDir(mcp.deps.config.stateDir);
-    const s = JobSpecSchema.parse({ ...spec('capped'), command: 'vast-sim-trainer --steps 400 --every 5 --step-ms 100 --out /workspace/out --ckpt /workspace/checkpoints', max_cost_usd: 0.08, interruptible: false });
+    const s = JobSpecSchema.parse({
+      ...spec('capped'),
+      command: 'vast-sim-trainer --steps 400 --every 5 --step-ms 100 --out /workspace/out --ckpt /workspace/checkpoints',
+      max_cost_usd: 0.08,
+      interruptible: false,
+    });
     store.createJob({ id: 'job2', name: s.name, spec: s, now: sim.world.now() }, { binding: approvalBinding(s) });
     // This test is about the cap: the heartbeat (real seconds on the instance) is not judged against
     // the simulated clock this loop jumps ahead 300 s at a time.

@@ -12,7 +12,15 @@ import type { RunningSimulator } from '../../sim/server.js';
 import { connectInMemory, type Connected } from '../helpers/mcp.js';
 import { simFetch, startTestSim } from '../helpers/sim.js';
 
-const SETTINGS: SupervisorSettings = { pollMs: 20, confirmSeconds: 10, heartbeatStaleSeconds: 600, provisionDeadlineSeconds: 3600, leaseSeconds: 1, sshReadinessMs: 5000, exitMarginSeconds: 60 };
+const SETTINGS: SupervisorSettings = {
+  pollMs: 20,
+  confirmSeconds: 10,
+  heartbeatStaleSeconds: 600,
+  provisionDeadlineSeconds: 3600,
+  leaseSeconds: 1,
+  sshReadinessMs: 5000,
+  exitMarginSeconds: 60,
+};
 
 let sim: RunningSimulator;
 let mcp: Connected;
@@ -26,10 +34,19 @@ afterAll(async () => {
   await sim.close();
 });
 
-const spec = (name: string) => JobSpecSchema.parse({
-  name, image: 'pytorch/pytorch:latest', gpu_name: 'RTX 4090', disk_gb: 20, interruptible: false, command: 'sleep 1000',
-  outputs: ['/workspace/out'], output_dir: name, max_cost_usd: 10, max_hours: 1,
-});
+const spec = (name: string) =>
+  JobSpecSchema.parse({
+    name,
+    image: 'pytorch/pytorch:latest',
+    gpu_name: 'RTX 4090',
+    disk_gb: 20,
+    interruptible: false,
+    command: 'sleep 1000',
+    outputs: ['/workspace/out'],
+    output_dir: name,
+    max_cost_usd: 10,
+    max_hours: 1,
+  });
 const live = () => [...sim.world.instances.values()].filter((i) => i.destroyedAt === null);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,9 +58,32 @@ describe('supervisor restart safety', () => {
     // Supervisor 1 wrote the intent, marked it sent, the platform created the instance, then supervisor 1 died.
     const dead = store.acquireLease('job:adopt', 'dead-supervisor', 1, Date.now() / 1000)!;
     store.transition(dead, 'adopt', 'PROVISIONING', 'looking for an offer', sim.world.now());
-    const offer = (await simFetch(sim, 'POST', '/api/v0/bundles/', { gpu_name: { eq: 'RTX 4090' }, rentable: { eq: true }, rented: { eq: false }, order: [['dph_total', 'asc']], limit: 1, allocated_storage: 20 })).json.offers[0];
-    store.addAttempt(dead, { job_id: 'adopt', label: 'ada-job-adopt-a1-abcdef', state: 'sent', offer_id: offer.id, machine_id: offer.machine_id, instance_id: null, price_per_hour: 0.5 });
-    const created = await simFetch(sim, 'PUT', `/api/v0/asks/${offer.id}/`, { client_id: 'me', image: 'pytorch/pytorch', disk: 20, runtype: 'ssh_direc ssh_proxy', label: 'ada-job-adopt-a1-abcdef' });
+    const offer = (
+      await simFetch(sim, 'POST', '/api/v0/bundles/', {
+        gpu_name: { eq: 'RTX 4090' },
+        rentable: { eq: true },
+        rented: { eq: false },
+        order: [['dph_total', 'asc']],
+        limit: 1,
+        allocated_storage: 20,
+      })
+    ).json.offers[0];
+    store.addAttempt(dead, {
+      job_id: 'adopt',
+      label: 'ada-job-adopt-a1-abcdef',
+      state: 'sent',
+      offer_id: offer.id,
+      machine_id: offer.machine_id,
+      instance_id: null,
+      price_per_hour: 0.5,
+    });
+    const created = await simFetch(sim, 'PUT', `/api/v0/asks/${offer.id}/`, {
+      client_id: 'me',
+      image: 'pytorch/pytorch',
+      disk: 20,
+      runtype: 'ssh_direc ssh_proxy',
+      label: 'ada-job-adopt-a1-abcdef',
+    });
     expect(created.status).toBe(200);
     expect(live()).toHaveLength(1);
 
@@ -79,14 +119,30 @@ describe('supervisor restart safety', () => {
     store.createJob({ id: 'lost', name: s.name, spec: s, now: sim.world.now() }, null);
     const dead = store.acquireLease('job:lost', 'dead-supervisor', 1, Date.now() / 1000)!;
     store.transition(dead, 'lost', 'PROVISIONING', 'looking for an offer', sim.world.now());
-    store.addAttempt(dead, { job_id: 'lost', label: 'ada-job-lost-a1-000000', state: 'intent', offer_id: 1, machine_id: 1, instance_id: null, price_per_hour: 0.5 });
+    store.addAttempt(dead, {
+      job_id: 'lost',
+      label: 'ada-job-lost-a1-000000',
+      state: 'intent',
+      offer_id: 1,
+      machine_id: 1,
+      instance_id: null,
+      price_per_hour: 0.5,
+    });
     const sup = new Supervisor(mcp.deps, store, SETTINGS, 'new-supervisor-2');
     await pause(1100);
     await sup.runOnce();
     expect(store.attempts('lost')[0]!.state).toBe('abandoned');
     // A second attempt was "sent" but the platform never saw it: abandoned only after two readings apart.
     const f = store.acquireLease('job:lost', 'new-supervisor-2', 1, Date.now() / 1000)!;
-    store.addAttempt(f, { job_id: 'lost', label: 'ada-job-lost-a2-000000', state: 'sent', offer_id: 1, machine_id: 1, instance_id: null, price_per_hour: 0.5 });
+    store.addAttempt(f, {
+      job_id: 'lost',
+      label: 'ada-job-lost-a2-000000',
+      state: 'sent',
+      offer_id: 1,
+      machine_id: 1,
+      instance_id: null,
+      price_per_hour: 0.5,
+    });
     await sup.runOnce();
     expect(store.attempts('lost')[1]!.state).toBe('sent');
     sim.world.clock.advance(11);

@@ -11,7 +11,15 @@ import { trainerOutput } from '../../sim/trainer/trainer-script.js';
 import { connectInMemory, textOf, type Connected } from '../helpers/mcp.js';
 import { startTestSim } from '../helpers/sim.js';
 
-const SETTINGS: SupervisorSettings = { pollMs: 20, confirmSeconds: 10, heartbeatStaleSeconds: 600, provisionDeadlineSeconds: 3600, leaseSeconds: 60, sshReadinessMs: 5000, exitMarginSeconds: 60 };
+const SETTINGS: SupervisorSettings = {
+  pollMs: 20,
+  confirmSeconds: 10,
+  heartbeatStaleSeconds: 600,
+  provisionDeadlineSeconds: 3600,
+  leaseSeconds: 60,
+  sshReadinessMs: 5000,
+  exitMarginSeconds: 60,
+};
 const data = (r: any) => r.structuredContent as any;
 
 let sim: RunningSimulator;
@@ -33,9 +41,19 @@ afterAll(async () => {
 });
 
 const args = (name: string, extra: Record<string, unknown> = {}) => ({
-  name, image: 'pytorch/pytorch:latest', gpu_name: 'RTX 4090', disk_gb: 20, interruptible: false,
+  name,
+  image: 'pytorch/pytorch:latest',
+  gpu_name: 'RTX 4090',
+  disk_gb: 20,
+  interruptible: false,
   command: 'vast-sim-trainer --steps 6 --every 2 --step-ms 50 --out /workspace/out --ckpt /workspace/checkpoints',
-  outputs: ['/workspace/out/model.bin'], output_dir: `out-${name}`, max_cost_usd: 20, max_hours: 1, checkpoint_sync_seconds: 10, grace_seconds: 5, ...extra,
+  outputs: ['/workspace/out/model.bin'],
+  output_dir: `out-${name}`,
+  max_cost_usd: 20,
+  max_hours: 1,
+  checkpoint_sync_seconds: 10,
+  grace_seconds: 5,
+  ...extra,
 });
 
 async function submit(name: string, grant: boolean): Promise<string> {
@@ -75,7 +93,10 @@ describe('job tools', () => {
     const sup = new Supervisor(mcp.deps, store, SETTINGS, 'tools-test');
     expect(sup.acquireLock()).toBe(true);
     const deadline = Date.now() + 120_000;
-    const settled = () => store.getJob(unapproved)!.state === 'awaiting_user' && ['succeeded', 'failed'].includes(store.getJob(approved)!.state) && store.getJob(cancelled)!.state === 'cancelled';
+    const settled = () =>
+      store.getJob(unapproved)!.state === 'awaiting_user' &&
+      ['succeeded', 'failed'].includes(store.getJob(approved)!.state) &&
+      store.getJob(cancelled)!.state === 'cancelled';
     for (;;) {
       await sup.runOnce();
       if (settled()) break;
@@ -88,7 +109,14 @@ describe('job tools', () => {
     expect(store.attempts(cancelled)).toEqual([]);
 
     const st = data(await mcp.call('job_status', { job_id: approved })).jobs[0];
-    expect(st).toMatchObject({ state: 'succeeded', outcome: 'succeeded', attempt: 1, recoveries: 0, last_checkpoint_step: 6, teardown_approval: 'granted' });
+    expect(st).toMatchObject({
+      state: 'succeeded',
+      outcome: 'succeeded',
+      attempt: 1,
+      recoveries: 0,
+      last_checkpoint_step: 6,
+      teardown_approval: 'granted',
+    });
     expect(st.spent_usd).toBeGreaterThan(0);
     expect(sim.world.instances.get(st.instance_id)!.destroyedAt).not.toBeNull();
 
@@ -109,7 +137,13 @@ describe('job tools', () => {
 
     const arts = data(await mcp.call('job_artifacts', { job_id: approved, remote_path: '/workspace/out/model.bin', copy_to: 'copied/model.bin' }));
     const expected = trainerOutput(6);
-    expect(arts.artifacts).toEqual([expect.objectContaining({ remote_path: '/workspace/out/model.bin', size: expected.length, sha256: createHash('sha256').update(expected).digest('hex') })]);
+    expect(arts.artifacts).toEqual([
+      expect.objectContaining({
+        remote_path: '/workspace/out/model.bin',
+        size: expected.length,
+        sha256: createHash('sha256').update(expected).digest('hex'),
+      }),
+    ]);
     expect(readFileSync(join(copyRoot, 'copied', 'model.bin')).equals(expected)).toBe(true);
     expect(data(await mcp.call('job_cancel', { job_id: approved }))).toMatchObject({ state: 'succeeded' });
   }, 150_000);

@@ -32,7 +32,12 @@ describe('resources and prompts', () => {
   it('lists and reads the references, with profiles generated from the loaded config', async () => {
     const mcp = await connect(PROFILES);
     const { resources } = await mcp.client.listResources();
-    expect(resources.map((r) => r.uri).sort()).toEqual(['vast-mcp://references/api', 'vast-mcp://references/gotchas', 'vast-mcp://references/jobs', 'vast-mcp://references/profiles']);
+    expect(resources.map((r) => r.uri).sort()).toEqual([
+      'vast-mcp://references/api',
+      'vast-mcp://references/gotchas',
+      'vast-mcp://references/jobs',
+      'vast-mcp://references/profiles',
+    ]);
     const gotchas = await mcp.client.readResource({ uri: 'vast-mcp://references/gotchas' });
     expect((gotchas.contents[0] as any).text).toMatch(/Stopped instances still cost money/);
     expect((gotchas.contents[0] as any).text).toMatch(/onstart/);
@@ -84,7 +89,9 @@ describe('profiles as filters', () => {
 describe('enforcement', () => {
   it('refuses an offer above the profile cap, with the numbers', async () => {
     const mcp = await connect(PROFILES);
-    const pricey = sim.world.market.asks.find((a) => a.machine.gpu.name === 'RTX 4090' && a.numGpus === 1 && a.machine.pricePerGpu > 0.4 && a.machine.verified && sim.world.askAvailable(a))!;
+    const pricey = sim.world.market.asks.find(
+      (a) => a.machine.gpu.name === 'RTX 4090' && a.numGpus === 1 && a.machine.pricePerGpu > 0.4 && a.machine.verified && sim.world.askAvailable(a),
+    )!;
     const r = await mcp.call('create', { profile: 'cheap-4090', offer_id: pricey.id });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/Refused: the offer costs \$0\.\d{4}\/h, above profile "cheap-4090"'s cap of \$0\.30\/h/);
@@ -104,7 +111,9 @@ describe('enforcement', () => {
     const mcp = await connect(PROFILES.replace('max_burn_per_hour: 5', 'max_burn_per_hour: 0.30'));
     const r = await mcp.call('create', { profile: 'cheap-4090' });
     expect(r.isError).toBe(true);
-    expect(textOf(r)).toMatch(/Refused: the overall burn rate would be \$\d\.\d{4}\/h once running \(now \$\d\.\d{4}\/h counting every instance at its running price, \+ \$0\.\d{4}\/h\), above the cap of \$0\.30\/h/);
+    expect(textOf(r)).toMatch(
+      /Refused: the overall burn rate would be \$\d\.\d{4}\/h once running \(now \$\d\.\d{4}\/h counting every instance at its running price, \+ \$0\.\d{4}\/h\), above the cap of \$0\.30\/h/,
+    );
   });
 
   it('applies a project budget and puts the project in the label', async () => {
@@ -149,6 +158,12 @@ describe('profiles file validation', () => {
     const { readFileSync } = require('node:fs') as typeof import('node:fs');
     const file = parseProfiles(readFileSync('config/default-profiles.yaml', 'utf8'), 'default');
     expect(Object.keys(file.profiles)).toEqual(['dev-test', 'training-standard', 'training-distributed', 'inference-batch']);
-    expect(file.profiles['training-distributed']).toMatchObject({ gpu_name: 'H100 SXM', num_gpus: 4, max_dph: 4, min_reliability: 0.99, max_hours: 48 });
+    expect(file.profiles['training-distributed']).toMatchObject({
+      gpu_name: 'H100 SXM',
+      num_gpus: 4,
+      max_dph: 4,
+      min_reliability: 0.99,
+      max_hours: 48,
+    });
   });
 });

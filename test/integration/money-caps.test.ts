@@ -23,7 +23,8 @@ const yaml = (budgets: string, extra = '') => `profiles:
     max_hours: 2
 ${extra}budgets:
 ${budgets}`;
-const connect = (text: string, opts: Parameters<typeof env.connect>[0] = {}) => env.connect({ ...opts, deps: { profiles: parseProfiles(text, 'test.yaml'), ...(opts.deps ?? {}) } });
+const connect = (text: string, opts: Parameters<typeof env.connect>[0] = {}) =>
+  env.connect({ ...opts, deps: { profiles: parseProfiles(text, 'test.yaml'), ...(opts.deps ?? {}) } });
 const approve = async (mcp: Awaited<ReturnType<typeof connect>>, tool: string, args: Record<string, unknown>) => {
   const first = (await mcp.call(tool, args)).structuredContent as any;
   return mcp.call(tool, { ...args, confirmation_token: first.confirmation_token });
@@ -44,8 +45,13 @@ describe('caps that hold (17.4, 17.5, 17.6)', () => {
     const a = await connect(text, { config: { stateDir } });
     const b = await connect(text, { config: { stateDir } });
     const args = { profile: 'cheap-4090' };
-    const [ta, tb] = await Promise.all([a.call('create', args), b.call('create', args)]).then((rs) => rs.map((r) => (r.structuredContent as any).confirmation_token));
-    const [ra, rb] = await Promise.all([a.call('create', { ...args, confirmation_token: ta }), b.call('create', { ...args, confirmation_token: tb })]);
+    const [ta, tb] = await Promise.all([a.call('create', args), b.call('create', args)]).then((rs) =>
+      rs.map((r) => (r.structuredContent as any).confirmation_token),
+    );
+    const [ra, rb] = await Promise.all([
+      a.call('create', { ...args, confirmation_token: ta }),
+      b.call('create', { ...args, confirmation_token: tb }),
+    ]);
     const ok = [ra, rb].filter((r) => !r.isError);
     const refused = [ra, rb].filter((r) => r.isError);
     expect(ok).toHaveLength(1);
@@ -62,13 +68,16 @@ describe('caps that hold (17.4, 17.5, 17.6)', () => {
     const args = { profile: 'cheap-4090', conservative: true };
     const ta = ((await a.call('create', { profile: 'cheap-4090' })).structuredContent as any).confirmation_token;
     const tb = ((await b.call('create', args)).structuredContent as any).confirmation_token;
-    const [ra, rb] = await Promise.all([a.call('create', { profile: 'cheap-4090', confirmation_token: ta }), b.call('create', { ...args, confirmation_token: tb })]);
+    const [ra, rb] = await Promise.all([
+      a.call('create', { profile: 'cheap-4090', confirmation_token: ta }),
+      b.call('create', { ...args, confirmation_token: tb }),
+    ]);
     expect([ra, rb].filter((r) => !r.isError)).toHaveLength(1);
     expect(textOf([ra, rb].find((r) => r.isError)!)).toMatch(/burn rate would be .*approved rentals still being created|burn rate would be/);
     expect(live()).toHaveLength(1);
   });
 
-  it('a bid above the profile\'s $/h cap is refused', async () => {
+  it("a bid above the profile's $/h cap is refused", async () => {
     const mcp = await connect(yaml('  max_burn_per_hour: 50\n'));
     const c = (await approve(mcp, 'create', { profile: 'cheap-4090', interruptible: true })).structuredContent as any;
     const id = c.instances[0].instance_id;
@@ -106,7 +115,7 @@ describe('caps that hold (17.4, 17.5, 17.6)', () => {
     expect(live()).toHaveLength(0);
   });
 
-  it('offer_id with a profile must match the profile\'s GPU model, not only its price', async () => {
+  it("offer_id with a profile must match the profile's GPU model, not only its price", async () => {
     const mcp = await connect(yaml('  max_burn_per_hour: 50\n'));
     const offers = (await mcp.call('offers', { gpu_name: 'RTX 3090', max_dph: 0.3, limit: 1 })).structuredContent as any;
     const r = await mcp.call('create', { profile: 'cheap-4090', offer_id: offers.offers[0].id });
@@ -114,7 +123,7 @@ describe('caps that hold (17.4, 17.5, 17.6)', () => {
     expect(textOf(r)).toMatch(/does not fit profile "cheap-4090": its GPU is RTX 3090/);
   });
 
-  it('without a profile, the agent\'s tiny hours cannot slip an expensive rental under the budget', async () => {
+  it("without a profile, the agent's tiny hours cannot slip an expensive rental under the budget", async () => {
     const mcp = await connect(yaml('  total_usd: 5\n'));
     const r = await mcp.call('create', { gpu_name: 'H100 SXM', num_gpus: 8, hours: 0.001 });
     expect(r.isError).toBe(true);
@@ -123,7 +132,7 @@ describe('caps that hold (17.4, 17.5, 17.6)', () => {
 });
 
 describe('project attribution and profile edits (17.7)', () => {
-  it('someone else\'s label containing the project name does not count against the project', async () => {
+  it("someone else's label containing the project name does not count against the project", async () => {
     await rentOne(sim, { label: 'bob-thesis-abc123' });
     sim.world.clock.advance(3 * 3600);
     const mcp = await connect(yaml('  projects:\n    thesis:\n      total_usd: 0.50\n'));
@@ -151,9 +160,17 @@ describe('cancelled calls never rent (17.8)', () => {
     const answered = new Promise<void>((r) => (release = r));
     let opened!: () => void;
     const formOpen = new Promise<void>((r) => (opened = r));
-    const mcp = await connect(yaml('  max_burn_per_hour: 50\n'), { onElicit: async () => { opened(); await answered; return { action: 'accept', content: { confirm: true } }; } });
+    const mcp = await connect(yaml('  max_burn_per_hour: 50\n'), {
+      onElicit: async () => {
+        opened();
+        await answered;
+        return { action: 'accept', content: { confirm: true } };
+      },
+    });
     const ac = new AbortController();
-    const call = mcp.client.callTool({ name: 'create', arguments: { gpu_name: 'RTX 4090', disk_gb: 40 } }, undefined, { signal: ac.signal }).catch((e) => e);
+    const call = mcp.client
+      .callTool({ name: 'create', arguments: { gpu_name: 'RTX 4090', disk_gb: 40 } }, undefined, { signal: ac.signal })
+      .catch((e) => e);
     await formOpen;
     ac.abort();
     await call;

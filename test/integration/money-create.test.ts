@@ -21,7 +21,14 @@ describe('a rental is never reported as "nothing happened" (11.1)', () => {
   it('a wait that fails after the rent still names the instance as rented and billing', async () => {
     const mcp = await connect();
     const p = (await mcp.call('create', ARGS)).structuredContent as any;
-    sim.faults.add({ method: 'GET', path: '^/api/v0/instances', kind: 'error', status: 401, body: '{"error":"auth_error","msg":"bad key"}', count: 1000 });
+    sim.faults.add({
+      method: 'GET',
+      path: '^/api/v0/instances',
+      kind: 'error',
+      status: 401,
+      body: '{"error":"auth_error","msg":"bad key"}',
+      count: 1000,
+    });
     const r = await mcp.call('create', { ...ARGS, wait: true, wait_timeout_seconds: 30, confirmation_token: p.confirmation_token });
     sim.faults.clear();
     expect(r.isError).toBeFalsy();
@@ -36,7 +43,14 @@ describe('a rental is never reported as "nothing happened" (11.1)', () => {
   it('when the second of two rentals fails, the first is reported as rented and billing', async () => {
     const mcp = await connect();
     const p = (await mcp.call('create', { ...ARGS, count: 2 })).structuredContent as any;
-    sim.faults.add({ method: 'PUT', path: `^/api/v0/asks/${p.quote[1].offer_id}$`, kind: 'error', status: 400, body: '{"success":false,"error":"invalid_args","msg":"bad"}', count: 5 });
+    sim.faults.add({
+      method: 'PUT',
+      path: `^/api/v0/asks/${p.quote[1].offer_id}$`,
+      kind: 'error',
+      status: 400,
+      body: '{"success":false,"error":"invalid_args","msg":"bad"}',
+      count: 5,
+    });
     const r = await mcp.call('create', { ...ARGS, count: 2, confirmation_token: p.confirmation_token });
     expect(r.isError).toBeFalsy();
     const c = r.structuredContent as any;
@@ -92,7 +106,9 @@ describe('an unwritable state directory fails closed (11.2)', () => {
     const r = await mcp.call('create', { ...ARGS, confirmation_token: p.confirmation_token });
     const c = r.structuredContent as any;
     expect(c.status).toBe('created');
-    expect(c.warnings.join(' ')).toMatch(new RegExp(`audit log could not record this \\(ENOSPC\\)\\. On the platform: instance #${live()[0]!.id} .*rented .*billing`));
+    expect(c.warnings.join(' ')).toMatch(
+      new RegExp(`audit log could not record this \\(ENOSPC\\)\\. On the platform: instance #${live()[0]!.id} .*rented .*billing`),
+    );
   });
 
   it('refuses destroy when the state directory cannot be written', async () => {
@@ -112,7 +128,9 @@ describe('recording failures after a mutation say what happened (11.2)', () => {
     const id = await rentOne(sim);
     const mcp = await connect();
     const token = ((await mcp.call('destroy', { instance_id: id, discard: true })).structuredContent as any).approval_token;
-    mcp.deps.audit.record = () => { throw Object.assign(new Error('read-only file system'), { code: 'EROFS' }); };
+    mcp.deps.audit.record = () => {
+      throw Object.assign(new Error('read-only file system'), { code: 'EROFS' });
+    };
     const r = await mcp.call('destroy', { instance_id: id, discard: true, approval_token: token });
     expect(r.isError).toBeFalsy();
     expect(r.structuredContent).toMatchObject({ status: 'destroyed', verified_final_state: 'gone' });
@@ -151,10 +169,17 @@ describe('no double rental from a late commit (11.3)', () => {
     expect((b.structuredContent as any).late_rentals.map((l: any) => l.instance_id)).toEqual([dup.id]);
   });
 
-  it('reads a rental reported inside a failed create\'s error body as rented', async () => {
+  it("reads a rental reported inside a failed create's error body as rented", async () => {
     const mcp = await connect();
     const p = (await mcp.call('create', ARGS)).structuredContent as any;
-    sim.faults.add({ method: 'PUT', path: '^/api/v0/asks/\\d+$', kind: 'error', status: 400, body: '{"success":false,"error":"soft","new_contract":424242}', count: 1 });
+    sim.faults.add({
+      method: 'PUT',
+      path: '^/api/v0/asks/\\d+$',
+      kind: 'error',
+      status: 400,
+      body: '{"success":false,"error":"soft","new_contract":424242}',
+      count: 1,
+    });
     const r = await mcp.call('create', { ...ARGS, confirmation_token: p.confirmation_token });
     const c = r.structuredContent as any;
     expect(c.billing_started).toBe(true);
@@ -166,7 +191,10 @@ describe('the price shown is the price rented (11.4)', () => {
   it('never quotes an offer that cannot hold the requested disk', async () => {
     const mcp = await connect();
     const big = 600;
-    const diskOf = (id: number) => { const a = sim.world.market.byId.get(id)!; return Math.round((a.machine.diskSpaceGb * a.numGpus) / a.machine.gpuTotal); };
+    const diskOf = (id: number) => {
+      const a = sim.world.market.byId.get(id)!;
+      return Math.round((a.machine.diskSpaceGb * a.numGpus) / a.machine.gpuTotal);
+    };
     const p = (await mcp.call('create', { ...ARGS, disk_gb: big, count: 3 })).structuredContent as any;
     expect(p.quote).toHaveLength(3);
     for (const q of p.quote) expect(diskOf(q.offer_id)).toBeGreaterThanOrEqual(big);
@@ -174,7 +202,12 @@ describe('the price shown is the price rented (11.4)', () => {
 
   it('an edit to count re-prices and asks again; declining the new total rents nothing', async () => {
     const seen: any[] = [];
-    const mcp = await connect({ onElicit: (params) => { seen.push(params); return seen.length === 1 ? { action: 'accept', content: { confirm: true, count: 3 } } : { action: 'decline' }; } });
+    const mcp = await connect({
+      onElicit: (params) => {
+        seen.push(params);
+        return seen.length === 1 ? { action: 'accept', content: { confirm: true, count: 3 } } : { action: 'decline' };
+      },
+    });
     const r = await mcp.call('create', ARGS);
     expect((r.structuredContent as any).status).toBe('declined');
     expect(seen).toHaveLength(2);

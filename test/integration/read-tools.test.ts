@@ -18,12 +18,45 @@ afterAll(async () => {
 describe('tool surface', () => {
   it('lists exactly the expected tools with annotations derived from their access level', async () => {
     const { tools } = await mcp.client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['offers', 'status', 'billing', 'logs', 'ssh', 'copy', 'create', 'start', 'stop', 'reboot', 'label', 'bid', 'destroy', 'job_submit', 'job_status', 'job_logs', 'job_artifacts', 'job_cancel']);
+    expect(tools.map((t) => t.name)).toEqual([
+      'offers',
+      'status',
+      'billing',
+      'logs',
+      'ssh',
+      'copy',
+      'create',
+      'start',
+      'stop',
+      'reboot',
+      'label',
+      'bid',
+      'destroy',
+      'job_submit',
+      'job_status',
+      'job_logs',
+      'job_artifacts',
+      'job_cancel',
+    ]);
     const access: Record<string, [boolean, boolean, boolean]> = {
-      offers: [true, false, true], status: [true, false, true], billing: [true, false, true], logs: [true, false, true], ssh: [false, true, false], copy: [false, false, false],
-      create: [false, false, false], start: [false, false, false], stop: [false, false, false], reboot: [false, false, false], label: [false, false, false], bid: [false, false, false],
+      offers: [true, false, true],
+      status: [true, false, true],
+      billing: [true, false, true],
+      logs: [true, false, true],
+      ssh: [false, true, false],
+      copy: [false, false, false],
+      create: [false, false, false],
+      start: [false, false, false],
+      stop: [false, false, false],
+      reboot: [false, false, false],
+      label: [false, false, false],
+      bid: [false, false, false],
       destroy: [false, true, true],
-      job_submit: [false, false, false], job_status: [true, false, true], job_logs: [true, false, true], job_artifacts: [false, false, false], job_cancel: [false, false, false],
+      job_submit: [false, false, false],
+      job_status: [true, false, true],
+      job_logs: [true, false, true],
+      job_artifacts: [false, false, false],
+      job_cancel: [false, false, false],
     };
     for (const t of tools) {
       const [readOnlyHint, destructiveHint, idempotentHint] = access[t.name]!;
@@ -40,7 +73,15 @@ describe('tool surface', () => {
 
 describe('offers', () => {
   it('returns offers that satisfy the filters, cheapest first, with projected cost', async () => {
-    const r = await mcp.call('offers', { gpu_name: 'RTX 4090', max_dph: 2, min_reliability: 0.9, geolocation: ['US', 'CA'], disk_gb: 100, hours: 10, limit: 5 });
+    const r = await mcp.call('offers', {
+      gpu_name: 'RTX 4090',
+      max_dph: 2,
+      min_reliability: 0.9,
+      geolocation: ['US', 'CA'],
+      disk_gb: 100,
+      hours: 10,
+      limit: 5,
+    });
     expect(r.isError).toBeFalsy();
     const data = r.structuredContent as any;
     expect(data.count).toBeGreaterThan(0);
@@ -295,9 +336,23 @@ describe('with the platform rate limits on and pacing on (the realistic default)
     const c = await connectInMemory(limited, { config: { pacing: true } });
     try {
       const id = await rentOne(limited);
-      for (const [tool, args] of [['offers', { limit: 2 }], ['offers', { limit: 3 }], ['status', {}], ['status', { instance_id: id }], ['status', { instance_id: id }], ['billing', {}], ['logs', { instance_id: id }]] as const) {
+      for (const [tool, args] of [
+        ['offers', { limit: 2 }],
+        ['offers', { limit: 3 }],
+        ['status', {}],
+        ['status', { instance_id: id }],
+        ['status', { instance_id: id }],
+        ['billing', {}],
+        ['logs', { instance_id: id }],
+      ] as const) {
         const r = await c.call(tool, args);
-        expect(r.isError, `${tool}: ${textOf(r)} ${c.logs.filter((l) => /error/i.test(l)).slice(-3).join(" ")}`).toBeFalsy();
+        expect(
+          r.isError,
+          `${tool}: ${textOf(r)} ${c.logs
+            .filter((l) => /error/i.test(l))
+            .slice(-3)
+            .join(' ')}`,
+        ).toBeFalsy();
       }
       expect(limited.rateLimitHits()).toBe(0);
     } finally {

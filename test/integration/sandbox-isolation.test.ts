@@ -6,7 +6,22 @@ import { connectInMemory, textOf, type Connected } from '../helpers/mcp.js';
 import { rentOne, startTestSim } from '../helpers/sim.js';
 
 const SENTINEL = `HOSTSECRET${Date.now()}`;
-const ALLOWED_ENV = new Set(['HOME', 'PATH', 'LANG', 'VAST_CONTAINERLABEL', 'CONTAINER_ID', 'SIM_GPU_NAME', 'SIM_GPU_COUNT', 'SIM_GPU_RAM_MIB', 'SIM_DRIVER', 'SIM_CUDA', 'PWD', 'SHLVL', 'OLDPWD', '_']);
+const ALLOWED_ENV = new Set([
+  'HOME',
+  'PATH',
+  'LANG',
+  'VAST_CONTAINERLABEL',
+  'CONTAINER_ID',
+  'SIM_GPU_NAME',
+  'SIM_GPU_COUNT',
+  'SIM_GPU_RAM_MIB',
+  'SIM_DRIVER',
+  'SIM_CUDA',
+  'PWD',
+  'SHLVL',
+  'OLDPWD',
+  '_',
+]);
 let hostProcess: ChildProcess;
 
 beforeAll(() => {
@@ -65,13 +80,17 @@ describe('the simulated instance is a sandbox', () => {
     });
   }, 60_000);
 
-  it.skipIf(!existsSync('/usr/bin/proot'))('proot mode: the same guarantees', async () => {
-    await withSim('proot', async (_sim, mcp, id) => {
-      const r = await mcp.call('ssh', { instance_id: id, command: PROBE });
-      expect(r.isError, textOf(r)).toBeFalsy();
-      checkIsolated((r.structuredContent as any).stdout.text, mcp.deps.config.stateDir);
-    });
-  }, 60_000);
+  it.skipIf(!existsSync('/usr/bin/proot'))(
+    'proot mode: the same guarantees',
+    async () => {
+      await withSim('proot', async (_sim, mcp, id) => {
+        const r = await mcp.call('ssh', { instance_id: id, command: PROBE });
+        expect(r.isError, textOf(r)).toBeFalsy();
+        checkIsolated((r.structuredContent as any).stdout.text, mcp.deps.config.stateDir);
+      });
+    },
+    60_000,
+  );
 
   it('onstart still sees the env given at create (only SSH sessions do not)', async () => {
     const sim = await startTestSim();

@@ -45,7 +45,8 @@ function run(cmd: string, args: string[]): Promise<{ code: number | null; stderr
   });
 }
 
-const p = <T>(fn: (cb: (e: Error | null | undefined, v?: T) => void) => void) => new Promise<T>((res, rej) => fn((e, v) => (e ? rej(e) : res(v as T))));
+const p = <T>(fn: (cb: (e: Error | null | undefined, v?: T) => void) => void) =>
+  new Promise<T>((res, rej) => fn((e, v) => (e ? rej(e) : res(v as T))));
 
 describe('SFTP into a simulated instance', () => {
   it('writes, lists, renames and removes inside the instance, and refuses paths outside it', async () => {

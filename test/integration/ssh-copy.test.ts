@@ -147,7 +147,9 @@ describe('copy', () => {
     writeFileSync(join(copyRoot, 'up/data.txt'), buf);
     const r = await copy({ instance_id: b, direction: 'local_to_instance', remote_path: '/workspace/in/data.txt', local_path: 'up/data.txt' });
     expect(r.files[0].sha256).toBe(sha(buf));
-    expect((await sh(b, 'sha256sum /workspace/in/data.txt; ls -a /workspace/in')).stdout.text).toBe(`${sha(buf)}  /workspace/in/data.txt\n.\n..\ndata.txt\n`);
+    expect((await sh(b, 'sha256sum /workspace/in/data.txt; ls -a /workspace/in')).stdout.text).toBe(
+      `${sha(buf)}  /workspace/in/data.txt\n.\n..\ndata.txt\n`,
+    );
     expect(r.recorded_in_ledger).toBe(0);
   });
 
@@ -186,11 +188,21 @@ describe('copy', () => {
 
   it('goes through the throttled proxy when asked, and it is slower, with progress notifications', async () => {
     const progress: { progress: number; total?: number }[] = [];
-    const res = await mcp.call('copy', { instance_id: a, direction: 'instance_to_local', remote_path: '/workspace/ckpt.pt', local_path: 'proxy2/ckpt.pt', prefer_proxy: true }, (p) => progress.push(p));
+    const res = await mcp.call(
+      'copy',
+      { instance_id: a, direction: 'instance_to_local', remote_path: '/workspace/ckpt.pt', local_path: 'proxy2/ckpt.pt', prefer_proxy: true },
+      (p) => progress.push(p),
+    );
     expect(res.isError).toBeFalsy();
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)!.total).toBe(3_000_000);
-    const r = await copy({ instance_id: a, direction: 'instance_to_local', remote_path: '/workspace/ckpt.pt', local_path: 'proxy/ckpt.pt', prefer_proxy: true });
+    const r = await copy({
+      instance_id: a,
+      direction: 'instance_to_local',
+      remote_path: '/workspace/ckpt.pt',
+      local_path: 'proxy/ckpt.pt',
+      prefer_proxy: true,
+    });
     expect(r.endpoint).toBe('proxy');
     expect(r.mb_per_s).toBeLessThan(6);
   });

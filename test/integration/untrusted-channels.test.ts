@@ -75,8 +75,21 @@ describe('instance output in both channels', () => {
   });
 
   it('summary, next step and billing warnings reach both channels', () => {
-    const r = bothChannels({ data: { a: 1 }, text: 'Instance 5 stopped.', nextStep: 'Tell the user; destroy only when they agree.', billingWarnings: ['Disk keeps billing while stopped ($0.02/h).'] }, false);
-    expect(r.data).toMatchObject({ a: 1, summary: 'Instance 5 stopped.', next_step: 'Tell the user; destroy only when they agree.', billing_warnings: ['Disk keeps billing while stopped ($0.02/h).'] });
+    const r = bothChannels(
+      {
+        data: { a: 1 },
+        text: 'Instance 5 stopped.',
+        nextStep: 'Tell the user; destroy only when they agree.',
+        billingWarnings: ['Disk keeps billing while stopped ($0.02/h).'],
+      },
+      false,
+    );
+    expect(r.data).toMatchObject({
+      a: 1,
+      summary: 'Instance 5 stopped.',
+      next_step: 'Tell the user; destroy only when they agree.',
+      billing_warnings: ['Disk keeps billing while stopped ($0.02/h).'],
+    });
     expect(r.text).toContain('Instance 5 stopped.');
     expect(r.text).toContain('Next step: Tell the user; destroy only when they agree.');
     expect(r.text).toContain('Billing: Disk keeps billing while stopped ($0.02/h).');
@@ -94,7 +107,11 @@ describe('instance output in both channels', () => {
   });
 
   it('every tool result carries a summary in structuredContent', async () => {
-    for (const [name, args] of [['offers', { limit: 2 }], ['status', {}], ['billing', {}]] as const) {
+    for (const [name, args] of [
+      ['offers', { limit: 2 }],
+      ['status', {}],
+      ['billing', {}],
+    ] as const) {
       const r = await mcp.call(name, args);
       expect(r.isError, textOf(r)).toBeFalsy();
       expect(typeof (r.structuredContent as any).summary, name).toBe('string');

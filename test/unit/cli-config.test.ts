@@ -7,12 +7,32 @@ import { loadConfig, resolveApiKey } from '../../server/config.js';
 
 describe('command line', () => {
   it('serves stdio by default and reads flags', () => {
-    expect(parseCliArgs([])).toEqual({ command: 'serve', apiUrl: undefined, sandbox: false, stateDir: undefined, logLevel: undefined, configPath: undefined });
-    expect(parseCliArgs(['--api-url', 'http://127.0.0.1:9', '--sandbox'])).toMatchObject({ command: 'serve', apiUrl: 'http://127.0.0.1:9', sandbox: true });
+    expect(parseCliArgs([])).toEqual({
+      command: 'serve',
+      apiUrl: undefined,
+      sandbox: false,
+      stateDir: undefined,
+      logLevel: undefined,
+      configPath: undefined,
+    });
+    expect(parseCliArgs(['--api-url', 'http://127.0.0.1:9', '--sandbox'])).toMatchObject({
+      command: 'serve',
+      apiUrl: 'http://127.0.0.1:9',
+      sandbox: true,
+    });
   });
 
   it('parses the sim subcommand', () => {
-    expect(parseCliArgs(['sim', '--port', '0', '--seed', 'x', '--offers', '5000', '--time-scale', '60', '--api-key', 'abcdefgh12'])).toEqual({ command: 'sim', port: 0, seed: 'x', offers: 5000, timeScale: 60, apiKey: 'abcdefgh12', faults: undefined, rateLimits: false });
+    expect(parseCliArgs(['sim', '--port', '0', '--seed', 'x', '--offers', '5000', '--time-scale', '60', '--api-key', 'abcdefgh12'])).toEqual({
+      command: 'sim',
+      port: 0,
+      seed: 'x',
+      offers: 5000,
+      timeScale: 60,
+      apiKey: 'abcdefgh12',
+      faults: undefined,
+      rateLimits: false,
+    });
   });
 
   it.each([

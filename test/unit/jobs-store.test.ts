@@ -90,7 +90,9 @@ describe('SQLite job store', () => {
     const b = other.acquireLease('job:j2', 'sup-B', 30, 31)!;
     expect(b.epoch).toBe(2);
     expect(() => store.transition(a, 'j2', 'PROVISIONING', 'stale supervisor woke up', 32)).toThrow(LeaseLost);
-    expect(() => store.addAttempt(a, { job_id: 'j2', label: 'x-a1', state: 'intent', offer_id: 1, machine_id: 2, instance_id: null, price_per_hour: 0.3 })).toThrow(LeaseLost);
+    expect(() =>
+      store.addAttempt(a, { job_id: 'j2', label: 'x-a1', state: 'intent', offer_id: 1, machine_id: 2, instance_id: null, price_per_hour: 0.3 }),
+    ).toThrow(LeaseLost);
     expect(store.getJob('j2')!.state).toBe('SUBMITTED');
     expect(store.attempts('j2')).toEqual([]);
     other.transition(b, 'j2', 'PROVISIONING', 'new owner', 33);
@@ -105,16 +107,44 @@ describe('SQLite job store', () => {
     const { store } = freshStore();
     store.createJob({ id: 'j3', name: 'x', spec: {}, now: 0 }, null);
     const f = store.acquireLease('job:j3', 'me', 30, 0)!;
-    const a1 = store.addAttempt(f, { job_id: 'j3', label: 'ada-j3-a1', state: 'intent', offer_id: 1, machine_id: 2, instance_id: null, price_per_hour: 0.3 });
+    const a1 = store.addAttempt(f, {
+      job_id: 'j3',
+      label: 'ada-j3-a1',
+      state: 'intent',
+      offer_id: 1,
+      machine_id: 2,
+      instance_id: null,
+      price_per_hour: 0.3,
+    });
     expect(a1.n).toBe(1);
-    expect(() => store.addAttempt(f, { job_id: 'j3', label: 'ada-j3-a1', state: 'intent', offer_id: 1, machine_id: 2, instance_id: null, price_per_hour: 0.3 })).toThrow(/UNIQUE/);
+    expect(() =>
+      store.addAttempt(f, { job_id: 'j3', label: 'ada-j3-a1', state: 'intent', offer_id: 1, machine_id: 2, instance_id: null, price_per_hour: 0.3 }),
+    ).toThrow(/UNIQUE/);
     store.updateAttempt(f, 'j3', 1, { state: 'rented', instance_id: 99 });
     expect(store.attempts('j3')[0]).toMatchObject({ state: 'rented', instance_id: 99 });
     store.appendLogs(f, 'j3', 1, 5, ['one', 'two', 'three']);
     expect(store.logs('j3', 0, 2).map((l) => l.line)).toEqual(['one', 'two']);
     expect(store.logs('j3', 2, 10).map((l) => [l.seq, l.line])).toEqual([[3, 'three']]);
-    expect(() => store.recordArtifact(f, { job_id: 'j3', remote_path: '/workspace/out/a', destination: '/x', size: 1, sha256: 'nope', attempt: 1, verified_at: 9 })).toThrow(/sha256/);
-    store.recordArtifact(f, { job_id: 'j3', remote_path: '/workspace/out/a', destination: '/x', size: 1, sha256: 'a'.repeat(64), attempt: 1, verified_at: 9 });
+    expect(() =>
+      store.recordArtifact(f, {
+        job_id: 'j3',
+        remote_path: '/workspace/out/a',
+        destination: '/x',
+        size: 1,
+        sha256: 'nope',
+        attempt: 1,
+        verified_at: 9,
+      }),
+    ).toThrow(/sha256/);
+    store.recordArtifact(f, {
+      job_id: 'j3',
+      remote_path: '/workspace/out/a',
+      destination: '/x',
+      size: 1,
+      sha256: 'a'.repeat(64),
+      attempt: 1,
+      verified_at: 9,
+    });
     expect(store.artifacts('j3')).toHaveLength(1);
     expect(store.requestCancel('j3', 10)!.cancel_requested).toBe(true);
     expect(store.requestCancel('j3', 11)!.cancel_requested).toBe(true);

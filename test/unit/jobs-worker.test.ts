@@ -9,7 +9,13 @@ import { TRAINER_COMMAND, TRAINER_SCRIPT, trainerOutput } from '../../sim/traine
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.pid) try { process.kill(-c.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const c of children.splice(0))
+    if (c.exitCode === null && c.pid)
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -46,7 +52,10 @@ describe('deterministic trainer', () => {
     const b = box();
     const out = join(b.root, 'out');
     const ckpt = join(b.root, 'ckpt');
-    const child = spawn(join(b.bin, TRAINER_COMMAND), ['--steps', '9', '--every', '3', '--out', out, '--ckpt', ckpt, '--step-ms', '1'], { env: b.env, stdio: 'ignore' });
+    const child = spawn(join(b.bin, TRAINER_COMMAND), ['--steps', '9', '--every', '3', '--out', out, '--ckpt', ckpt, '--step-ms', '1'], {
+      env: b.env,
+      stdio: 'ignore',
+    });
     const code = await new Promise((r) => child.on('close', r));
     expect(code).toBe(0);
     expect(readFileSync(join(out, 'model.bin')).equals(trainerOutput(9))).toBe(true);
@@ -96,8 +105,12 @@ describe('worker agent', () => {
     startAgent(b, a2, cmd(join(b.root, 'out2'), ckpt2), ckpt2);
     await until('heartbeat 2', () => existsSync(join(a2, 'heartbeat')));
     writeFileSync(join(a2, 'go'), '');
-    expect(await until('exit code 2', () => existsSync(join(a2, 'exit_code')) && readFileSync(join(a2, 'exit_code'), 'utf8').trim(), 60_000)).toBe('0');
-    expect(readFileSync(join(a2, 'logs', '0001.log'), 'utf8')).toContain(`resumed from ${ckpt2}/step-${String(stopped).padStart(6, '0')} at step ${stopped}`);
+    expect(await until('exit code 2', () => existsSync(join(a2, 'exit_code')) && readFileSync(join(a2, 'exit_code'), 'utf8').trim(), 60_000)).toBe(
+      '0',
+    );
+    expect(readFileSync(join(a2, 'logs', '0001.log'), 'utf8')).toContain(
+      `resumed from ${ckpt2}/step-${String(stopped).padStart(6, '0')} at step ${stopped}`,
+    );
     expect(readFileSync(join(b.root, 'out2', 'model.bin')).equals(trainerOutput(40))).toBe(true);
   }, 90_000);
 });

@@ -27,12 +27,33 @@ describe('disk listing for the destroy dialog', () => {
   it('parses NUL-separated records, keeps names with newlines whole, drops a cut last record', () => {
     const raw = Buffer.from('10\t/workspace/a\u000020\t/workspace/b\nc\u00005\t/workspace/cu');
     const s = parseFileList(raw, true);
-    expect(s.files).toEqual([{ path: '/workspace/a', bytes: 10 }, { path: '/workspace/b\nc', bytes: 20 }]);
+    expect(s.files).toEqual([
+      { path: '/workspace/a', bytes: 10 },
+      { path: '/workspace/b\nc', bytes: 20 },
+    ]);
     expect(s).toMatchObject({ total_bytes: 30, truncated: true });
   });
   it('lists files no verified copy covers, largest first', () => {
-    const copy = { type: 'verified_copy' as const, instance_id: 1, remote_path: '/workspace/a', destination: 'x', size: 10, sha256_remote: 'a', sha256_local: 'a', at: 0 };
-    expect(uncoveredFiles([{ path: '/workspace/a', bytes: 10 }, { path: '/workspace/s', bytes: 1 }, { path: '/workspace/l', bytes: 99 }], [copy]).map((f) => f.path)).toEqual(['/workspace/l', '/workspace/s']);
+    const copy = {
+      type: 'verified_copy' as const,
+      instance_id: 1,
+      remote_path: '/workspace/a',
+      destination: 'x',
+      size: 10,
+      sha256_remote: 'a',
+      sha256_local: 'a',
+      at: 0,
+    };
+    expect(
+      uncoveredFiles(
+        [
+          { path: '/workspace/a', bytes: 10 },
+          { path: '/workspace/s', bytes: 1 },
+          { path: '/workspace/l', bytes: 99 },
+        ],
+        [copy],
+      ).map((f) => f.path),
+    ).toEqual(['/workspace/l', '/workspace/s']);
   });
 });
 
@@ -58,7 +79,11 @@ describe('budget reservations', () => {
     r.release(b);
     expect(r.outstanding(1100, new Map([[7, 0.25]]))).toEqual([{ id: a, amount: 0.75, per_hour: 0, scopes: ['overall'], instance_ids: [7] }]);
     expect(r.outstanding(1000 + 3601, none)).toEqual([]);
-    expect(() => r.reserve(5, ['overall'], 1000, 2000, none, () => { throw new Error('over budget'); })).toThrow('over budget');
+    expect(() =>
+      r.reserve(5, ['overall'], 1000, 2000, none, () => {
+        throw new Error('over budget');
+      }),
+    ).toThrow('over budget');
     expect(r.outstanding(1100, none)).toHaveLength(1);
   });
 });
@@ -75,13 +100,27 @@ describe('burn at the running price', () => {
 describe('last start when a start record was lost (11.2, 11.15)', () => {
   it('a stopped instance keeps only copies from its last run, even when the start in between was not recorded', async () => {
     const { gateState } = await import('../../server/safety/destroy-gate.js');
-    const audit = { entries: () => [
-      { action: 'stop', result: 'ok', instance_id: 1, detail: { epoch: 150 } },
-      // (a start at 200 whose record was lost; the disk changed after it)
-      { action: 'stop', result: 'ok', instance_id: 1, detail: { epoch: 300 } },
-    ] } as any;
-    const copy = (at: number) => ({ type: 'verified_copy', instance_id: 1, remote_path: `/w/${at}`, destination: 'x', size: 1, sha256_remote: 'a', sha256_local: 'a', at });
-    const ledger = { verifiedCopiesFor: (_id: number, since: number) => [copy(100), copy(250)].filter((c) => c.at >= since), stateDigest: () => 'd' } as any;
+    const audit = {
+      entries: () => [
+        { action: 'stop', result: 'ok', instance_id: 1, detail: { epoch: 150 } },
+        // (a start at 200 whose record was lost; the disk changed after it)
+        { action: 'stop', result: 'ok', instance_id: 1, detail: { epoch: 300 } },
+      ],
+    } as any;
+    const copy = (at: number) => ({
+      type: 'verified_copy',
+      instance_id: 1,
+      remote_path: `/w/${at}`,
+      destination: 'x',
+      size: 1,
+      sha256_remote: 'a',
+      sha256_local: 'a',
+      at,
+    });
+    const ledger = {
+      verifiedCopiesFor: (_id: number, since: number) => [copy(100), copy(250)].filter((c) => c.at >= since),
+      stateDigest: () => 'd',
+    } as any;
     const state = gateState({ id: 1, start_date: 50, actual_status: 'stopped', intended_status: 'stopped' } as any, ledger, audit, 400);
     expect(state.copies.map((c) => c.at)).toEqual([250]);
   });

@@ -5,8 +5,17 @@ import { buildOfferSearch } from '../../server/vast/offer-search.js';
 import { diskPerHour, instanceBurnPerHour, projectOfferCost } from '../../server/vast/pricing.js';
 import type { Instance, Offer } from '../../server/vast/schemas.js';
 
-const offer = { id: 1, machine_id: 2, num_gpus: 1, gpu_name: 'RTX 4090', dph_base: 0.4, dph_total: 0.4 + (0.15 * 64) / 720, storage_cost: 0.15 } as Offer;
-const inst = (over: Partial<Instance>): Instance => ({ id: 9, storage_cost: 0.2, disk_space: 72, dph_base: 0.5, dph_total: 0.52, start_date: 1000, ...over }) as Instance;
+const offer = {
+  id: 1,
+  machine_id: 2,
+  num_gpus: 1,
+  gpu_name: 'RTX 4090',
+  dph_base: 0.4,
+  dph_total: 0.4 + (0.15 * 64) / 720,
+  storage_cost: 0.15,
+} as Offer;
+const inst = (over: Partial<Instance>): Instance =>
+  ({ id: 9, storage_cost: 0.2, disk_space: 72, dph_base: 0.5, dph_total: 0.52, start_date: 1000, ...over }) as Instance;
 
 describe('pricing', () => {
   it('prices disk per GB-month over 720 hours', () => {
@@ -58,20 +67,37 @@ describe('diagnosis', () => {
   });
 
   it('tells that a stopped instance still bills its disk, with the rate', () => {
-    expect(diagnose(inst({ actual_status: 'stopped', intended_status: 'stopped' }), 2000).summary).toMatch(/still billing disk at \$0\.0200\/h.*Only destroy stops the meter/);
+    expect(diagnose(inst({ actual_status: 'stopped', intended_status: 'stopped' }), 2000).summary).toMatch(
+      /still billing disk at \$0\.0200\/h.*Only destroy stops the meter/,
+    );
   });
 });
 
 describe('ssh endpoints', () => {
   it('prefers direct when port 22 is mapped, and shifts the proxy port for jupyter', () => {
-    const e = sshEndpoints(inst({ ports: { '22/tcp': [{ HostIp: '0.0.0.0', HostPort: '40022' }] }, public_ipaddr: '1.2.3.4', ssh_host: 'ssh5.vast.ai', ssh_port: 100, image_runtype: 'jupyter_direc ssh_proxy' }));
+    const e = sshEndpoints(
+      inst({
+        ports: { '22/tcp': [{ HostIp: '0.0.0.0', HostPort: '40022' }] },
+        public_ipaddr: '1.2.3.4',
+        ssh_host: 'ssh5.vast.ai',
+        ssh_port: 100,
+        image_runtype: 'jupyter_direc ssh_proxy',
+      }),
+    );
     expect(e).toEqual({ direct: 'ssh://root@1.2.3.4:40022', proxy: 'ssh://root@ssh5.vast.ai:101' });
   });
 });
 
 describe('offer search building', () => {
   it('lets structured filters override the query text and lists the defaults applied', () => {
-    const s = buildOfferSearch({ query: 'gpu_name=RTX_3090 num_gpus>=2', gpu_name: 'RTX_4090', max_dph: 0.5, geolocation: ['us'], interruptible: true, min_gpu_ram_gb: 24 });
+    const s = buildOfferSearch({
+      query: 'gpu_name=RTX_3090 num_gpus>=2',
+      gpu_name: 'RTX_4090',
+      max_dph: 0.5,
+      geolocation: ['us'],
+      interruptible: true,
+      min_gpu_ram_gb: 24,
+    });
     expect(s.body.gpu_name).toEqual({ eq: 'RTX 4090' });
     expect(s.body.num_gpus).toEqual({ gte: '2' });
     expect(s.body.dph_total).toEqual({ lte: 0.5 });

@@ -2,10 +2,11 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { guardProgress } from '../../server/ssh/progress-guard.js';
 
-const ended = (s: PassThrough) => new Promise<Error | null>((resolve) => {
-  s.on('error', (e) => resolve(e));
-  s.on('close', () => resolve(null));
-});
+const ended = (s: PassThrough) =>
+  new Promise<Error | null>((resolve) => {
+    s.on('error', (e) => resolve(e));
+    s.on('close', () => resolve(null));
+  });
 
 describe('minimum progress', () => {
   it('destroys a stream trickling below the rule, naming the stall', async () => {

@@ -36,7 +36,10 @@ describe('prototype keys in offer queries', () => {
     for (const raw of ['{"__proto__":{"eq":1}}', '{"constructor":{"eq":1}}', '{"num_gpus":{"__proto__":1}}', '{"order":[["__proto__","asc"]]}']) {
       expect(() => parseSearchBody(JSON.parse(raw))).toThrow(QueryError);
     }
-    const rows = [{ id: 1, num_gpus: 1 }, { id: 2, num_gpus: 2 }] as never[];
+    const rows = [
+      { id: 1, num_gpus: 1 },
+      { id: 2, num_gpus: 2 },
+    ] as never[];
     const search = parseSearchBody({ num_gpus: { gte: 2 } });
     expect(filterAndSort(rows, search).map((r: { id: number }) => r.id)).toEqual([2]);
   });

@@ -21,7 +21,15 @@ function readCaptures(text: string): Capture[] {
     const endpoint = (lines[i + 1] ?? '').trim().split(/\s+/).slice(0, 2).join(' ').replace(/\?.*$/, '');
     const body = /body=(.*)$/.exec(lines[i + 2] ?? '')?.[1];
     if (!body) return;
-    out.push({ flavor, command: line.slice('$ vastai search offers'.length).replace(/\(flags placed after the subcommand\)/, '').trim(), endpoint, body: JSON.parse(body) });
+    out.push({
+      flavor,
+      command: line
+        .slice('$ vastai search offers'.length)
+        .replace(/\(flags placed after the subcommand\)/, '')
+        .trim(),
+      endpoint,
+      body: JSON.parse(body),
+    });
   });
   return out;
 }

@@ -61,8 +61,14 @@ describe('parseQuery', () => {
 describe('ordering and body', () => {
   it('parses -o like the CLI', () => {
     expect(parseOrder('score-')).toStrictEqual([['score', 'desc']]);
-    expect(parseOrder('dlperf_usd-,num_gpus')).toStrictEqual([['dlperf_per_dphtotal', 'desc'], ['num_gpus', 'asc']]);
-    expect(parseOrder('-dph,+reliability')).toStrictEqual([['dph_total', 'desc'], ['reliability', 'asc']]);
+    expect(parseOrder('dlperf_usd-,num_gpus')).toStrictEqual([
+      ['dlperf_per_dphtotal', 'desc'],
+      ['num_gpus', 'asc'],
+    ]);
+    expect(parseOrder('-dph,+reliability')).toStrictEqual([
+      ['dph_total', 'desc'],
+      ['reliability', 'asc'],
+    ]);
   });
 
   it('rewrites interruptible to bid and always sends allocated_storage', () => {

@@ -36,7 +36,14 @@ describe('pacing', () => {
     const { Pacer } = await import('../../server/vast/pacing.js');
     let now = 0;
     const slept: number[] = [];
-    const p = new Pacer(undefined, () => now, async (ms) => { slept.push(ms); now += ms; });
+    const p = new Pacer(
+      undefined,
+      () => now,
+      async (ms) => {
+        slept.push(ms);
+        now += ms;
+      },
+    );
     await p.wait('GET', '/api/v0/instances/5/');
     await p.wait('GET', '/api/v0/instances/5/');
     await p.wait('GET', '/api/v0/users/current');

@@ -58,14 +58,26 @@ describe('audit redaction of secret-looking values', () => {
     const { redactForAudit } = await import('../../server/state/audit-log.js');
     const out = redactForAudit(
       {
-        env: { DATABASE_URL: 'postgres://me:pw-12345@db.example/x', OPAQUE: 'Zx9aB7cD5eF3gH1iJ0kLmN', PLAIN: 'hello world', WORKERS: '4', HF: 'hf_abcdefghijklmnopqrstuvwx' },
+        env: {
+          DATABASE_URL: 'postgres://me:pw-12345@db.example/x',
+          OPAQUE: 'Zx9aB7cD5eF3gH1iJ0kLmN',
+          PLAIN: 'hello world',
+          WORKERS: '4',
+          HF: 'hf_abcdefghijklmnopqrstuvwx',
+        },
         onstart: 'export HF_TOKEN=hf_abcdefghijklmnopqrstuvwx; curl -H "Authorization: Bearer abcdefghijklmnop123" https://u:secretpw@host/x',
         image: 'pytorch/pytorch:2.1',
         command: `echo ${Buffer.from(KEY).toString('base64')}`,
       },
       reg(),
     ) as any;
-    expect(out.env).toEqual({ DATABASE_URL: 'postgres://me:[REDACTED]@db.example/x', OPAQUE: '[REDACTED]', PLAIN: 'hello world', WORKERS: '4', HF: 'hf_[REDACTED]' });
+    expect(out.env).toEqual({
+      DATABASE_URL: 'postgres://me:[REDACTED]@db.example/x',
+      OPAQUE: '[REDACTED]',
+      PLAIN: 'hello world',
+      WORKERS: '4',
+      HF: 'hf_[REDACTED]',
+    });
     expect(out.onstart).not.toMatch(/abcdefghijklmnop|secretpw/);
     expect(out.onstart).toContain('HF_TOKEN=[REDACTED]');
     expect(out.image).toBe('pytorch/pytorch:2.1');

@@ -47,7 +47,13 @@ describe('simulator: conventions', () => {
 
 describe('simulator: offer search', () => {
   it('filters with numeric strings, lists and several ops per field', async () => {
-    const r = await simFetch(sim, 'POST', '/api/v0/bundles/', { num_gpus: { gte: '2', lte: '4' }, geolocation: { in: ['US', 'CA'] }, reliability: { gt: '0.95' }, rented: { eq: false }, limit: 500 });
+    const r = await simFetch(sim, 'POST', '/api/v0/bundles/', {
+      num_gpus: { gte: '2', lte: '4' },
+      geolocation: { in: ['US', 'CA'] },
+      reliability: { gt: '0.95' },
+      rented: { eq: false },
+      limit: 500,
+    });
     expect(r.json.offers.length).toBeGreaterThan(5);
     for (const o of r.json.offers) {
       expect(o.num_gpus).toBeGreaterThanOrEqual(2);

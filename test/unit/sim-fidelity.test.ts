@@ -62,7 +62,13 @@ describe('bids and interruptions', () => {
     const od = await simFetch(sim, 'PUT', `/api/v0/asks/${ask.id}/`, { image: 'ubuntu:22.04', disk: 10, cancel_unavail: true });
     expect(od.status).toBe(200);
     const row = (await simFetch(sim, 'GET', `/api/v0/instances/${bid.json.new_contract}/`)).json.instances;
-    expect({ a: row.actual_status, i: row.intended_status, c: row.cur_state, n: row.next_state, b: row.is_bid }).toEqual({ a: 'stopped', i: 'stopped', c: 'stopped', n: 'stopped', b: true });
+    expect({ a: row.actual_status, i: row.intended_status, c: row.cur_state, n: row.next_state, b: row.is_bid }).toEqual({
+      a: 'stopped',
+      i: 'stopped',
+      c: 'stopped',
+      n: 'stopped',
+      b: true,
+    });
     expect(row.status_msg).not.toMatch(/outbid/i);
   });
 

@@ -109,7 +109,9 @@ describe('SSH sessions against hostile hosts', () => {
   it('refuses a host whose key the verifier rejects, naming the fingerprint', async () => {
     const port = await stubbornSshd();
     let seen = '';
-    const e = await SshSession.connect({ host: '127.0.0.1', port, kind: 'direct' }, clientKey.private, { verifyHostKey: (fp) => ((seen = fp), false) }).catch((x) => x);
+    const e = await SshSession.connect({ host: '127.0.0.1', port, kind: 'direct' }, clientKey.private, {
+      verifyHostKey: (fp) => ((seen = fp), false),
+    }).catch((x) => x);
     expect(seen).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
     expect(e).toBeInstanceOf(SshError);
     expect((e as SshError).kind).toBe('host_key');

@@ -20,10 +20,11 @@ describe('append-only JSONL', () => {
   it('keeps every record whole when two processes append at once', async () => {
     const file = join(dir(), 'ledger.jsonl');
     const module = fileURLToPath(new URL('../../dist/server/state/jsonl-file.js', import.meta.url));
-    const writer = (who: string) => new Promise<number | null>((resolve) => {
-      const code = `import { appendJsonLine } from ${JSON.stringify(module)}; for (let i = 0; i < 300; i++) appendJsonLine(${JSON.stringify(file)}, { who: ${JSON.stringify(who)}, i, pad: 'x'.repeat(2000) });`;
-      spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: 'inherit' }).on('exit', resolve);
-    });
+    const writer = (who: string) =>
+      new Promise<number | null>((resolve) => {
+        const code = `import { appendJsonLine } from ${JSON.stringify(module)}; for (let i = 0; i < 300; i++) appendJsonLine(${JSON.stringify(file)}, { who: ${JSON.stringify(who)}, i, pad: 'x'.repeat(2000) });`;
+        spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: 'inherit' }).on('exit', resolve);
+      });
     expect(await Promise.all([writer('a'), writer('b')])).toEqual([0, 0]);
     // A reader can see another process's record half-copied (the size grows page by page), so an
     // append may close a "torn" tail that was not: that adds a blank line, never a split record.
@@ -45,8 +46,28 @@ describe('append-only JSONL', () => {
 describe('copy ledger', () => {
   it('records only copies whose checksums match, and filters by instance and time', () => {
     const ledger = new CopyLedger(dir());
-    expect(() => ledger.recordVerifiedCopy({ instance_id: 1, remote_path: '/w', destination: '/d', size: 1, sha256_remote: SHA, sha256_local: 'c'.repeat(64), at: 10 })).toThrow(/do not match/);
-    expect(() => ledger.recordVerifiedCopy({ instance_id: 1, remote_path: '/w', destination: '/d', size: 1, sha256_remote: 'nothex', sha256_local: 'nothex', at: 10 })).toThrow();
+    expect(() =>
+      ledger.recordVerifiedCopy({
+        instance_id: 1,
+        remote_path: '/w',
+        destination: '/d',
+        size: 1,
+        sha256_remote: SHA,
+        sha256_local: 'c'.repeat(64),
+        at: 10,
+      }),
+    ).toThrow(/do not match/);
+    expect(() =>
+      ledger.recordVerifiedCopy({
+        instance_id: 1,
+        remote_path: '/w',
+        destination: '/d',
+        size: 1,
+        sha256_remote: 'nothex',
+        sha256_local: 'nothex',
+        at: 10,
+      }),
+    ).toThrow();
     ledger.recordVerifiedCopy({ instance_id: 1, remote_path: '/w', destination: '/d', size: 1, sha256_remote: SHA, sha256_local: SHA, at: 10 });
     ledger.recordVerifiedCopy({ instance_id: 2, remote_path: '/w', destination: '/d', size: 1, sha256_remote: SHA, sha256_local: SHA, at: 20 });
     expect(ledger.verifiedCopiesFor(1)).toHaveLength(1);
@@ -61,8 +82,16 @@ describe('audit log redaction', () => {
   it('redacts secret-named fields and known secret values, keeps the rest', () => {
     const secrets = new SecretRegistry();
     secrets.add('SUPERSECRETKEY-123456');
-    const out = redactForAudit({ env: { HF_TOKEN: 'hf_x', TZ: 'UTC' }, note: 'key SUPERSECRETKEY-123456 here', nested: [{ password: 'p' }], confirmation_token: 'create-abc' }, secrets);
-    expect(out).toEqual({ env: { HF_TOKEN: '[REDACTED]', TZ: 'UTC' }, note: 'key [REDACTED] here', nested: [{ password: '[REDACTED]' }], confirmation_token: 'create-abc' });
+    const out = redactForAudit(
+      { env: { HF_TOKEN: 'hf_x', TZ: 'UTC' }, note: 'key SUPERSECRETKEY-123456 here', nested: [{ password: 'p' }], confirmation_token: 'create-abc' },
+      secrets,
+    );
+    expect(out).toEqual({
+      env: { HF_TOKEN: '[REDACTED]', TZ: 'UTC' },
+      note: 'key [REDACTED] here',
+      nested: [{ password: '[REDACTED]' }],
+      confirmation_token: 'create-abc',
+    });
     const log = new AuditLog(dir(), secrets);
     log.record({ tool: 't', action: 'a', args: { api_key: 'SUPERSECRETKEY-123456' }, result: 'ok' });
     expect(readFileSync(log.path, 'utf8')).not.toContain('SUPERSECRETKEY');
@@ -86,11 +115,23 @@ describe('confirmation tokens', () => {
 });
 
 describe('onstart', () => {
-  it.each(['OPENAI_API_KEY=sk-abc', 'export WANDB_TOKEN=abc123', 'DB_PASSWORD=hunter2', 'id AKIAIOSFODNN7EXAMPLE', '-----BEGIN OPENSSH PRIVATE KEY-----'])('refuses %s', (script) => {
+  it.each([
+    'OPENAI_API_KEY=sk-abc',
+    'export WANDB_TOKEN=abc123',
+    'DB_PASSWORD=hunter2',
+    'id AKIAIOSFODNN7EXAMPLE',
+    '-----BEGIN OPENSSH PRIVATE KEY-----',
+  ])('refuses %s', (script) => {
     expect(() => assertNoSecrets(script, () => false)).toThrow(/secret/);
   });
 
-  it.each(['python train.py --epochs 3', 'MAX_TOKENS_LEN=5 python x.py', 'huggingface-cli login --token "$HF_TOKEN"', 'export HF_TOKEN=$HF_TOKEN', 'monkey=banana'])('accepts %s', (script) => {
+  it.each([
+    'python train.py --epochs 3',
+    'MAX_TOKENS_LEN=5 python x.py',
+    'huggingface-cli login --token "$HF_TOKEN"',
+    'export HF_TOKEN=$HF_TOKEN',
+    'monkey=banana',
+  ])('accepts %s', (script) => {
     expect(() => assertNoSecrets(script, () => false)).not.toThrow();
   });
 

@@ -29,7 +29,15 @@ describe('torn JSONL tails', () => {
     const d = dir();
     const ledger = new CopyLedger(d);
     appendFileSync(join(d, 'ledger.jsonl'), '{"type":"verified_copy","instance_id":7,');
-    ledger.recordVerifiedCopy({ instance_id: 7, remote_path: '/workspace/a', destination: '/x', size: 1, sha256_remote: SHA, sha256_local: SHA, at: 100 });
+    ledger.recordVerifiedCopy({
+      instance_id: 7,
+      remote_path: '/workspace/a',
+      destination: '/x',
+      size: 1,
+      sha256_remote: SHA,
+      sha256_local: SHA,
+      at: 100,
+    });
     expect(ledger.verifiedCopiesFor(7)).toHaveLength(1);
   });
 
@@ -56,7 +64,9 @@ describe('owner-only state files', () => {
     const notices: JsonlRepairNotice[] = [];
     secureStateDir(d, (n) => notices.push(n));
     const mode = (p: string) => statSync(join(d, p)).mode & 0o777;
-    expect([mode('.'), mode('ssh'), mode('ledger.jsonl'), mode('audit.jsonl'), mode('ssh/id_ed25519'), mode('ssh/id_ed25519.pub')]).toEqual([0o700, 0o700, 0o600, 0o600, 0o600, 0o644]);
+    expect([mode('.'), mode('ssh'), mode('ledger.jsonl'), mode('audit.jsonl'), mode('ssh/id_ed25519'), mode('ssh/id_ed25519.pub')]).toEqual([
+      0o700, 0o700, 0o600, 0o600, 0o600, 0o644,
+    ]);
     expect(notices.length).toBe(5);
   });
 
@@ -73,18 +83,33 @@ describe('audit log size', () => {
   it('caps one record, keeping the small fields that matter', () => {
     const d = dir();
     const audit = new AuditLog(d, new SecretRegistry());
-    audit.record({ tool: 'create', action: 'propose', args: { label: 'me-abc', huge: 'z'.repeat(1_000_000), list: Array(10_000).fill('q') }, result: 'pending', instance_id: 5, detail: { epoch: 123, blob: 'y'.repeat(50_000) } });
+    audit.record({
+      tool: 'create',
+      action: 'propose',
+      args: { label: 'me-abc', huge: 'z'.repeat(1_000_000), list: Array(10_000).fill('q') },
+      result: 'pending',
+      instance_id: 5,
+      detail: { epoch: 123, blob: 'y'.repeat(50_000) },
+    });
     const line = readFileSync(join(d, 'audit.jsonl'), 'utf8').trim();
     expect(Buffer.byteLength(line)).toBeLessThanOrEqual(MAX_AUDIT_RECORD_BYTES);
     const [e] = audit.entries() as any[];
-    expect(e).toMatchObject({ tool: 'create', action: 'propose', instance_id: 5, truncated: true, args: { label: 'me-abc' }, detail: { epoch: 123 } });
+    expect(e).toMatchObject({
+      tool: 'create',
+      action: 'propose',
+      instance_id: 5,
+      truncated: true,
+      args: { label: 'me-abc' },
+      detail: { epoch: 123 },
+    });
     expect(e.args.huge).toMatch(/cut: \d+ bytes/);
   });
 
   it('rotates past its size and still reads every record, in order, across files', () => {
     const d = dir();
     const audit = new AuditLog(d, new SecretRegistry(), undefined, 10_000);
-    for (let i = 0; i < 60; i++) audit.record({ tool: 't', action: 'start', args: { i, pad: 'p'.repeat(400) }, result: 'ok', instance_id: 1, detail: { epoch: i } });
+    for (let i = 0; i < 60; i++)
+      audit.record({ tool: 't', action: 'start', args: { i, pad: 'p'.repeat(400) }, result: 'ok', instance_id: 1, detail: { epoch: i } });
     const files = readdirSync(d).filter((f) => f.startsWith('audit'));
     expect(files.length).toBeGreaterThan(2);
     for (const f of files) expect(statSync(join(d, f)).size).toBeLessThan(10_000 + 1000);

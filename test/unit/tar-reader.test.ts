@@ -24,7 +24,10 @@ function read(archive: Buffer, chunk = 777): { name: string; body: string }[] {
 }
 
 function gnuTar(dir: string, names: string[], extra: string[] = []): Buffer {
-  const r = spawnSync('tar', ['--hard-dereference', '--no-recursion', '--null', ...extra, '-cf', '-', '-T', '-'], { cwd: dir, input: Buffer.from(names.map((n) => `${n}\0`).join('')) });
+  const r = spawnSync('tar', ['--hard-dereference', '--no-recursion', '--null', ...extra, '-cf', '-', '-T', '-'], {
+    cwd: dir,
+    input: Buffer.from(names.map((n) => `${n}\0`).join('')),
+  });
   if (r.status !== 0) throw new Error(String(r.stderr));
   return r.stdout;
 }
@@ -47,7 +50,11 @@ describe('tar stream reader', () => {
   writeFileSync(join(dir, 'empty'), '');
   symlinkSync('/etc/passwd', join(dir, 'link'));
 
-  it.each([['gnu', []], ['pax', ['--format=pax']], ['ustar', ['--format=ustar']]] as const)('reads GNU tar output (%s format) in odd-sized chunks', (_f, extra) => {
+  it.each([
+    ['gnu', []],
+    ['pax', ['--format=pax']],
+    ['ustar', ['--format=ustar']],
+  ] as const)('reads GNU tar output (%s format) in odd-sized chunks', (_f, extra) => {
     const names = extra[0] === '--format=ustar' ? ['./empty', './new\nline'] : ['./empty', `./${long}`, './new\nline'];
     const got = read(gnuTar(dir, names, [...extra]));
     expect(got.map((g) => g.name)).toEqual(names);
@@ -55,7 +62,11 @@ describe('tar stream reader', () => {
   });
 
   it('reads what our own writer produces (long names included)', () => {
-    const files = [{ name: long, body: 'x'.repeat(1000) }, { name: 'a', body: '' }, { name: 'b/c', body: 'hello' }];
+    const files = [
+      { name: long, body: 'x'.repeat(1000) },
+      { name: 'a', body: '' },
+      { name: 'b/c', body: 'hello' },
+    ];
     expect(read(ours(files), 100)).toEqual(files);
   });
 

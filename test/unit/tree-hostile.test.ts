@@ -56,7 +56,13 @@ function fakeConn(script: Script): CopyConnection {
       return ch;
     },
   } as unknown as SshSession;
-  return { session: async () => session, drop: () => undefined, signal: undefined, warnings: new Set(), endpoint: 'direct' } as unknown as CopyConnection;
+  return {
+    session: async () => session,
+    drop: () => undefined,
+    signal: undefined,
+    warnings: new Set(),
+    endpoint: 'direct',
+  } as unknown as CopyConnection;
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -90,20 +96,27 @@ describe('a hostile instance during a directory copy', () => {
     const { root, tree } = setup();
     const files = [{ rel: 'a.txt', body: Buffer.from('hello') }];
     const conn = fakeConn(instance(files, tarOf([{ name: '../../../tmp/evil.txt', body: Buffer.from('pwned') }])));
-    await expect(downloadTree(conn, '/workspace/x', tree, ['dst'], [{ rel: 'a.txt', type: 'f', size: 5 }], () => undefined)).rejects.toThrow(/tar stream was refused.*evil/);
+    await expect(downloadTree(conn, '/workspace/x', tree, ['dst'], [{ rel: 'a.txt', type: 'f', size: 5 }], () => undefined)).rejects.toThrow(
+      /tar stream was refused.*evil/,
+    );
     expect(everything(root)).toEqual(['dst']);
   });
 
   it.each(['../escape', '/etc/passwd', 'a/../../b', 'a//b', '.'])('refuses a listed path %j before writing anything', async (rel) => {
     const { root, tree } = setup();
     const conn = fakeConn(() => null);
-    await expect(downloadTree(conn, '/workspace/x', tree, ['dst'], [{ rel, type: 'f', size: 1 }], () => undefined)).rejects.toThrow(/would leave the destination/);
+    await expect(downloadTree(conn, '/workspace/x', tree, ['dst'], [{ rel, type: 'f', size: 1 }], () => undefined)).rejects.toThrow(
+      /would leave the destination/,
+    );
     expect(everything(root)).toEqual([]);
   });
 
   it('stops when a directory is swapped for a link in the middle of the copy', async () => {
     const { root, outside, tree } = setup();
-    const files = [{ rel: 'a/1', body: Buffer.from('one') }, { rel: 'a/2', body: Buffer.from('two') }];
+    const files = [
+      { rel: 'a/1', body: Buffer.from('one') },
+      { rel: 'a/2', body: Buffer.from('two') },
+    ];
     const [first, second] = tarOf(files.map((f) => ({ name: `./${f.rel}`, body: f.body })));
     const swap = () => {
       renameSync(join(root, 'dst/a'), join(root, 'dst/a-moved'));
@@ -118,9 +131,19 @@ describe('a hostile instance during a directory copy', () => {
 
   it('copies a well-behaved tree and proves it with equal digests', async () => {
     const { root, tree } = setup();
-    const files = [{ rel: 'x/1', body: Buffer.from('one') }, { rel: 'y', body: Buffer.alloc(70_000, 3) }];
+    const files = [
+      { rel: 'x/1', body: Buffer.from('one') },
+      { rel: 'y', body: Buffer.alloc(70_000, 3) },
+    ];
     const conn = fakeConn(instance(files, tarOf(files.map((f) => ({ name: `./${f.rel}`, body: f.body })))));
-    const out = await downloadTree(conn, '/workspace/x', tree, ['dst'], [{ rel: 'x', type: 'd', size: 0 }, ...files.map((f) => ({ rel: f.rel, type: 'f', size: f.body.length }))], () => undefined);
+    const out = await downloadTree(
+      conn,
+      '/workspace/x',
+      tree,
+      ['dst'],
+      [{ rel: 'x', type: 'd', size: 0 }, ...files.map((f) => ({ rel: f.rel, type: 'f', size: f.body.length }))],
+      () => undefined,
+    );
     expect(out.digestLocal).toBe(out.digestRemote);
     expect(out.files.map((f) => f.sha256)).toEqual(files.map((f) => sha(f.body)));
     expect(everything(join(root, 'dst')).sort()).toEqual(['x', 'x/1', 'y']);
@@ -140,15 +163,32 @@ describe('a hostile instance in a one-pass copy (stream started with the listing
   };
 
   it.each([
-    ['a member the listing does not have', [{ name: './a.txt', body: Buffer.from('hello') }, { name: './extra', body: Buffer.from('x') }], /not a file of the listing/],
-    ['the same member twice', [{ name: './a.txt', body: Buffer.from('hello') }, { name: './a.txt', body: Buffer.from('hello') }], /came twice/],
+    [
+      'a member the listing does not have',
+      [
+        { name: './a.txt', body: Buffer.from('hello') },
+        { name: './extra', body: Buffer.from('x') },
+      ],
+      /not a file of the listing/,
+    ],
+    [
+      'the same member twice',
+      [
+        { name: './a.txt', body: Buffer.from('hello') },
+        { name: './a.txt', body: Buffer.from('hello') },
+      ],
+      /came twice/,
+    ],
     ['a path that leaves the destination', [{ name: './../../a.txt', body: Buffer.from('hello') }], /not a file of the listing/],
   ])('refuses %s and records nothing', async (_what, members, msg) => {
     const { root, tree } = setup();
     const files = [{ rel: 'a.txt', body: Buffer.from('hello') }];
     const ch = onePassStream(tarOf(members));
     const conn = fakeConn(() => null);
-    const p = downloadTree(conn, '/workspace/x', tree, ['dst'], [{ rel: 'a.txt', type: 'f', size: 5 }], () => undefined, { data: ch as never, hashes: board(files) });
+    const p = downloadTree(conn, '/workspace/x', tree, ['dst'], [{ rel: 'a.txt', type: 'f', size: 5 }], () => undefined, {
+      data: ch as never,
+      hashes: board(files),
+    });
     ch.end();
     await expect(p).rejects.toThrow(msg);
     expect(everything(root).filter((n) => !n.startsWith('dst'))).toEqual([]);
@@ -159,10 +199,18 @@ describe('a hostile instance in a one-pass copy (stream started with the listing
     const { tree } = setup();
     const files = [{ rel: 'a.txt', body: Buffer.from('hello') }];
     const ch = onePassStream(tarOf([{ name: './a.txt', body: files[0]!.body }]));
-    const p = downloadTree(fakeConn(() => null), '/workspace/x', tree, ['dst'], [{ rel: 'a.txt', type: 'f', size: 5 }], () => undefined, { data: ch as never, hashes: board([]) });
+    const p = downloadTree(
+      fakeConn(() => null),
+      '/workspace/x',
+      tree,
+      ['dst'],
+      [{ rel: 'a.txt', type: 'f', size: 5 }],
+      () => undefined,
+      { data: ch as never, hashes: board([]) },
+    );
     ch.end();
     await expect(p).rejects.toThrow(/no checksum|failed after/);
-    expect(everything(join(tree.root, "dst"))).toEqual([]);
+    expect(everything(join(tree.root, 'dst'))).toEqual([]);
   });
 });
 
@@ -190,7 +238,7 @@ describe('listing a huge tree', () => {
 });
 
 describe('one copy per destination', () => {
-  it('refuses a second copy to a destination while the first runs, and takes over a dead owner\'s lock', async () => {
+  it("refuses a second copy to a destination while the first runs, and takes over a dead owner's lock", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lock-'));
     const dest = join(dir, 'file.bin');
     let release!: () => void;

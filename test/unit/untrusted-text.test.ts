@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { escapeForHuman, fenceForModel, neutralizeControls, quoteForHuman, untrustedEnvelope, UNTRUSTED_NOTICE } from '../../server/safety/untrusted-text.js';
+import {
+  escapeForHuman,
+  fenceForModel,
+  neutralizeControls,
+  quoteForHuman,
+  untrustedEnvelope,
+  UNTRUSTED_NOTICE,
+} from '../../server/safety/untrusted-text.js';
 
 describe('untrusted text', () => {
   it('fences with a random boundary the text cannot close', () => {
@@ -28,6 +35,11 @@ describe('untrusted text', () => {
   });
 
   it('wraps data for structuredContent in an explicit envelope', () => {
-    expect(untrustedEnvelope('x\u202E', 'stdout of instance 1')).toEqual({ untrusted: true, source: 'stdout of instance 1', notice: UNTRUSTED_NOTICE, text: 'x\\u{202E}' });
+    expect(untrustedEnvelope('x\u202E', 'stdout of instance 1')).toEqual({
+      untrusted: true,
+      source: 'stdout of instance 1',
+      notice: UNTRUSTED_NOTICE,
+      text: 'x\\u{202E}',
+    });
   });
 });

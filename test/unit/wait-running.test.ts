@@ -5,7 +5,9 @@ import { waitUntilRunning } from '../../server/vast/wait-running.js';
 
 function fakeClient(states: Partial<Instance>[]): { client: VastClient; calls: () => number } {
   let i = 0;
-  const client = { getInstance: async () => ({ id: 1, start_date: 0, ...states[Math.min(i++, states.length - 1)] }) as Instance } as unknown as VastClient;
+  const client = {
+    getInstance: async () => ({ id: 1, start_date: 0, ...states[Math.min(i++, states.length - 1)] }) as Instance,
+  } as unknown as VastClient;
   return { client, calls: () => i };
 }
 
@@ -21,7 +23,15 @@ describe('waitUntilRunning', () => {
     const c = clock();
     const f = fakeClient([{ actual_status: null }, { actual_status: 'loading' }, { actual_status: 'loading' }, { actual_status: 'running' }]);
     const slept: number[] = [];
-    const r = await waitUntilRunning(f.client, 1, { ...base, deadlineMs: 60_000, now: c.now, sleep: async (ms) => { slept.push(ms); await c.sleep(ms); } });
+    const r = await waitUntilRunning(f.client, 1, {
+      ...base,
+      deadlineMs: 60_000,
+      now: c.now,
+      sleep: async (ms) => {
+        slept.push(ms);
+        await c.sleep(ms);
+      },
+    });
     expect(r.outcome).toBe('running');
     expect(r.polls).toBe(4);
     expect(slept).toEqual([2000, 3000, 4500]);
@@ -32,10 +42,23 @@ describe('waitUntilRunning', () => {
     [{ actual_status: 'exited', intended_status: 'running' }, 'exited'],
     [{ actual_status: 'stopped', intended_status: 'running', is_bid: true, status_msg: 'Outbid' }, 'outbid'],
     // dstack compute.py 209-216: the interruption signature, indistinguishable from a user stop.
-    [{ actual_status: 'stopped', intended_status: 'stopped', cur_state: 'stopped', next_state: 'stopped', is_bid: true, status_msg: '' }, 'interrupted'],
+    [
+      { actual_status: 'stopped', intended_status: 'stopped', cur_state: 'stopped', next_state: 'stopped', is_bid: true, status_msg: '' },
+      'interrupted',
+    ],
     [{ actual_status: 'stopped', intended_status: 'stopped', cur_state: 'stopped', next_state: 'stopped', is_bid: false }, 'stopped_billing_disk'],
-    [{ actual_status: 'created', intended_status: 'running', status_msg: 'Error response from daemon: OCI runtime create failed: runc create failed' }, 'start_failed'],
-    [{ actual_status: 'loading', intended_status: 'running', status_msg: 'Error: pull access denied for nope/nope, repository does not exist' }, 'pull_failed'],
+    [
+      {
+        actual_status: 'created',
+        intended_status: 'running',
+        status_msg: 'Error response from daemon: OCI runtime create failed: runc create failed',
+      },
+      'start_failed',
+    ],
+    [
+      { actual_status: 'loading', intended_status: 'running', status_msg: 'Error: pull access denied for nope/nope, repository does not exist' },
+      'pull_failed',
+    ],
     [{ actual_status: 'unknown', intended_status: 'running' }, 'no_heartbeat'],
     [{ actual_status: 'frozen', intended_status: 'running' }, 'frozen'],
   ])('stops early on a dead state %o', async (state, code) => {

@@ -4,6 +4,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, MAIN, runCli, spawnSim } from '../helpers/spawn.js';
+import { EXPECTED_TOOLS } from '../helpers/tool-names.js';
 
 const KEY = 'E2EKEY-7a1b-secret-feedface0042';
 
@@ -50,26 +51,7 @@ afterAll(async () => {
 describe('built server over stdio against `vast-mcp sim`', () => {
   it('lists exactly the expected tools', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual([
-      'offers',
-      'status',
-      'billing',
-      'logs',
-      'ssh',
-      'copy',
-      'create',
-      'start',
-      'stop',
-      'reboot',
-      'label',
-      'bid',
-      'destroy',
-      'job_submit',
-      'job_status',
-      'job_logs',
-      'job_artifacts',
-      'job_cancel',
-    ]);
+    expect(tools.map((t) => t.name)).toEqual(EXPECTED_TOOLS);
   });
 
   it('answers offers, status and billing with real simulator data', async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../../sim/server.js';
 import { connectInMemory, textOf, type Connected } from '../helpers/mcp.js';
 import { rentOne, simFetch, startTestSim, TEST_KEY } from '../helpers/sim.js';
+import { EXPECTED_TOOLS } from '../helpers/tool-names.js';
 
 let sim: RunningSimulator;
 let mcp: Connected;
@@ -18,26 +19,7 @@ afterAll(async () => {
 describe('tool surface', () => {
   it('lists exactly the expected tools with annotations derived from their access level', async () => {
     const { tools } = await mcp.client.listTools();
-    expect(tools.map((t) => t.name)).toEqual([
-      'offers',
-      'status',
-      'billing',
-      'logs',
-      'ssh',
-      'copy',
-      'create',
-      'start',
-      'stop',
-      'reboot',
-      'label',
-      'bid',
-      'destroy',
-      'job_submit',
-      'job_status',
-      'job_logs',
-      'job_artifacts',
-      'job_cancel',
-    ]);
+    expect(tools.map((t) => t.name)).toEqual(EXPECTED_TOOLS);
     const access: Record<string, [boolean, boolean, boolean]> = {
       offers: [true, false, true],
       status: [true, false, true],

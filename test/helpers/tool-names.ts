@@ -1,0 +1,21 @@
+/** The exact tool surface, in registration order: a change here is an interface change to review. */
+export const EXPECTED_TOOLS = [
+  'offers',
+  'status',
+  'billing',
+  'logs',
+  'ssh',
+  'copy',
+  'create',
+  'start',
+  'stop',
+  'reboot',
+  'label',
+  'bid',
+  'destroy',
+  'job_submit',
+  'job_status',
+  'job_logs',
+  'job_artifacts',
+  'job_cancel',
+];

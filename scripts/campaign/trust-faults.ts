@@ -147,13 +147,15 @@ export class TrustFaults {
   /** After the campaign: the invariants that need the state directory. */
   finish(ctx: SequenceContext): void {
     ctx.faults.concurrent_keygen = (ctx.faults.concurrent_keygen ?? 0) + 1;
-    const recorded = new Set(
-      readJsonLines<{ type: string; sha256_local?: string }>(join(this.stateDir, 'ledger.jsonl'))
-        .filter((r) => r.type === 'verified_copy')
-        .map((r) => r.sha256_local),
+    const records = readJsonLines<{ type: string; sha256_local?: string; destination?: string }>(join(this.stateDir, 'ledger.jsonl')).filter(
+      (r) => r.type === 'verified_copy',
     );
+    const recorded = new Set(records.map((r) => r.sha256_local));
+    // A directory is recorded once, as a whole (its digest covers every file's path, size and sha256).
+    const dirs = records.map((r) => r.destination ?? '').filter((d) => d.startsWith('/'));
+    const inRecordedDir = (p: string) => dirs.some((d) => p.startsWith(`${d.replace(/\/+$/, '')}/`));
     for (const c of ctx.copies) {
-      if (!recorded.has(c.reported)) {
+      if (!recorded.has(c.reported) && !inRecordedDir(c.path)) {
         this.counts.verified_copies_lost++;
         this.notes.push(`verified copy ${c.path} is not in the ledger`);
       }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isTerminal } from '../server/jobs/state-machine.js';
 import { requireJob } from '../server/jobs/job-view.js';
 import { jobsRuntime } from '../server/jobs/runtime.js';
+import { assertJobAccess } from '../server/identity/job-access.js';
 import { defineTool } from './define-tool.js';
 
 export const jobCancelTool = defineTool({
@@ -25,10 +26,11 @@ export const jobCancelTool = defineTool({
     supervisor: z.string().nullable(),
   }),
   async run({ job_id, revoke_teardown_approval }, { deps }) {
+    assertJobAccess(deps, job_id, 'control');
     const runtime = jobsRuntime(deps);
-    const job = requireJob(runtime.store, job_id);
+    const job = await requireJob(runtime.store, job_id);
     if (revoke_teardown_approval) {
-      const revoked = runtime.store.revokeApproval(job_id, deps.now());
+      const revoked = await runtime.store.revokeApproval(job_id, deps.now());
       return {
         data: { job_id, state: job.state, cancel_requested: job.cancel_requested, teardown_approval_revoked: revoked, supervisor: null },
         text: revoked
@@ -41,7 +43,7 @@ export const jobCancelTool = defineTool({
         data: { job_id, state: job.state, cancel_requested: job.cancel_requested, teardown_approval_revoked: false, supervisor: null },
         text: `Job ${job_id} already ended (${job.state}); nothing to cancel.`,
       };
-    const after = runtime.store.requestCancel(job_id, deps.now())!;
+    const after = (await runtime.store.requestCancel(job_id, deps.now()))!;
     const supervisor = await runtime.ensureSupervisor();
     return {
       data: { job_id, state: after.state, cancel_requested: true, teardown_approval_revoked: false, supervisor },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { requireJob } from '../server/jobs/job-view.js';
 import { jobsRuntime } from '../server/jobs/runtime.js';
+import { assertJobAccess } from '../server/identity/job-access.js';
 import { defineTool } from './define-tool.js';
 import { fenceUntrusted } from './untrusted.js';
 
@@ -26,9 +27,10 @@ export const jobLogsTool = defineTool({
   }),
   async run({ job_id, cursor, limit }, { deps }) {
     const { store } = jobsRuntime(deps);
-    requireJob(store, job_id);
+    assertJobAccess(deps, job_id, 'read');
+    await requireJob(store, job_id);
     const n = limit ?? 200;
-    const rows = store.logs(job_id, cursor ?? 0, n + 1);
+    const rows = await store.logs(job_id, cursor ?? 0, n + 1);
     const page = rows.slice(0, n);
     const next = page.length ? page[page.length - 1]!.seq : (cursor ?? 0);
     const log = fenceUntrusted(page.map((r) => `[a${r.attempt}] ${r.line}`).join('\n') || '(no log lines yet)', `the log of job ${job_id}`);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { jobsRuntime } from '../server/jobs/runtime.js';
 import { requireJob, summaryLine, viewJob } from '../server/jobs/job-view.js';
+import { visibleJobs } from '../server/identity/job-access.js';
 import { defineTool } from './define-tool.js';
 import { fenceUntrusted } from './untrusted.js';
 
@@ -39,8 +40,12 @@ export const jobStatusTool = defineTool({
     const { store } = runtime;
     const now = deps.now();
     // A supervisor that died (crash, reboot) is restarted here: the jobs it drives were already approved.
-    const restarted = store.listJobs({ active: true }).length > 0 && (await runtime.ensureSupervisor()) === 'started';
-    const jobs = job_id ? [viewJob(store, requireJob(store, job_id), now)] : store.listJobs().map((j) => viewJob(store, j, now, 3));
+    const restarted = (await store.listJobs({ active: true })).length > 0 && (await runtime.ensureSupervisor()) === 'started';
+    const visible = visibleJobs(deps, job_id);
+    const listed = (await store.listJobs()).filter(visible);
+    const jobs = job_id
+      ? [await viewJob(store, await requireJob(store, job_id), now)]
+      : await Promise.all(listed.map((j) => viewJob(store, j, now, 3)));
     if (!jobs.length) return { data: { jobs }, text: 'No jobs yet. Submit one with job_submit.' };
     const lines = jobs.map(summaryLine);
     // Reasons may quote the platform or the instance (status messages, SSH errors): fenced.

@@ -6,6 +6,8 @@ import { quoteJob, type JobQuote } from '../server/jobs/plan.js';
 import { jobsRuntime } from '../server/jobs/runtime.js';
 import type { JobSpec } from '../server/jobs/job-spec.js';
 import { confirmWithUser, pendingApproval } from './confirm.js';
+import { checkJobSpend } from '../server/profiles/job-spend.js';
+import { bindReservation } from '../server/profiles/spend-gate.js';
 import { defineTool } from './define-tool.js';
 
 const Input = JobSpecSchema.extend({
@@ -44,7 +46,7 @@ function proposal(spec: JobSpec, q: JobQuote): string {
     `  Now: offer ${q.offer.offer_id}, ${q.offer.num_gpus}x ${q.offer.gpu_name}, $${q.total_per_hour.toFixed(4)}/h (GPU $${q.offer.gpu_per_hour.toFixed(4)} + disk $${q.offer.disk_per_hour.toFixed(4)}; bandwidth $${q.offer.bandwidth_down_per_gb}/GB down extra)`,
     `  Cap: $${spec.max_cost_usd} (hard; about ${q.hours_within_cap} h at this price). Projected for ${spec.max_hours} h: $${q.projected_total.toFixed(2)}`,
     `  Checkpoints: ${spec.checkpoint_dir}, copied off and verified every ${spec.checkpoint_sync_seconds} s; up to ${spec.max_recoveries} recoveries on other machines`,
-    `  Outputs: ${spec.outputs.join(', ')} → ${spec.output_dir} (verified by sha256)`,
+    `  Outputs: ${spec.outputs.join(', ')} → ${[spec.output_dir, spec.output_s3_uri].filter((d) => d !== undefined).join(' and ')} (verified by sha256)`,
     `  At the end: ${spec.on_end}${spec.on_end === 'destroy' ? ' — only with your standing teardown approval and every output verified; without it the instance is stopped (disk still bills) and the job waits for you' : spec.on_end === 'stop' ? ' (disk still bills until destroyed)' : ' (keeps billing)'}`,
     ...q.notes.map((n) => `  Note: ${n}`),
   ].join('\n');
@@ -66,6 +68,7 @@ export const jobSubmitTool = defineTool({
     const spec = JobSpecSchema.parse(raw);
     validateSpec(spec, (t) => deps.secrets.contains(t));
     const q = await quoteJob(deps, spec);
+    const { project } = await checkJobSpend(deps, spec, q);
     const wantsApproval = spec.on_end === 'destroy';
     // The token covers what runs and what it may cost; the approval answer comes with the user's yes.
     const bound = { spec, key_source: deps.config.apiKeySource };
@@ -117,15 +120,30 @@ export const jobSubmitTool = defineTool({
     const approval =
       wantsApproval && (decision.via === 'elicitation' ? decision.answers.teardown_approval === true : grant_teardown_approval === true);
     const runtime = jobsRuntime(deps);
+    // Checked again and reserved under the lock: another submit or create may have spent since the proposal.
+    const { reservation } = await checkJobSpend(deps, spec, q, true);
     const id = randomBytes(4).toString('hex');
-    runtime.store.createJob({ id, name: spec.name, spec, now: deps.now() }, approval ? { binding: approvalBinding(spec) } : null);
-    deps.audit.record({
-      tool: 'job_submit',
-      action: 'submit',
-      args: { job: id, name: spec.name, max_cost_usd: spec.max_cost_usd, env: Object.keys(spec.env) },
-      result: 'ok',
-      detail: { teardown_approval: approval },
-    });
+    // Recorded before the job exists, so its supervisor can never rent before its owner and reservation are known.
+    const record = (result: 'ok' | 'error', extra: Record<string, unknown> = {}) =>
+      deps.audit.record({
+        tool: 'job_submit',
+        action: 'submit',
+        args: { job: id, name: spec.name, max_cost_usd: spec.max_cost_usd, env: Object.keys(spec.env) },
+        result,
+        detail: { teardown_approval: approval, project, ...(reservation ? { reservation } : {}), ...extra },
+      });
+    try {
+      record('ok');
+      await runtime.store.createJob({ id, name: spec.name, spec, now: deps.now() }, approval ? { binding: approvalBinding(spec) } : null);
+    } catch (e) {
+      bindReservation(deps, reservation, []);
+      try {
+        record('error', { error: (e as Error).message });
+      } catch {
+        /* the state directory failed: the error below says so */
+      }
+      throw e;
+    }
     const supervisor = await runtime.ensureSupervisor();
     return {
       data: { status: 'submitted' as const, job_id: id, ...base, teardown_approval: approval, supervisor },

@@ -3,7 +3,7 @@ import { buildDeps } from '../build-deps.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { SecretRegistry } from '../secrets.js';
-import { SqliteJobStore } from '../store/sqlite-store.js';
+import { openJobStore } from '../store/open-store.js';
 import { requireJob, summaryLine, viewJob } from './job-view.js';
 import { settingsFromEnv } from './job-context.js';
 import { SUPERVISOR_LEASE, Supervisor } from './supervisor.js';
@@ -16,13 +16,13 @@ export async function runJobd(args: JobdArgs, out: (s: string) => void): Promise
   const logger = createLogger(config.logLevel, secrets);
   for (const w of warnings) logger.warn(w);
   const deps = buildDeps(config, logger, secrets);
-  const store = SqliteJobStore.inStateDir(config.stateDir);
+  const store = openJobStore(config, secrets);
   deps.jobs = { store, ensureSupervisor: async () => 'already_running' };
   const settings = settingsFromEnv(process.env);
   const sup = new Supervisor(deps, store, settings);
-  if (!sup.acquireLock()) {
+  if (!(await sup.acquireLock())) {
     out('another jobs supervisor holds the lock for this state directory; exiting\n');
-    store.close();
+    await store.close();
     return;
   }
   const stop = () => sup.stop();
@@ -32,41 +32,42 @@ export async function runJobd(args: JobdArgs, out: (s: string) => void): Promise
   try {
     await sup.run({ idleExitMs: settings.idleExitMs });
   } finally {
-    sup.releaseLock();
-    store.close();
+    await sup.releaseLock();
+    await store.close();
     logger.info('jobs supervisor stopped');
   }
 }
 
 /** `vast-mcp jobs …`: the same views as the tools, for a person at a terminal. */
-export function runJobsCommand(args: JobsArgs, out: (s: string) => void): void {
+export async function runJobsCommand(args: JobsArgs, out: (s: string) => void): Promise<void> {
   const { config } = loadConfig({ stateDir: args.stateDir }, process.env);
-  const store = SqliteJobStore.inStateDir(config.stateDir);
+  const store = openJobStore(config, new SecretRegistry());
   const now = Date.now() / 1000;
   try {
     if (args.action === 'list') {
-      const jobs = store.listJobs();
-      out(jobs.length ? `${jobs.map((j) => summaryLine(viewJob(store, j, now, 0))).join('\n')}\n` : 'no jobs\n');
+      const jobs = await store.listJobs();
+      const views = await Promise.all(jobs.map((j) => viewJob(store, j, now, 0)));
+      out(views.length ? `${views.map(summaryLine).join('\n')}\n` : 'no jobs\n');
       return;
     }
-    const job = requireJob(store, args.jobId!);
+    const job = await requireJob(store, args.jobId!);
     if (args.action === 'status') {
-      const v = viewJob(store, job, now, 20);
+      const v = await viewJob(store, job, now, 20);
       out(
         `${summaryLine(v)}\n${v.recent_events.map((e) => `  ${new Date(e.at * 1000).toISOString()} ${e.from ?? '-'} → ${e.to}: ${e.reason}`).join('\n')}\n`,
       );
     } else if (args.action === 'logs') {
-      const rows = store.logs(job.id, args.cursor, args.limit);
+      const rows = await store.logs(job.id, args.cursor, args.limit);
       out(rows.map((r) => `[a${r.attempt}] ${r.line}\n`).join(''));
       if (rows.length === args.limit) out(`-- more: --cursor ${rows[rows.length - 1]!.seq}\n`);
     } else {
-      const after = store.requestCancel(job.id, now);
-      const running = store.leaseHolder(SUPERVISOR_LEASE, now) !== null;
+      const after = await store.requestCancel(job.id, now);
+      const running = (await store.leaseHolder(SUPERVISOR_LEASE, now)) !== null;
       out(
         `cancel requested for ${job.id} (state ${after?.state}); the supervisor stops the worker, keeps a final checkpoint and tears down as approved${running ? '' : '. No supervisor is running: start one with `vast-mcp jobd`'}\n`,
       );
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -4,7 +4,8 @@ import type { SshSession } from '../ssh/ssh-session.js';
 import type { AttemptRow, Fence, JobPatch, JobRow, JobStore } from '../store/job-store.js';
 import type { JobSpec } from './job-spec.js';
 import { jobDir } from './job-spec.js';
-import type { JobState } from './state-machine.js';
+import { isTerminal, type JobState } from './state-machine.js';
+import { settleJobReservation } from '../profiles/job-spend.js';
 
 /** Timings of the supervisor. Platform-clock seconds unless said otherwise. */
 export interface SupervisorSettings {
@@ -74,21 +75,23 @@ export class JobCtx {
     return this.deps.now();
   }
 
-  current(): AttemptRow | null {
-    const all = this.store.attempts(this.job.id);
+  async current(): Promise<AttemptRow | null> {
+    const all = await this.store.attempts(this.job.id);
     return all[all.length - 1] ?? null;
   }
 
-  move(to: JobState, reason: string, patch: JobPatch = {}): void {
-    this.job = this.store.transition(this.fence, this.job.id, to, reason, this.now(), patch);
+  async move(to: JobState, reason: string, patch: JobPatch = {}): Promise<void> {
+    this.job = await this.store.transition(this.fence, this.job.id, to, reason, this.now(), patch);
     this.deps.logger.info({ job: this.job.id, state: to, reason }, 'job transition');
+    // An ended job spends nothing more: its submit's budget reservation stops counting (its rentals' charges still do).
+    if (isTerminal(to)) settleJobReservation(this.deps, this.job.id, 'ended');
   }
 
-  update(patch: JobPatch): void {
-    this.job = this.store.updateJob(this.fence, this.job.id, patch, this.now());
+  async update(patch: JobPatch): Promise<void> {
+    this.job = await this.store.updateJob(this.fence, this.job.id, patch, this.now());
   }
 
-  attempt(n: number, patch: Parameters<JobStore['updateAttempt']>[3]): AttemptRow {
+  attempt(n: number, patch: Parameters<JobStore['updateAttempt']>[3]): Promise<AttemptRow> {
     return this.store.updateAttempt(this.fence, this.job.id, n, patch);
   }
 
@@ -115,10 +118,10 @@ export class JobCtx {
   }
 
   /** Spend so far (conservative: the quoted $/h, disk included, for every hour an attempt was held). */
-  spent(): number {
+  async spent(): Promise<number> {
     const now = this.now();
     let total = 0;
-    for (const a of this.store.attempts(this.job.id)) {
+    for (const a of await this.store.attempts(this.job.id)) {
       if (a.started_at === null || a.price_per_hour === null) continue;
       total += (a.price_per_hour * Math.max(0, (a.ended_at ?? now) - a.started_at)) / 3600;
     }

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { checkRemotePath } from '../copy/local-paths.js';
+import { checkPrefix } from '../copy/s3-keys.js';
+import { parseS3Uri } from '../copy/s3-store.js';
 import { InputError } from '../errors.js';
 import { assertNoSecrets } from '../safety/onstart.js';
 
@@ -34,7 +36,14 @@ export const JobSpecSchema = z
       .default([])
       .describe('placed on the instance (verified) before the command starts'),
     outputs: z.array(RemotePath).min(1).max(32).describe('remote files or directories to bring back, verified, when the command ends'),
-    output_dir: z.string().min(1).describe('local directory inside the copy root for the outputs'),
+    output_dir: z.string().min(1).optional().describe('local directory inside the copy root for the outputs (give this, output_s3_uri, or both)'),
+    output_s3_uri: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe(
+        "s3://bucket/prefix for the outputs, each object read back and verified; written with this server's S3 credentials, never the instance's (give this, output_dir, or both)",
+      ),
     checkpoint_dir: RemotePath.default('/workspace/checkpoints').describe(
       'remote directory of checkpoints: one step-NNNNNN subdirectory per checkpoint, complete once its manifest file exists',
     ),
@@ -66,6 +75,11 @@ export type JobSpec = z.infer<typeof JobSpecSchema>;
 /** Checks what the schema cannot: remote paths, and no secret reaching the instance's env or command. */
 export function validateSpec(spec: JobSpec, isKnownSecret: (text: string) => boolean): void {
   for (const p of [...spec.outputs, spec.checkpoint_dir, ...spec.inputs.map((i) => i.remote_path)]) checkRemotePath(p);
+  if (spec.output_dir === undefined && spec.output_s3_uri === undefined)
+    throw new InputError(
+      'Say where the outputs go: output_dir (a local directory inside the copy root), output_s3_uri (s3://bucket/prefix), or both.',
+    );
+  if (spec.output_s3_uri !== undefined) checkPrefix(parseS3Uri(spec.output_s3_uri).prefix);
   assertNoSecrets(spec.command, isKnownSecret);
   for (const [k, v] of Object.entries(spec.env)) {
     if (isKnownSecret(v)) throw new InputError(`env ${k} holds your Vast API key: the instance must never hold it.`);

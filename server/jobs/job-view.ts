@@ -23,16 +23,16 @@ export interface JobView {
   recent_events: { at: number; from: string | null; to: string; reason: string }[];
 }
 
-export function requireJob(store: JobStore, id: string): JobRow {
-  const job = store.getJob(id);
+export async function requireJob(store: JobStore, id: string): Promise<JobRow> {
+  const job = await store.getJob(id);
   if (!job) throw new InputError(`No job ${JSON.stringify(id)}. Call job_status without job_id to list jobs.`);
   return job;
 }
 
 /** What job_status and `vast-mcp jobs status` show. Spend is the supervisor's conservative estimate. */
-export function viewJob(store: JobStore, job: JobRow, now: number, events = 8): JobView {
+export async function viewJob(store: JobStore, job: JobRow, now: number, events = 8): Promise<JobView> {
   const spec = job.spec as JobSpec;
-  const attempts = store.attempts(job.id);
+  const attempts = await store.attempts(job.id);
   const a = attempts[attempts.length - 1] ?? null;
   let spent = 0;
   for (const x of attempts)
@@ -40,7 +40,8 @@ export function viewJob(store: JobStore, job: JobRow, now: number, events = 8): 
   const live = a && a.price_per_hour !== null && a.ended_at === null && !['succeeded', 'failed', 'cancelled', 'budget_exhausted'].includes(job.state);
   const remainingHours = Math.max(0, spec.max_hours - (a?.started_at ? (now - a.started_at) / 3600 : 0));
   const projected = Math.min(spec.max_cost_usd, spent + (live ? a!.price_per_hour! * remainingHours : 0));
-  const ap = store.approval(job.id);
+  const ap = await store.approval(job.id);
+  const history = await store.events(job.id);
   return {
     job_id: job.id,
     name: job.name,
@@ -59,10 +60,7 @@ export function viewJob(store: JobStore, job: JobRow, now: number, events = 8): 
     cancel_requested: job.cancel_requested,
     teardown_approval: ap ? (ap.revoked_at === null ? 'granted' : 'revoked') : 'none',
     waiting_for: job.waiting_for,
-    recent_events: store
-      .events(job.id)
-      .slice(-events)
-      .map((e) => ({ at: e.at, from: e.from_state, to: e.to_state, reason: e.reason })),
+    recent_events: history.slice(-events).map((e) => ({ at: e.at, from: e.from_state, to: e.to_state, reason: e.reason })),
   };
 }
 

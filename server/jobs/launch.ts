@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
+import { jobCopyBase } from '../identity/job-access.js';
 import { runCopy } from '../copy/run-copy.js';
+import { settleJobReservation } from '../profiles/job-spend.js';
 import { packOnstart } from '../safety/onstart.js';
 import { createBody, quoteOffer } from '../vast/create-plan.js';
 import { labelBase } from '../vast/labels.js';
@@ -25,12 +27,7 @@ function attemptLabel(base: string, jobId: string, n: number): string {
 async function rentAttempt(ctx: JobCtx): Promise<void> {
   const { deps } = ctx;
   const spec = ctx.spec;
-  const excluded = new Set(
-    ctx.store
-      .attempts(ctx.job.id)
-      .map((a) => a.machine_id)
-      .filter((m): m is number => m !== null),
-  );
+  const excluded = new Set((await ctx.store.attempts(ctx.job.id)).map((a) => a.machine_id).filter((m): m is number => m !== null));
   const resolved = jobResolved(deps, spec);
   const selection = await selectOffers(
     deps.vast,
@@ -40,14 +37,14 @@ async function rentAttempt(ctx: JobCtx): Promise<void> {
   );
   const offer = [...selection.chosen, ...selection.spares].find((o) => !excluded.has(o.machine_id));
   if (!offer) {
-    ctx.update({ waiting_for: `no offer matches the job's filter on a machine it has not used yet (${excluded.size} excluded); retrying` });
+    await ctx.update({ waiting_for: `no offer matches the job's filter on a machine it has not used yet (${excluded.size} excluded); retrying` });
     return;
   }
   const quote = quoteOffer(offer, resolved);
-  const spent = ctx.spent();
+  const spent = await ctx.spent();
   // The cap is checked before every launch: this rental must fit at least one polling interval.
   if (spent + (quote.total_per_hour * ctx.settings.pollMs) / 3_600_000 >= spec.max_cost_usd) {
-    ctx.move(
+    await ctx.move(
       'TEARDOWN',
       `budget: spent $${spent.toFixed(4)} of the $${spec.max_cost_usd} cap; no room for another launch at $${quote.total_per_hour.toFixed(4)}/h`,
       { outcome: 'budget_exhausted' },
@@ -55,9 +52,9 @@ async function rentAttempt(ctx: JobCtx): Promise<void> {
     return;
   }
   const base = labelBase(await deps.vast.currentUser().catch(() => null));
-  const n = ctx.store.attempts(ctx.job.id).length + 1;
+  const n = (await ctx.store.attempts(ctx.job.id)).length + 1;
   const label = attemptLabel(base, ctx.job.id, n);
-  const a = ctx.store.addAttempt(ctx.fence, {
+  const a = await ctx.store.addAttempt(ctx.fence, {
     job_id: ctx.job.id,
     label,
     state: 'intent',
@@ -75,19 +72,12 @@ async function rentAttempt(ctx: JobCtx): Promise<void> {
     }),
   ).onstart;
   const body = createBody(offer, resolved, quote, { label, env: spec.env, onstart });
-  ctx.attempt(a.n, { state: 'sent', started_at: ctx.now() });
+  await ctx.attempt(a.n, { state: 'sent', started_at: ctx.now() });
   try {
     const r = await rentReconciled(deps.vast, offer.id, body, { logger: deps.logger, sleep: deps.sleep, windowMs: deps.config.createCommitWindowMs });
-    ctx.attempt(a.n, { state: 'rented', instance_id: r.instanceId });
-    deps.audit.record({
-      tool: 'job',
-      action: 'rent',
-      args: { job: ctx.job.id, offer_id: offer.id, label },
-      result: 'ok',
-      instance_id: r.instanceId,
-      detail: { reconciled: r.reconciled, total_per_hour: quote.total_per_hour },
-    });
-    ctx.update({ waiting_for: null });
+    await ctx.attempt(a.n, { state: 'rented', instance_id: r.instanceId });
+    recordRent(ctx, { offerId: offer.id, label, instanceId: r.instanceId, perHour: quote.total_per_hour }, { reconciled: r.reconciled });
+    await ctx.update({ waiting_for: null });
   } catch (e) {
     deps.audit.record({
       tool: 'job',
@@ -97,21 +87,40 @@ async function rentAttempt(ctx: JobCtx): Promise<void> {
       detail: { error: (e as Error).message },
     });
     // Left as 'sent': the next pass looks for the label before anything else is rented.
-    ctx.update({ waiting_for: `rental of offer ${offer.id} failed or its answer was lost (${(e as Error).message}); reconciling by label` });
+    await ctx.update({ waiting_for: `rental of offer ${offer.id} failed or its answer was lost (${(e as Error).message}); reconciling by label` });
   }
+}
+
+/** The audit record of a job's rental, however it was learnt: budgets and ownership read rentals from it. */
+function recordRent(
+  ctx: JobCtx,
+  r: { offerId: number | null; label: string; instanceId: number; perHour: number | null },
+  how: Record<string, boolean>,
+): void {
+  ctx.deps.audit.record({
+    tool: 'job',
+    action: 'rent',
+    args: { job: ctx.job.id, offer_id: r.offerId, label: r.label },
+    result: 'ok',
+    instance_id: r.instanceId,
+    detail: { ...how, total_per_hour: r.perHour },
+  });
+  // What the instance charges now pays off the budget its submit reserved.
+  settleJobReservation(ctx.deps, ctx.job.id, { rented: r.instanceId });
 }
 
 /** A rental whose answer never arrived: found by its label, or given up after two readings apart. */
 async function reconcileSent(ctx: JobCtx, a: AttemptRow): Promise<void> {
   const hit = (await ctx.deps.vast.listInstances()).find((i) => i.label === a.label);
   if (hit) {
-    ctx.attempt(a.n, { state: 'rented', instance_id: hit.id, suspect_since: null });
+    await ctx.attempt(a.n, { state: 'rented', instance_id: hit.id, suspect_since: null });
+    recordRent(ctx, { offerId: a.offer_id, label: a.label, instanceId: hit.id, perHour: a.price_per_hour }, { reconciled: true, found_later: true });
     return;
   }
   if (a.suspect_since === null) {
-    ctx.attempt(a.n, { suspect_since: ctx.now() });
+    await ctx.attempt(a.n, { suspect_since: ctx.now() });
   } else if (ctx.now() - a.suspect_since >= ctx.settings.confirmSeconds) {
-    ctx.attempt(a.n, { state: 'abandoned', ended_at: ctx.now() });
+    await ctx.attempt(a.n, { state: 'abandoned', ended_at: ctx.now() });
   }
 }
 
@@ -120,7 +129,9 @@ async function prepare(ctx: JobCtx, a: AttemptRow): Promise<void> {
   const instanceId = a.instance_id!;
   const spec = ctx.spec;
   for (const input of spec.inputs) {
-    await runCopy(ctx.deps, { instanceId, direction: 'local_to_instance', localPath: input.local_path, remotePath: input.remote_path }, noProgress);
+    // As checked at submit: inside the submitter's folder (an absolute path stays as given).
+    const localPath = resolve(ctx.deps.config.copyRoot, jobCopyBase(ctx.deps, ctx.job.id), input.local_path);
+    await runCopy(ctx.deps, { instanceId, direction: 'local_to_instance', localPath, remotePath: input.remote_path }, noProgress);
   }
   const step = ctx.job.checkpoint_step;
   let resumed = '';
@@ -139,16 +150,16 @@ async function prepare(ctx: JobCtx, a: AttemptRow): Promise<void> {
     resumed = ` from checkpoint step ${step} (restored and verified)`;
   }
   await ctx.withSession(instanceId, sendGo);
-  ctx.attempt(a.n, { state: 'running', suspect_since: null });
-  ctx.move('RUNNING', `attempt ${a.n} running on instance #${instanceId} (machine ${a.machine_id})${resumed}`, { waiting_for: null });
+  await ctx.attempt(a.n, { state: 'running', suspect_since: null });
+  await ctx.move('RUNNING', `attempt ${a.n} running on instance #${instanceId} (machine ${a.machine_id})${resumed}`, { waiting_for: null });
 }
 
 /** One pass of PROVISIONING or RECOVERING. */
 export async function stepLaunch(ctx: JobCtx): Promise<void> {
-  const a = ctx.current();
+  const a = await ctx.current();
   if (!a || DEAD.has(a.state)) {
     if (ctx.job.recoveries > ctx.spec.max_recoveries) {
-      ctx.move('TEARDOWN', `gave up after ${ctx.job.recoveries - 1} recoveries (max ${ctx.spec.max_recoveries})`, { outcome: 'failed' });
+      await ctx.move('TEARDOWN', `gave up after ${ctx.job.recoveries - 1} recoveries (max ${ctx.spec.max_recoveries})`, { outcome: 'failed' });
       return;
     }
     await rentAttempt(ctx);
@@ -156,31 +167,31 @@ export async function stepLaunch(ctx: JobCtx): Promise<void> {
   }
   if (a.state === 'intent') {
     // Never sent (the supervisor stopped between writing the intent and sending it).
-    ctx.attempt(a.n, { state: 'abandoned', ended_at: ctx.now() });
+    await ctx.attempt(a.n, { state: 'abandoned', ended_at: ctx.now() });
     return;
   }
   if (a.state === 'sent') return reconcileSent(ctx, a);
   const inst = await ctx.deps.vast.getInstance(a.instance_id!);
   if (!inst) {
-    ctx.attempt(a.n, { state: 'destroyed', ended_at: ctx.now() });
-    ctx.update({ recoveries: ctx.job.recoveries + 1 });
+    await ctx.attempt(a.n, { state: 'destroyed', ended_at: ctx.now() });
+    await ctx.update({ recoveries: ctx.job.recoveries + 1 });
     return;
   }
   if (inst.actual_status === 'running') {
     try {
       await prepare(ctx, a);
     } catch (e) {
-      ctx.update({ waiting_for: `preparing instance #${inst.id}: ${(e as Error).message}; retrying` });
+      await ctx.update({ waiting_for: `preparing instance #${inst.id}: ${(e as Error).message}; retrying` });
     }
     return;
   }
   const late = ctx.now() - (a.started_at ?? ctx.now()) > ctx.settings.provisionDeadlineSeconds;
   if (late || inst.actual_status === 'exited' || inst.actual_status === 'offline') {
     await ctx.stopInstance(inst.id, late ? 'provisioning deadline passed' : `instance ${inst.actual_status}`);
-    ctx.attempt(a.n, { state: 'stopped', ended_at: ctx.now() });
-    ctx.update({ recoveries: ctx.job.recoveries + 1, waiting_for: null });
+    await ctx.attempt(a.n, { state: 'stopped', ended_at: ctx.now() });
+    await ctx.update({ recoveries: ctx.job.recoveries + 1, waiting_for: null });
     if (ctx.job.state === 'PROVISIONING')
-      ctx.move(
+      await ctx.move(
         'RECOVERING',
         `instance #${inst.id} did not start (${inst.actual_status ?? 'provisioning'}: ${inst.status_msg ?? ''}); stopped, trying another machine`,
       );

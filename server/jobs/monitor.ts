@@ -17,10 +17,12 @@ export interface SupervisorMemo {
   termSentAt: Map<string, number>;
   /** When the job was last looked at while running: the observed gap between passes. */
   lastPass: Map<string, number>;
+  /** How long the last checkpoint copy took (platform seconds), per job: the final one before a stop takes about as long. */
+  syncSeconds: Map<string, number>;
 }
 
 export function newMemo(): SupervisorMemo {
-  return { heartbeat: new Map(), lastSync: new Map(), termSentAt: new Map(), lastPass: new Map() };
+  return { heartbeat: new Map(), lastSync: new Map(), termSentAt: new Map(), lastPass: new Map(), syncSeconds: new Map() };
 }
 
 const noProgress = async () => {};
@@ -39,8 +41,10 @@ export async function syncCheckpoint(ctx: JobCtx, a: AttemptRow, step: number): 
     },
     noProgress,
   );
-  ctx.update({ checkpoint_step: step, checkpoint_path: join(ctx.dir, 'checkpoints', name) });
-  ctx.store.appendLogs(ctx.fence, ctx.job.id, a.n, ctx.now(), [`[supervisor] checkpoint ${name} copied off instance #${a.instance_id} and verified`]);
+  await ctx.update({ checkpoint_step: step, checkpoint_path: join(ctx.dir, 'checkpoints', name) });
+  await ctx.store.appendLogs(ctx.fence, ctx.job.id, a.n, ctx.now(), [
+    `[supervisor] checkpoint ${name} copied off instance #${a.instance_id} and verified`,
+  ]);
 }
 
 /** Pulls new log lines into the store, so they outlive the instance. */
@@ -48,14 +52,14 @@ export async function pullLogs(ctx: JobCtx, a: AttemptRow, read: (offset: number
   const buf = await read(a.log_offset);
   const { lines, consumed } = completeLines(buf);
   if (!consumed) return;
-  ctx.store.appendLogs(ctx.fence, ctx.job.id, a.n, ctx.now(), lines);
-  ctx.attempt(a.n, { log_offset: a.log_offset + consumed });
+  await ctx.store.appendLogs(ctx.fence, ctx.job.id, a.n, ctx.now(), lines);
+  await ctx.attempt(a.n, { log_offset: a.log_offset + consumed });
 }
 
 /** First reading of a loss: remembered. Second one, far enough apart: confirmed. */
-function confirmLoss(ctx: JobCtx, a: AttemptRow): boolean {
+async function confirmLoss(ctx: JobCtx, a: AttemptRow): Promise<boolean> {
   if (a.suspect_since === null) {
-    ctx.attempt(a.n, { suspect_since: ctx.now() });
+    await ctx.attempt(a.n, { suspect_since: ctx.now() });
     return false;
   }
   return ctx.now() - a.suspect_since >= ctx.settings.confirmSeconds;
@@ -64,8 +68,8 @@ function confirmLoss(ctx: JobCtx, a: AttemptRow): boolean {
 async function recover(ctx: JobCtx, a: AttemptRow, why: string): Promise<void> {
   // The old attempt is stopped, never destroyed here: teardown decides with the approval and the ledger.
   await ctx.stopInstance(a.instance_id!, why);
-  ctx.attempt(a.n, { state: 'lost', ended_at: ctx.now() });
-  ctx.move(
+  await ctx.attempt(a.n, { state: 'lost', ended_at: ctx.now() });
+  await ctx.move(
     'RECOVERING',
     `${why}; attempt ${a.n} on instance #${a.instance_id} stopped; last verified checkpoint: ${ctx.job.checkpoint_step ?? 'none'}`,
     { recoveries: ctx.job.recoveries + 1 },
@@ -74,23 +78,23 @@ async function recover(ctx: JobCtx, a: AttemptRow, why: string): Promise<void> {
 
 /** One pass of RUNNING: platform fields, heartbeat, logs, checkpoints, budget, cancel, exit. */
 export async function stepRunning(ctx: JobCtx, memo: SupervisorMemo): Promise<void> {
-  const a = ctx.current()!;
+  const a = (await ctx.current())!;
   const spec = ctx.spec;
   const inst = await ctx.deps.vast.getInstance(a.instance_id!);
   if (!inst || inst.actual_status !== 'running') {
     const seen = inst ? `${inst.actual_status ?? 'unknown'}${inst.status_msg ? ` (${inst.status_msg})` : ''}` : 'gone';
-    if (confirmLoss(ctx, a)) await recover(ctx, a, `instance #${a.instance_id} is ${seen}, confirmed by a second reading`);
+    if (await confirmLoss(ctx, a)) await recover(ctx, a, `instance #${a.instance_id} is ${seen}, confirmed by a second reading`);
     return;
   }
   let probe: AgentProbe;
   try {
     probe = await ctx.withSession(a.instance_id!, async (s) => {
       const p = await probeAgent(s, spec.checkpoint_dir);
-      await pullLogs(ctx, ctx.current()!, (off) => readAgentLogs(s, off));
+      await pullLogs(ctx, (await ctx.current())!, (off) => readAgentLogs(s, off));
       return p;
     });
   } catch (e) {
-    if (confirmLoss(ctx, a))
+    if (await confirmLoss(ctx, a))
       await recover(ctx, a, `instance #${a.instance_id} unreachable over SSH (${(e as Error).message}), confirmed by a second reading`);
     return;
   }
@@ -108,24 +112,25 @@ export async function stepRunning(ctx: JobCtx, memo: SupervisorMemo): Promise<vo
   const realAge = (nowMs - hb.get(key)!.atMs) / 1000;
   const realFloor = Math.min(ctx.settings.heartbeatStaleSeconds, 4 * HEARTBEAT_SECONDS);
   if (probe.exitCode === null && hbAge > ctx.settings.heartbeatStaleSeconds && realAge > realFloor) {
-    if (confirmLoss(ctx, a)) await recover(ctx, a, `worker heartbeat missing for ${Math.round(hbAge)} s`);
+    if (await confirmLoss(ctx, a)) await recover(ctx, a, `worker heartbeat missing for ${Math.round(hbAge)} s`);
     return;
   }
-  if (ctx.current()!.suspect_since !== null) ctx.attempt(a.n, { suspect_since: null });
-  ctx.update({ last_heartbeat: hb.get(key)!.value >= 0 ? hb.get(key)!.at : null });
+  if ((await ctx.current())!.suspect_since !== null) await ctx.attempt(a.n, { suspect_since: null });
+  await ctx.update({ last_heartbeat: hb.get(key)!.value >= 0 ? hb.get(key)!.at : null });
 
   const newest = probe.checkpoints[probe.checkpoints.length - 1];
   const lastSync = ctx.job.checkpoint_step;
   const syncAt = memo.lastSync.get(ctx.job.id);
   const due = probe.exitCode !== null || syncAt === undefined || now - syncAt >= spec.checkpoint_sync_seconds;
   if (newest !== undefined && (lastSync === null || newest > lastSync) && due) {
-    await syncCheckpoint(ctx, ctx.current()!, newest);
+    await syncCheckpoint(ctx, (await ctx.current())!, newest);
     memo.lastSync.set(ctx.job.id, now);
+    memo.syncSeconds.set(ctx.job.id, Math.max(0, ctx.now() - now));
   }
-  ctx.update({ spent_usd: ctx.spent() });
+  await ctx.update({ spent_usd: await ctx.spent() });
   if (probe.exitCode !== null) {
     const outcome = ctx.job.outcome ?? (probe.exitCode === 0 ? 'succeeded' : 'failed');
-    ctx.move('FINALIZING', `command exited with code ${probe.exitCode}${probe.terminated ? ' after SIGTERM' : ''}`, { outcome });
+    await ctx.move('FINALIZING', `command exited with code ${probe.exitCode}${probe.terminated ? ' after SIGTERM' : ''}`, { outcome });
     return;
   }
   if (ctx.job.outcome) {
@@ -133,24 +138,25 @@ export async function stepRunning(ctx: JobCtx, memo: SupervisorMemo): Promise<vo
     const sent = memo.termSentAt.get(ctx.job.id) ?? now;
     memo.termSentAt.set(ctx.job.id, sent);
     if (now - sent > spec.grace_seconds + ctx.settings.exitMarginSeconds)
-      ctx.move('FINALIZING', `worker did not exit within ${spec.grace_seconds} s of SIGTERM`);
+      await ctx.move('FINALIZING', `worker did not exit within ${spec.grace_seconds} s of SIGTERM`);
     return;
   }
   const rate = a.price_per_hour ?? 0;
-  // Stopping takes time that still bills: the next pass to see the exit, the grace, then finalize and
-  // teardown. Reserve two observed pass gaps plus the grace, so the cap is passed by at most one interval.
+  // Stopping takes time that still bills: the next pass to see the exit, the grace, then finalize (a final
+  // checkpoint copy, about as long as the last one took) and teardown. Reserve two observed pass gaps, the
+  // grace and the last copy's duration, so the cap is passed by at most one interval.
   const prev = memo.lastPass.get(ctx.job.id);
   memo.lastPass.set(ctx.job.id, now);
   const gap = Math.max(ctx.settings.pollMs / 1000, prev === undefined ? 0 : now - prev);
-  const reserve = (rate * (2 * gap + spec.grace_seconds)) / 3600;
-  const stopFor = ctx.job.cancel_requested ? 'cancelled' : ctx.spent() + reserve >= spec.max_cost_usd ? 'budget_exhausted' : null;
+  const reserve = (rate * (2 * gap + spec.grace_seconds + (memo.syncSeconds.get(ctx.job.id) ?? 0))) / 3600;
+  const stopFor = ctx.job.cancel_requested ? 'cancelled' : (await ctx.spent()) + reserve >= spec.max_cost_usd ? 'budget_exhausted' : null;
   if (stopFor) {
     await ctx.withSession(a.instance_id!, terminateAgent);
     memo.termSentAt.set(ctx.job.id, now);
-    ctx.update({
+    await ctx.update({
       outcome: stopFor,
       waiting_for: `SIGTERM sent (${stopFor === 'cancelled' ? 'cancel' : `budget cap $${spec.max_cost_usd} reached`}); waiting up to ${spec.grace_seconds} s for a final checkpoint`,
     });
-    ctx.store.appendLogs(ctx.fence, ctx.job.id, a.n, now, [`[supervisor] SIGTERM sent to the worker: ${stopFor}`]);
+    await ctx.store.appendLogs(ctx.fence, ctx.job.id, a.n, now, [`[supervisor] SIGTERM sent to the worker: ${stopFor}`]);
   }
 }

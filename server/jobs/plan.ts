@@ -45,7 +45,7 @@ export async function quoteJob(deps: ServerDeps, spec: JobSpec): Promise<JobQuot
     if (!existsSync(insideRoot(deps.config.copyRoot, i.local_path, 'inputs.local_path')))
       throw new InputError(`input ${i.local_path} does not exist under the copy root ${deps.config.copyRoot}.`);
   }
-  insideRoot(deps.config.copyRoot, spec.output_dir, 'output_dir');
+  if (spec.output_dir !== undefined) insideRoot(deps.config.copyRoot, spec.output_dir, 'output_dir');
   const r = jobResolved(deps, spec);
   const sel = await selectOffers(deps.vast, { ...r.filters, disk_gb: r.disk_gb, interruptible: r.interruptible }, 1, false);
   const offer = sel.chosen[0];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerDeps } from '../deps.js';
 import type { JobStore } from '../store/job-store.js';
-import { SqliteJobStore } from '../store/sqlite-store.js';
+import { openJobStore } from '../store/open-store.js';
 import { settingsFromEnv } from './job-context.js';
 import { SUPERVISOR_LEASE, Supervisor } from './supervisor.js';
 
@@ -27,25 +27,25 @@ export function supervisorMode(deps: ServerDeps, env: NodeJS.ProcessEnv = proces
 /** Opened on first use (no side effects at import or start-up) and kept on the deps. */
 export function jobsRuntime(deps: ServerDeps): JobsRuntime {
   if (deps.jobs) return deps.jobs;
-  const store = SqliteJobStore.inStateDir(deps.config.stateDir);
+  const store = openJobStore(deps.config, deps.secrets);
   let inProcess: Supervisor | null = null;
   const runtime: JobsRuntime = {
     store,
     async ensureSupervisor() {
-      if (store.leaseHolder(SUPERVISOR_LEASE, Date.now() / 1000)) return 'already_running';
+      if (await store.leaseHolder(SUPERVISOR_LEASE, Date.now() / 1000)) return 'already_running';
       const mode = supervisorMode(deps);
       if (mode === 'off') return 'off';
       if (mode === 'inprocess') {
         if (inProcess) return 'already_running';
         const settings = settingsFromEnv(process.env);
         const sup = new Supervisor(deps, store, settings);
-        if (!sup.acquireLock()) return 'already_running';
+        if (!(await sup.acquireLock())) return 'already_running';
         inProcess = sup;
         void sup
           .run({ idleExitMs: settings.idleExitMs })
           .catch((e: unknown) => deps.logger.error({ err: (e as Error).message }, 'in-process job supervisor stopped'))
-          .finally(() => {
-            sup.releaseLock();
+          .finally(async () => {
+            await sup.releaseLock().catch(() => undefined);
             inProcess = null;
           });
         return 'in_process';

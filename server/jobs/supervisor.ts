@@ -6,6 +6,7 @@ import { approvalValid, stepFinalize, stepTeardown } from './finish.js';
 import { DEFAULT_SETTINGS, JobCtx, type SupervisorSettings } from './job-context.js';
 import { stepLaunch } from './launch.js';
 import { newMemo, stepRunning, type SupervisorMemo } from './monitor.js';
+import { scanOrphans } from './orphan-scan.js';
 
 export const SUPERVISOR_LEASE = 'jobd';
 
@@ -34,16 +35,16 @@ export class Supervisor {
   }
 
   /** One supervisor per account and store: false when another one holds the lock. */
-  acquireLock(): boolean {
-    this.lock = this.store.acquireLease(SUPERVISOR_LEASE, this.owner, this.settings.leaseSeconds, wallNow());
+  async acquireLock(): Promise<boolean> {
+    this.lock = await this.store.acquireLease(SUPERVISOR_LEASE, this.owner, this.settings.leaseSeconds, wallNow());
     return this.lock !== null;
   }
 
-  releaseLock(): void {
-    if (this.lock) this.store.releaseLease(SUPERVISOR_LEASE, this.lock);
-    for (const j of this.store.listJobs()) {
-      const h = this.store.leaseHolder(`job:${j.id}`, wallNow());
-      if (h?.owner === this.owner) this.store.releaseLease(`job:${j.id}`, { owner: h.owner, epoch: h.epoch });
+  async releaseLock(): Promise<void> {
+    if (this.lock) await this.store.releaseLease(SUPERVISOR_LEASE, this.lock);
+    for (const j of await this.store.listJobs()) {
+      const h = await this.store.leaseHolder(`job:${j.id}`, wallNow());
+      if (h?.owner === this.owner) await this.store.releaseLease(`job:${j.id}`, { owner: h.owner, epoch: h.epoch });
     }
     this.lock = null;
   }
@@ -54,13 +55,14 @@ export class Supervisor {
 
   /** One pass over the active jobs. Returns how many are still active. */
   async runOnce(): Promise<number> {
-    if (this.lock && !this.store.acquireLease(SUPERVISOR_LEASE, this.owner, this.settings.leaseSeconds, wallNow())) {
+    if (this.lock && !(await this.store.acquireLease(SUPERVISOR_LEASE, this.owner, this.settings.leaseSeconds, wallNow()))) {
       throw new LeaseLost(SUPERVISOR_LEASE);
     }
-    const active = this.store.listJobs({ active: true });
+    await scanOrphans(this.deps, this.store, this.owner, this.settings, this.memo);
+    const active = await this.store.listJobs({ active: true });
     for (const job of active) {
       if (this.stopping) break;
-      const fence = this.store.acquireLease(`job:${job.id}`, this.owner, this.settings.leaseSeconds, wallNow());
+      const fence = await this.store.acquireLease(`job:${job.id}`, this.owner, this.settings.leaseSeconds, wallNow());
       if (!fence) continue;
       this.stepping = job.id;
       try {
@@ -69,7 +71,7 @@ export class Supervisor {
         this.stepping = null;
       }
     }
-    return this.store.listJobs({ active: true }).length;
+    return (await this.store.listJobs({ active: true })).length;
   }
 
   private async step(job: JobRow, fence: Fence): Promise<void> {
@@ -77,13 +79,13 @@ export class Supervisor {
     try {
       switch (job.state) {
         case 'SUBMITTED':
-          if (job.cancel_requested) ctx.move('cancelled', 'cancelled before anything was rented', { outcome: 'cancelled' });
-          else ctx.move('PROVISIONING', `looking for an offer (cap $${ctx.spec.max_cost_usd})`);
+          if (job.cancel_requested) await ctx.move('cancelled', 'cancelled before anything was rented', { outcome: 'cancelled' });
+          else await ctx.move('PROVISIONING', `looking for an offer (cap $${ctx.spec.max_cost_usd})`);
           return;
         case 'PROVISIONING':
         case 'RECOVERING':
           if (job.cancel_requested) {
-            ctx.move('TEARDOWN', 'cancel requested while provisioning: accounting for any rental in flight', { outcome: 'cancelled' });
+            await ctx.move('TEARDOWN', 'cancel requested while provisioning: accounting for any rental in flight', { outcome: 'cancelled' });
             return;
           }
           return await stepLaunch(ctx);
@@ -94,9 +96,9 @@ export class Supervisor {
         case 'TEARDOWN':
           return await stepTeardown(ctx);
         case 'awaiting_user':
-          if (job.cancel_requested && job.outcome !== 'cancelled') ctx.update({ outcome: job.outcome ?? 'cancelled' });
-          if (job.waiting_for?.startsWith('teardown') && approvalValid(ctx) && ctx.spec.on_end === 'destroy')
-            ctx.move('TEARDOWN', 'standing teardown approval present: retrying teardown');
+          if (job.cancel_requested && job.outcome !== 'cancelled') await ctx.update({ outcome: job.outcome ?? 'cancelled' });
+          if (job.waiting_for?.includes('no standing teardown approval') && (await approvalValid(ctx)) && ctx.spec.on_end === 'destroy')
+            await ctx.move('TEARDOWN', 'standing teardown approval present: retrying teardown');
           return;
         default:
           return;
@@ -105,7 +107,7 @@ export class Supervisor {
       if (e instanceof LeaseLost) return;
       this.deps.logger.warn({ job: job.id, state: job.state, err: (e as Error).message }, 'job step failed; retrying next pass');
       try {
-        ctx.update({ waiting_for: `${job.state.toLowerCase()}: ${(e as Error).message.slice(0, 300)}; retrying` });
+        await ctx.update({ waiting_for: `${job.state.toLowerCase()}: ${(e as Error).message.slice(0, 300)}; retrying` });
       } catch {
         /* lease lost meanwhile */
       }
@@ -113,25 +115,21 @@ export class Supervisor {
   }
 
   /** Renews the lock and the lease of the job in hand; losing the lock stops this supervisor. */
-  private renew(): void {
+  private async renew(): Promise<void> {
     const now = wallNow();
-    if (this.lock && !this.store.acquireLease(SUPERVISOR_LEASE, this.owner, this.settings.leaseSeconds, now)) {
+    if (this.lock && !(await this.store.acquireLease(SUPERVISOR_LEASE, this.owner, this.settings.leaseSeconds, now))) {
       this.deps.logger.warn({ owner: this.owner }, 'supervisor lock taken over by another supervisor: stopping');
       this.stopping = true;
     }
     // A job lease that was lost stays lost: the store refuses this supervisor's writes for it (fencing).
-    if (this.stepping) this.store.acquireLease(`job:${this.stepping}`, this.owner, this.settings.leaseSeconds, now);
+    if (this.stepping) await this.store.acquireLease(`job:${this.stepping}`, this.owner, this.settings.leaseSeconds, now);
   }
 
   /** Runs passes until no job is active for `idleExitMs` (real ms) or stop() is called. */
   async run(opts: { idleExitMs?: number } = {}): Promise<void> {
     const timer = setInterval(
       () => {
-        try {
-          this.renew();
-        } catch (e) {
-          this.deps.logger.warn({ err: (e as Error).message }, 'lease renewal failed');
-        }
+        this.renew().catch((e: unknown) => this.deps.logger.warn({ err: (e as Error).message }, 'lease renewal failed'));
       },
       Math.max(200, (this.settings.leaseSeconds * 1000) / 3),
     );

@@ -98,32 +98,35 @@ export type AttemptPatch = Partial<Omit<AttemptRow, 'job_id' | 'n' | 'label'>>;
  */
 export interface JobStore {
   /** A named lease (`jobd`, `job:<id>`): the epoch grows each time the owner changes. Null while another holds it. */
-  acquireLease(name: string, owner: string, ttlSeconds: number, now: number): Fence | null;
-  releaseLease(name: string, fence: Fence): void;
-  leaseHolder(name: string, now: number): { owner: string; epoch: number; expires_at: number } | null;
+  acquireLease(name: string, owner: string, ttlSeconds: number, now: number): Promise<Fence | null>;
+  releaseLease(name: string, fence: Fence): Promise<void>;
+  leaseHolder(name: string, now: number): Promise<{ owner: string; epoch: number; expires_at: number } | null>;
 
-  createJob(job: { id: string; name: string; spec: unknown; now: number }, approval: { binding: string } | null): JobRow;
-  getJob(id: string): JobRow | null;
-  listJobs(filter?: { active?: boolean }): JobRow[];
+  createJob(job: { id: string; name: string; spec: unknown; now: number }, approval: { binding: string } | null): Promise<JobRow>;
+  getJob(id: string): Promise<JobRow | null>;
+  listJobs(filter?: { active?: boolean }): Promise<JobRow[]>;
   /** Moves a job to `to` (checked against the state machine) and records the event with its reason. */
-  transition(fence: Fence, id: string, to: JobState, reason: string, now: number, patch?: JobPatch): JobRow;
-  updateJob(fence: Fence, id: string, patch: JobPatch, now: number): JobRow;
+  transition(fence: Fence, id: string, to: JobState, reason: string, now: number, patch?: JobPatch): Promise<JobRow>;
+  updateJob(fence: Fence, id: string, patch: JobPatch, now: number): Promise<JobRow>;
   /** Not fenced: a person or the chat may ask for a cancel at any time; the supervisor acts on it. */
-  requestCancel(id: string, now: number): JobRow | null;
+  requestCancel(id: string, now: number): Promise<JobRow | null>;
 
-  addAttempt(fence: Fence, attempt: Omit<AttemptRow, 'n' | 'cost_usd' | 'suspect_since' | 'log_offset' | 'ended_at' | 'started_at'>): AttemptRow;
-  updateAttempt(fence: Fence, jobId: string, n: number, patch: AttemptPatch): AttemptRow;
-  attempts(jobId: string): AttemptRow[];
+  addAttempt(
+    fence: Fence,
+    attempt: Omit<AttemptRow, 'n' | 'cost_usd' | 'suspect_since' | 'log_offset' | 'ended_at' | 'started_at'>,
+  ): Promise<AttemptRow>;
+  updateAttempt(fence: Fence, jobId: string, n: number, patch: AttemptPatch): Promise<AttemptRow>;
+  attempts(jobId: string): Promise<AttemptRow[]>;
 
-  events(jobId: string): JobEvent[];
-  appendLogs(fence: Fence, jobId: string, attempt: number, at: number, lines: string[]): void;
-  logs(jobId: string, afterSeq: number, limit: number): LogLine[];
+  events(jobId: string): Promise<JobEvent[]>;
+  appendLogs(fence: Fence, jobId: string, attempt: number, at: number, lines: string[]): Promise<void>;
+  logs(jobId: string, afterSeq: number, limit: number): Promise<LogLine[]>;
 
-  approval(jobId: string): Approval | null;
-  revokeApproval(jobId: string, now: number): boolean;
+  approval(jobId: string): Promise<Approval | null>;
+  revokeApproval(jobId: string, now: number): Promise<boolean>;
 
-  recordArtifact(fence: Fence, a: Artifact): void;
-  artifacts(jobId: string): Artifact[];
+  recordArtifact(fence: Fence, a: Artifact): Promise<void>;
+  artifacts(jobId: string): Promise<Artifact[]>;
 
-  close(): void;
+  close(): Promise<void>;
 }

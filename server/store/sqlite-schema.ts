@@ -33,3 +33,18 @@ CREATE TABLE IF NOT EXISTS artifacts (
   sha256 TEXT NOT NULL, attempt INTEGER NOT NULL, verified_at REAL NOT NULL, PRIMARY KEY (job_id, remote_path)
 );
 `;
+
+/**
+ * Version 2: an output may be verified at two destinations (a local directory and S3), so an artifact is
+ * keyed by its destination too. SQLite cannot change a primary key in place: the table is rebuilt.
+ */
+export const SCHEMA_V2_FROM_V1 = `
+CREATE TABLE artifacts_v2 (
+  job_id TEXT NOT NULL, remote_path TEXT NOT NULL, destination TEXT NOT NULL, size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL, attempt INTEGER NOT NULL, verified_at REAL NOT NULL, PRIMARY KEY (job_id, remote_path, destination)
+);
+INSERT INTO artifacts_v2 SELECT job_id, remote_path, destination, size, sha256, attempt, verified_at FROM artifacts;
+DROP TABLE artifacts;
+ALTER TABLE artifacts_v2 RENAME TO artifacts;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+`;

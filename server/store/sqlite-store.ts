@@ -16,7 +16,7 @@ import {
   type JobStore,
   type LogLine,
 } from './job-store.js';
-import { SCHEMA_V1 } from './sqlite-schema.js';
+import { SCHEMA_V1, SCHEMA_V2_FROM_V1 } from './sqlite-schema.js';
 
 type Db = BetterSqlite3.Database;
 type Row = Record<string, unknown>;
@@ -51,6 +51,13 @@ export class SqliteJobStore implements JobStore {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA_V1);
     this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')`).run();
+    // Checked inside the write lock: of two processes opening a version-1 store, one migrates it.
+    this.db
+      .transaction(() => {
+        const version = this.db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string };
+        if (version.value === '1') this.db.exec(SCHEMA_V2_FROM_V1);
+      })
+      .immediate();
   }
 
   static inStateDir(stateDir: string): SqliteJobStore {
@@ -66,7 +73,7 @@ export class SqliteJobStore implements JobStore {
     if (!r || r.owner !== fence.owner || r.epoch !== fence.epoch) throw new LeaseLost(name);
   }
 
-  acquireLease(name: string, owner: string, ttlSeconds: number, now: number): Fence | null {
+  async acquireLease(name: string, owner: string, ttlSeconds: number, now: number): Promise<Fence | null> {
     return this.tx(() => {
       const r = this.db.prepare('SELECT owner, epoch, expires_at FROM leases WHERE name = ?').get(name) as
         | { owner: string; epoch: number; expires_at: number }
@@ -83,18 +90,18 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  releaseLease(name: string, fence: Fence): void {
+  async releaseLease(name: string, fence: Fence): Promise<void> {
     this.db.prepare('UPDATE leases SET expires_at = 0 WHERE name = ? AND owner = ? AND epoch = ?').run(name, fence.owner, fence.epoch);
   }
 
-  leaseHolder(name: string, now: number): { owner: string; epoch: number; expires_at: number } | null {
+  async leaseHolder(name: string, now: number): Promise<{ owner: string; epoch: number; expires_at: number } | null> {
     const r = this.db.prepare('SELECT owner, epoch, expires_at FROM leases WHERE name = ?').get(name) as
       | { owner: string; epoch: number; expires_at: number }
       | undefined;
     return r && r.expires_at > now ? r : null;
   }
 
-  createJob(job: { id: string; name: string; spec: unknown; now: number }, approval: { binding: string } | null): JobRow {
+  async createJob(job: { id: string; name: string; spec: unknown; now: number }, approval: { binding: string } | null): Promise<JobRow> {
     return this.tx(() => {
       this.db
         .prepare('INSERT INTO jobs (id, name, spec, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
@@ -105,7 +112,7 @@ export class SqliteJobStore implements JobStore {
           .prepare('INSERT INTO approvals (job_id, kind, binding, granted_at) VALUES (?, ?, ?, ?)')
           .run(job.id, 'teardown', approval.binding, job.now);
       }
-      return this.getJob(job.id)!;
+      return this.jobNow(job.id)!;
     });
   }
 
@@ -116,79 +123,90 @@ export class SqliteJobStore implements JobStore {
       .run(jobId, seq, at, from, to, reason, epoch);
   }
 
-  getJob(id: string): JobRow | null {
+  private jobNow(id: string): JobRow | null {
     const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
     return r ? toJob(r) : null;
   }
 
-  listJobs(filter: { active?: boolean } = {}): JobRow[] {
+  async getJob(id: string): Promise<JobRow | null> {
+    return this.jobNow(id);
+  }
+
+  async listJobs(filter: { active?: boolean } = {}): Promise<JobRow[]> {
     const rows = (this.db.prepare('SELECT * FROM jobs ORDER BY created_at, id').all() as Row[]).map(toJob);
     return filter.active ? rows.filter((j) => !isTerminal(j.state)) : rows;
   }
 
-  transition(fence: Fence, id: string, to: JobState, reason: string, now: number, patch: JobPatch = {}): JobRow {
+  async transition(fence: Fence, id: string, to: JobState, reason: string, now: number, patch: JobPatch = {}): Promise<JobRow> {
     return this.tx(() => {
       this.checkFence(`job:${id}`, fence);
-      const job = this.getJob(id);
+      const job = this.jobNow(id);
       if (!job) throw new Error(`no job ${id}`);
       assertTransition(job.state, to);
       const { sql, values } = setClause({ ...patch, state: to, updated_at: now });
       this.db.prepare(`UPDATE jobs SET ${sql} WHERE id = ?`).run(...values, id);
       this.event(id, job.state, to, reason, now, fence.epoch);
-      return this.getJob(id)!;
+      return this.jobNow(id)!;
     });
   }
 
-  updateJob(fence: Fence, id: string, patch: JobPatch, now: number): JobRow {
+  async updateJob(fence: Fence, id: string, patch: JobPatch, now: number): Promise<JobRow> {
     return this.tx(() => {
       this.checkFence(`job:${id}`, fence);
       const { sql, values } = setClause({ ...patch, updated_at: now });
       this.db.prepare(`UPDATE jobs SET ${sql} WHERE id = ?`).run(...values, id);
-      return this.getJob(id)!;
+      return this.jobNow(id)!;
     });
   }
 
-  requestCancel(id: string, now: number): JobRow | null {
+  async requestCancel(id: string, now: number): Promise<JobRow | null> {
     return this.tx(() => {
-      const job = this.getJob(id);
+      const job = this.jobNow(id);
       if (!job) return null;
       if (!job.cancel_requested && !isTerminal(job.state)) {
         this.db.prepare('UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?').run(now, id);
         this.event(id, job.state, job.state, 'cancel requested', now, null);
       }
-      return this.getJob(id);
+      return this.jobNow(id);
     });
   }
 
-  addAttempt(fence: Fence, a: Omit<AttemptRow, 'n' | 'cost_usd' | 'suspect_since' | 'log_offset' | 'ended_at' | 'started_at'>): AttemptRow {
+  async addAttempt(
+    fence: Fence,
+    a: Omit<AttemptRow, 'n' | 'cost_usd' | 'suspect_since' | 'log_offset' | 'ended_at' | 'started_at'>,
+  ): Promise<AttemptRow> {
     return this.tx(() => {
       this.checkFence(`job:${a.job_id}`, fence);
       const n = ((this.db.prepare('SELECT MAX(n) m FROM attempts WHERE job_id = ?').get(a.job_id) as { m: number | null }).m ?? 0) + 1;
       this.db
         .prepare('INSERT INTO attempts (job_id, n, label, state, offer_id, machine_id, instance_id, price_per_hour) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(a.job_id, n, a.label, a.state, a.offer_id, a.machine_id, a.instance_id, a.price_per_hour);
-      return this.attempts(a.job_id).find((x) => x.n === n)!;
+      return this.attemptsNow(a.job_id).find((x) => x.n === n)!;
     });
   }
 
-  updateAttempt(fence: Fence, jobId: string, n: number, patch: AttemptPatch): AttemptRow {
+  async updateAttempt(fence: Fence, jobId: string, n: number, patch: AttemptPatch): Promise<AttemptRow> {
     return this.tx(() => {
       this.checkFence(`job:${jobId}`, fence);
       const { sql, values } = setClause(patch);
       if (sql) this.db.prepare(`UPDATE attempts SET ${sql} WHERE job_id = ? AND n = ?`).run(...values, jobId, n);
-      return this.attempts(jobId).find((x) => x.n === n)!;
+      return this.attemptsNow(jobId).find((x) => x.n === n)!;
     });
   }
 
-  attempts(jobId: string): AttemptRow[] {
+  private attemptsNow(jobId: string): AttemptRow[] {
     return this.db.prepare('SELECT * FROM attempts WHERE job_id = ? ORDER BY n').all(jobId) as AttemptRow[];
   }
 
-  events(jobId: string): JobEvent[] {
+  async attempts(jobId: string): Promise<AttemptRow[]> {
+    return this.attemptsNow(jobId);
+  }
+
+  async events(jobId: string): Promise<JobEvent[]> {
     return this.db.prepare('SELECT job_id, seq, at, from_state, to_state, reason FROM events WHERE job_id = ? ORDER BY seq').all(jobId) as JobEvent[];
   }
 
-  appendLogs(fence: Fence, jobId: string, attempt: number, at: number, lines: string[]): void {
+  async appendLogs(fence: Fence, jobId: string, attempt: number, at: number, lines: string[]): Promise<void> {
     if (!lines.length) return;
     this.tx(() => {
       this.checkFence(`job:${jobId}`, fence);
@@ -198,26 +216,26 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  logs(jobId: string, afterSeq: number, limit: number): LogLine[] {
+  async logs(jobId: string, afterSeq: number, limit: number): Promise<LogLine[]> {
     return this.db.prepare('SELECT * FROM logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(jobId, afterSeq, limit) as LogLine[];
   }
 
-  approval(jobId: string): Approval | null {
+  async approval(jobId: string): Promise<Approval | null> {
     return (this.db.prepare(`SELECT * FROM approvals WHERE job_id = ? AND kind = 'teardown'`).get(jobId) as Approval | undefined) ?? null;
   }
 
-  revokeApproval(jobId: string, now: number): boolean {
+  async revokeApproval(jobId: string, now: number): Promise<boolean> {
     return this.tx(() => {
       const r = this.db.prepare(`UPDATE approvals SET revoked_at = ? WHERE job_id = ? AND kind = 'teardown' AND revoked_at IS NULL`).run(now, jobId);
       if (r.changes) {
-        const job = this.getJob(jobId);
+        const job = this.jobNow(jobId);
         this.event(jobId, job?.state ?? null, job?.state ?? 'SUBMITTED', 'standing teardown approval revoked by the user', now, null);
       }
       return r.changes > 0;
     });
   }
 
-  recordArtifact(fence: Fence, a: Artifact): void {
+  async recordArtifact(fence: Fence, a: Artifact): Promise<void> {
     if (!/^[0-9a-f]{64}$/.test(a.sha256)) throw new Error('refusing to record an artifact without a sha256');
     this.tx(() => {
       this.checkFence(`job:${a.job_id}`, fence);
@@ -229,11 +247,11 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  artifacts(jobId: string): Artifact[] {
-    return this.db.prepare('SELECT * FROM artifacts WHERE job_id = ? ORDER BY remote_path').all(jobId) as Artifact[];
+  async artifacts(jobId: string): Promise<Artifact[]> {
+    return this.db.prepare('SELECT * FROM artifacts WHERE job_id = ? ORDER BY remote_path, destination').all(jobId) as Artifact[];
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }

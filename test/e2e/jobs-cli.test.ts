@@ -10,11 +10,11 @@ describe('vast-mcp jobs CLI', () => {
   it('lists, shows, pages logs and cancels idempotently from the state directory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jobs-cli-'));
     const store = SqliteJobStore.inStateDir(dir);
-    store.createJob({ id: 'abc123', name: 'train-1', spec: { max_cost_usd: 5, max_hours: 2 }, now: 1_000 }, null);
-    const f = store.acquireLease('job:abc123', 'someone', 60, Date.now() / 1000)!;
-    store.transition(f, 'abc123', 'PROVISIONING', 'looking for an offer', 1_001);
-    store.appendLogs(f, 'abc123', 1, 1_002, ['line one', 'line two', 'line three']);
-    store.close();
+    await store.createJob({ id: 'abc123', name: 'train-1', spec: { max_cost_usd: 5, max_hours: 2 }, now: 1_000 }, null);
+    const f = (await store.acquireLease('job:abc123', 'someone', 60, Date.now() / 1000))!;
+    await store.transition(f, 'abc123', 'PROVISIONING', 'looking for an offer', 1_001);
+    await store.appendLogs(f, 'abc123', 1, 1_002, ['line one', 'line two', 'line three']);
+    await store.close();
 
     const list = await runCli(['jobs', 'list', '--state-dir', dir]);
     expect(list.code).toBe(0);
@@ -30,9 +30,9 @@ describe('vast-mcp jobs CLI', () => {
       expect(c.stdout).toMatch(/cancel requested for abc123 .*No supervisor is running/);
     }
     const check = SqliteJobStore.inStateDir(dir);
-    expect(check.getJob('abc123')!.cancel_requested).toBe(true);
-    expect(check.events('abc123').filter((e) => e.reason === 'cancel requested')).toHaveLength(1);
-    check.close();
+    expect((await check.getJob('abc123'))!.cancel_requested).toBe(true);
+    expect((await check.events('abc123')).filter((e) => e.reason === 'cancel requested')).toHaveLength(1);
+    await check.close();
     const missing = await runCli(['jobs', 'status', 'nope', '--state-dir', dir]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/No job "nope"/);
@@ -41,8 +41,8 @@ describe('vast-mcp jobs CLI', () => {
   it('jobd refuses to run beside another supervisor of the same state directory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jobs-cli-'));
     const store = SqliteJobStore.inStateDir(dir);
-    expect(store.acquireLease(SUPERVISOR_LEASE, 'other-host:1', 600, Date.now() / 1000)).not.toBeNull();
-    store.close();
+    expect(await store.acquireLease(SUPERVISOR_LEASE, 'other-host:1', 600, Date.now() / 1000)).not.toBeNull();
+    await store.close();
     const r = await runCli(['jobd', '--state-dir', dir, '--api-url', 'http://127.0.0.1:9'], { VAST_API_KEY: 'test-key-123456' });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('another jobs supervisor holds the lock for this state directory; exiting\n');

@@ -23,13 +23,13 @@ const ok = async (name: string, args: Record<string, unknown>): Promise<any> => 
   expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
   return r.structuredContent;
 };
-function supervisorPid(): number | null {
+async function supervisorPid(): Promise<number | null> {
   const store = SqliteJobStore.inStateDir(stateDir);
   try {
-    const h = store.leaseHolder(SUPERVISOR_LEASE, Date.now() / 1000);
+    const h = await store.leaseHolder(SUPERVISOR_LEASE, Date.now() / 1000);
     return h ? Number(h.owner.split(':')[1]) : null;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 const alive = (pid: number) => {
@@ -62,7 +62,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await client?.close();
-  const pid = stateDir ? supervisorPid() : null;
+  const pid = stateDir ? await supervisorPid() : null;
   if (pid && alive(pid)) process.kill(pid, 'SIGTERM');
   await sim?.stop();
 });
@@ -77,7 +77,7 @@ describe('a job through a real MCP client, a detached supervisor and the CLI', (
       interruptible: false,
       max_cost_usd: 5,
       max_hours: 1,
-      command: 'vast-sim-trainer --steps 40 --every 5 --step-ms 100 --out /workspace/out --ckpt /workspace/checkpoints',
+      command: 'vast-sim-trainer --steps 40 --every 5 --step-ms 400 --out /workspace/out --ckpt /workspace/checkpoints',
       outputs: ['/workspace/out/model.bin'],
       output_dir: 'e2e-out',
       checkpoint_sync_seconds: 10,
@@ -95,7 +95,7 @@ describe('a job through a real MCP client, a detached supervisor and the CLI', (
       status = (await ok('job_status', { job_id: id })).jobs[0];
       if (['succeeded', 'failed', 'cancelled', 'budget_exhausted', 'awaiting_user'].includes(status.state)) break;
       if (status.state === 'RUNNING' && killed.length === 0 && (status.last_checkpoint_step ?? 0) >= 5) {
-        const pid = supervisorPid();
+        const pid = await supervisorPid();
         expect(pid).not.toBeNull();
         process.kill(pid!, 'SIGKILL');
         killed.push(pid!);

@@ -54,17 +54,17 @@ describe('a worker that dies while the instance still runs', () => {
       max_hours: 2,
       grace_seconds: 5,
     });
-    store.createJob({ id: 'dead', name: s.name, spec: s, now: sim.world.now() }, { binding: approvalBinding(s) });
+    await store.createJob({ id: 'dead', name: s.name, spec: s, now: sim.world.now() }, { binding: approvalBinding(s) });
     const sup = new Supervisor(mcp.deps, store, SETTINGS, 'dead-test');
     let killed = false;
     const deadline = Date.now() + 150_000;
     for (;;) {
       await sup.runOnce();
-      const job = store.getJob('dead')!;
+      const job = (await store.getJob('dead'))!;
       if (['succeeded', 'failed', 'cancelled', 'budget_exhausted', 'awaiting_user'].includes(job.state)) break;
       if (!killed && job.state === 'RUNNING' && (job.checkpoint_step ?? 0) >= 10) {
         // Every process of the container but its init dies (OOM killer, a crash): the container itself keeps running.
-        const id = store.attempts('dead')[0]!.instance_id!;
+        const id = (await store.attempts('dead'))[0]!.instance_id!;
         const r = await mcp.call('ssh', {
           instance_id: id,
           command: 'for p in $(ls /proc | grep -E "^[0-9]+$"); do [ "$p" -gt 1 ] && [ "$p" != $$ ] && kill -9 "$p" 2>/dev/null; done; echo killed',
@@ -77,21 +77,20 @@ describe('a worker that dies while the instance still runs', () => {
       // Real time passes too: the worker ticks its heartbeat in the instance's own (real) seconds.
       await new Promise((r) => setTimeout(r, 250));
     }
-    const job = store.getJob('dead')!;
-    const events = store.events('dead');
+    const job = (await store.getJob('dead'))!;
+    const events = await store.events('dead');
     expect(job.state, events.map((e) => `${e.to_state}: ${e.reason}`).join('\n')).toBe('succeeded');
     expect(
       events.find((e) => e.to_state === 'RECOVERING')?.reason,
-      store
-        .logs('dead', 0, 100000)
+      (await store.logs('dead', 0, 100000))
         .map((l) => l.line)
         .slice(-15)
         .join('\n'),
     ).toMatch(/worker heartbeat missing/);
-    const attempts = store.attempts('dead');
+    const attempts = await store.attempts('dead');
     expect(attempts).toHaveLength(2);
     expect(attempts[0]!.machine_id).not.toBe(attempts[1]!.machine_id);
     expect(readFileSync(join(copyRoot, 'dead-out', 'model.bin')).equals(trainerOutput(STEPS))).toBe(true);
-    store.close();
+    await store.close();
   }, 180_000);
 });

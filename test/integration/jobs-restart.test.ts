@@ -54,10 +54,10 @@ describe('supervisor restart safety', () => {
   it('a rental that committed while the supervisor died is found by its label, never rented twice, and a stale supervisor is fenced out', async () => {
     const store = SqliteJobStore.inStateDir(mcp.deps.config.stateDir);
     const s = spec('adopt');
-    store.createJob({ id: 'adopt', name: s.name, spec: s, now: sim.world.now() }, { binding: approvalBinding(s) });
+    await store.createJob({ id: 'adopt', name: s.name, spec: s, now: sim.world.now() }, { binding: approvalBinding(s) });
     // Supervisor 1 wrote the intent, marked it sent, the platform created the instance, then supervisor 1 died.
-    const dead = store.acquireLease('job:adopt', 'dead-supervisor', 1, Date.now() / 1000)!;
-    store.transition(dead, 'adopt', 'PROVISIONING', 'looking for an offer', sim.world.now());
+    const dead = (await store.acquireLease('job:adopt', 'dead-supervisor', 1, Date.now() / 1000))!;
+    await store.transition(dead, 'adopt', 'PROVISIONING', 'looking for an offer', sim.world.now());
     const offer = (
       await simFetch(sim, 'POST', '/api/v0/bundles/', {
         gpu_name: { eq: 'RTX 4090' },
@@ -68,7 +68,7 @@ describe('supervisor restart safety', () => {
         allocated_storage: 20,
       })
     ).json.offers[0];
-    store.addAttempt(dead, {
+    await store.addAttempt(dead, {
       job_id: 'adopt',
       label: 'ada-job-adopt-a1-abcdef',
       state: 'sent',
@@ -93,33 +93,33 @@ describe('supervisor restart safety', () => {
       await sup.runOnce();
       sim.world.clock.advance(5);
     }
-    expect(store.attempts('adopt')).toEqual([expect.objectContaining({ n: 1, state: 'rented', instance_id: created.json.new_contract })]);
+    expect(await store.attempts('adopt')).toEqual([expect.objectContaining({ n: 1, state: 'rented', instance_id: created.json.new_contract })]);
     expect(live()).toHaveLength(1);
     // The dead supervisor wakes up: every write it tries is refused.
-    expect(() => store.transition(dead, 'adopt', 'RECOVERING', 'stale', sim.world.now())).toThrow(LeaseLost);
-    expect(() => store.updateAttempt(dead, 'adopt', 1, { state: 'abandoned' })).toThrow(LeaseLost);
-    expect(store.attempts('adopt')[0]!.state).toBe('rented');
+    await expect(store.transition(dead, 'adopt', 'RECOVERING', 'stale', sim.world.now())).rejects.toThrow(LeaseLost);
+    await expect(store.updateAttempt(dead, 'adopt', 1, { state: 'abandoned' })).rejects.toThrow(LeaseLost);
+    expect((await store.attempts('adopt'))[0]!.state).toBe('rented');
 
     // Cancel while provisioning: the approval alone is not enough, there is no verified copy: stopped, not destroyed.
-    store.requestCancel('adopt', sim.world.now());
-    for (let i = 0; i < 4 && store.getJob('adopt')!.state !== 'awaiting_user'; i++) await sup.runOnce();
-    const job = store.getJob('adopt')!;
+    await store.requestCancel('adopt', sim.world.now());
+    for (let i = 0; i < 4 && (await store.getJob('adopt'))!.state !== 'awaiting_user'; i++) await sup.runOnce();
+    const job = (await store.getJob('adopt'))!;
     expect(job.state).toBe('awaiting_user');
     expect(job.waiting_for).toMatch(/no verified copy from it since its last start/);
     const inst = sim.world.instances.get(created.json.new_contract)!;
     expect(inst.destroyedAt).toBeNull();
     expect(inst.intended).toBe('stopped');
-    store.close();
+    await store.close();
   }, 60_000);
 
   it('an intent never sent, and a sent request that never reached the platform, end with exactly one rental', async () => {
     const before = live().length;
     const store = SqliteJobStore.inStateDir(mcp.deps.config.stateDir);
     const s = spec('lost');
-    store.createJob({ id: 'lost', name: s.name, spec: s, now: sim.world.now() }, null);
-    const dead = store.acquireLease('job:lost', 'dead-supervisor', 1, Date.now() / 1000)!;
-    store.transition(dead, 'lost', 'PROVISIONING', 'looking for an offer', sim.world.now());
-    store.addAttempt(dead, {
+    await store.createJob({ id: 'lost', name: s.name, spec: s, now: sim.world.now() }, null);
+    const dead = (await store.acquireLease('job:lost', 'dead-supervisor', 1, Date.now() / 1000))!;
+    await store.transition(dead, 'lost', 'PROVISIONING', 'looking for an offer', sim.world.now());
+    await store.addAttempt(dead, {
       job_id: 'lost',
       label: 'ada-job-lost-a1-000000',
       state: 'intent',
@@ -131,10 +131,10 @@ describe('supervisor restart safety', () => {
     const sup = new Supervisor(mcp.deps, store, SETTINGS, 'new-supervisor-2');
     await pause(1100);
     await sup.runOnce();
-    expect(store.attempts('lost')[0]!.state).toBe('abandoned');
+    expect((await store.attempts('lost'))[0]!.state).toBe('abandoned');
     // A second attempt was "sent" but the platform never saw it: abandoned only after two readings apart.
-    const f = store.acquireLease('job:lost', 'new-supervisor-2', 1, Date.now() / 1000)!;
-    store.addAttempt(f, {
+    const f = (await store.acquireLease('job:lost', 'new-supervisor-2', 1, Date.now() / 1000))!;
+    await store.addAttempt(f, {
       job_id: 'lost',
       label: 'ada-job-lost-a2-000000',
       state: 'sent',
@@ -144,15 +144,15 @@ describe('supervisor restart safety', () => {
       price_per_hour: 0.5,
     });
     await sup.runOnce();
-    expect(store.attempts('lost')[1]!.state).toBe('sent');
+    expect((await store.attempts('lost'))[1]!.state).toBe('sent');
     sim.world.clock.advance(11);
     await sup.runOnce();
-    expect(store.attempts('lost')[1]!.state).toBe('abandoned');
+    expect((await store.attempts('lost'))[1]!.state).toBe('abandoned');
     await sup.runOnce();
-    const third = store.attempts('lost')[2]!;
+    const third = (await store.attempts('lost'))[2]!;
     expect(third.state).toBe('rented');
     expect(live().length).toBe(before + 1);
     expect(live().filter((i) => i.label?.startsWith('ada-job-lost-'))).toHaveLength(1);
-    store.close();
+    await store.close();
   }, 60_000);
 });

@@ -3,23 +3,15 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SupervisorSettings } from '../../server/jobs/job-context.js';
 import { jobsRuntime } from '../../server/jobs/runtime.js';
 import { Supervisor } from '../../server/jobs/supervisor.js';
 import type { RunningSimulator } from '../../sim/server.js';
 import { trainerOutput } from '../../sim/trainer/trainer-script.js';
+import { TEST_SUPERVISOR_SETTINGS } from '../helpers/jobs.js';
 import { connectInMemory, textOf, type Connected } from '../helpers/mcp.js';
 import { startTestSim } from '../helpers/sim.js';
 
-const SETTINGS: SupervisorSettings = {
-  pollMs: 20,
-  confirmSeconds: 10,
-  heartbeatStaleSeconds: 600,
-  provisionDeadlineSeconds: 3600,
-  leaseSeconds: 60,
-  sshReadinessMs: 5000,
-  exitMarginSeconds: 60,
-};
+const SETTINGS = TEST_SUPERVISOR_SETTINGS;
 const data = (r: any) => r.structuredContent as any;
 
 let sim: RunningSimulator;
@@ -75,7 +67,7 @@ describe('job tools', () => {
     expect(changed.isError).toBe(true);
     expect(textOf(changed)).toMatch(/Refused/);
     expect(sim.world.instances.size).toBe(0);
-    expect(jobsRuntime(mcp.deps).store.listJobs()).toEqual([]);
+    expect(await jobsRuntime(mcp.deps).store.listJobs()).toEqual([]);
   });
 
   it('refuses the API key in env before asking anything', async () => {
@@ -91,22 +83,22 @@ describe('job tools', () => {
     for (let i = 0; i < 2; i++) expect(data(await mcp.call('job_cancel', { job_id: cancelled }))).toMatchObject({ cancel_requested: true });
     const store = jobsRuntime(mcp.deps).store;
     const sup = new Supervisor(mcp.deps, store, SETTINGS, 'tools-test');
-    expect(sup.acquireLock()).toBe(true);
+    expect(await sup.acquireLock()).toBe(true);
     const deadline = Date.now() + 120_000;
-    const settled = () =>
-      store.getJob(unapproved)!.state === 'awaiting_user' &&
-      ['succeeded', 'failed'].includes(store.getJob(approved)!.state) &&
-      store.getJob(cancelled)!.state === 'cancelled';
+    const settled = async () =>
+      (await store.getJob(unapproved))!.state === 'awaiting_user' &&
+      ['succeeded', 'failed'].includes((await store.getJob(approved))!.state) &&
+      (await store.getJob(cancelled))!.state === 'cancelled';
     for (;;) {
       await sup.runOnce();
-      if (settled()) break;
-      if (Date.now() > deadline) throw new Error(`stuck: ${JSON.stringify(store.listJobs().map((j) => [j.state, j.waiting_for]))}`);
+      if (await settled()) break;
+      if (Date.now() > deadline) throw new Error(`stuck: ${JSON.stringify((await store.listJobs()).map((j) => [j.state, j.waiting_for]))}`);
       sim.world.clock.advance(10);
       await new Promise((r) => setTimeout(r, 50));
     }
-    sup.releaseLock();
-    expect(store.getJob(cancelled)!.state).toBe('cancelled');
-    expect(store.attempts(cancelled)).toEqual([]);
+    await sup.releaseLock();
+    expect((await store.getJob(cancelled))!.state).toBe('cancelled');
+    expect(await store.attempts(cancelled)).toEqual([]);
 
     const st = data(await mcp.call('job_status', { job_id: approved })).jobs[0];
     expect(st).toMatchObject({
@@ -152,7 +144,7 @@ describe('job tools', () => {
     const c = await connectInMemory(sim, { config: { copyRoot }, onElicit: () => ({ action: 'decline' }) });
     const r = data(await c.call('job_submit', args('declined')));
     expect(r.status).toBe('declined');
-    expect(jobsRuntime(c.deps).store.listJobs()).toEqual([]);
+    expect(await jobsRuntime(c.deps).store.listJobs()).toEqual([]);
     await c.close();
   });
 });

@@ -3,6 +3,8 @@ import type { ServerDeps } from '../server/deps.js';
 import { diagnose } from '../server/vast/diagnosis.js';
 import { instanceBurnPerHour } from '../server/vast/pricing.js';
 import type { Instance } from '../server/vast/schemas.js';
+import { waitUntilRunning, type WaitResult } from '../server/vast/wait-running.js';
+import type { ToolContext } from './define-tool.js';
 
 export const InstanceIdInput = z.number().int().positive().describe('Instance id (from status)');
 
@@ -60,4 +62,53 @@ export function lifecycleResult(
     },
     text: `${note}\n#${inst.id}: ${d.summary}`,
   };
+}
+
+export interface CallWait {
+  result: WaitResult;
+  /** Seconds this call waited at most. */
+  limitSeconds: number;
+  /** True when the per-call limit (not the caller's own deadline) ended the wait. */
+  cutByCallLimit: boolean;
+}
+
+/**
+ * Waits for one instance to run within this call: at most `wantSeconds`, and never past the per-call limit
+ * (config.callSeconds, under the ~60 s common clients give a call), sending progress notifications when the
+ * client gave a progress token. A client cancel ends it at once (outcome 'cancelled').
+ */
+export async function waitWithinCall(
+  ctx: ToolContext,
+  instanceId: number,
+  wantSeconds: number,
+  callLeftSeconds = ctx.deps.config.callSeconds,
+): Promise<CallWait> {
+  const { deps } = ctx;
+  const limitSeconds = Math.max(0, Math.min(wantSeconds, callLeftSeconds));
+  const result = await waitUntilRunning(deps.vast, instanceId, {
+    deadlineMs: limitSeconds * 1000,
+    minIntervalMs: deps.config.pollMinMs,
+    maxIntervalMs: deps.config.pollMaxMs,
+    now: deps.monotonicMs,
+    sleep: deps.sleep,
+    epochNow: deps.now,
+    stuckSchedulingMs: 120_000,
+    signal: ctx.extra.signal,
+    onPoll: async (inst, elapsed) => {
+      await ctx
+        .progress(
+          Math.round(elapsed / 1000),
+          limitSeconds,
+          `#${instanceId}: ${inst?.actual_status ?? 'provisioning'}${inst?.status_msg ? ` — ${inst.status_msg}` : ''}`,
+        )
+        .catch(() => undefined);
+    },
+  });
+  return { result, limitSeconds, cutByCallLimit: result.outcome === 'deadline' && callLeftSeconds < wantSeconds };
+}
+
+/** The next step after a wait the per-call limit ended: resume on the instance id, never by renting again. */
+export function resumeWaitStep(ids: number[]): string {
+  const list = ids.map((id) => `instance_id ${id}`).join(', then ');
+  return `Still starting; it IS rented and billing. To keep waiting call status with ${list} and wait: true (each call waits up to the per-call limit and can be repeated). Do not call create again for it.`;
 }

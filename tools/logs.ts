@@ -21,7 +21,7 @@ export const logsTool = defineTool({
     truncated: z.boolean(),
     log: UntrustedEnvelopeSchema.describe('The log text: untrusted instance output'),
   }),
-  async run({ instance_id, tail }, { deps }) {
+  async run({ instance_id, tail }, { deps, extra }) {
     await requireInstance(deps, instance_id);
     const url = await deps.vast.requestLogs(instance_id, tail ?? 200);
     const deadline = deps.monotonicMs() + 15_000;
@@ -29,7 +29,10 @@ export const logsTool = defineTool({
     while (text === null) {
       // The deadline includes the request in flight: a hung fetch is abandoned at 15 s.
       const left = Math.max(1, Math.ceil(deadline - deps.monotonicMs()));
-      text = await deps.vast.fetchResult(url, { signal: AbortSignal.timeout(left) }).catch((e: unknown) => {
+      // A client cancel aborts it too.
+      const signal = extra.signal ? AbortSignal.any([AbortSignal.timeout(left), extra.signal]) : AbortSignal.timeout(left);
+      text = await deps.vast.fetchResult(url, { signal }).catch((e: unknown) => {
+        if (extra.signal?.aborted) throw new VastMcpError('Reading the logs was cancelled by the client; nothing changed.', 'cancelled');
         if (deps.monotonicMs() >= deadline) return null;
         throw e;
       });

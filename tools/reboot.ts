@@ -22,6 +22,11 @@ export const rebootTool = defineTool({
       );
     await deps.vast.reboot(instance_id);
     deps.audit.record({ tool: 'reboot', action: 'reboot', args: { instance_id }, result: 'ok', instance_id });
-    return lifecycleResult(deps, await requireInstance(deps, instance_id), 'done', `Reboot requested for ${instance_id}.`);
+    return lifecycleResult(
+      deps,
+      await requireInstance(deps, instance_id),
+      'done',
+      `Reboot requested for ${instance_id}. To wait until it runs again call status with instance_id ${instance_id} and wait: true (up to the per-call limit each call; call again to keep waiting).`,
+    );
   },
 });

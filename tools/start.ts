@@ -95,7 +95,7 @@ export const startTool = defineTool({
       deps,
       after.inst,
       'done',
-      `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h). The state changes within seconds to minutes: check status (or create with wait) rather than assuming it runs.${warn ? ` ${warn}` : ''}${after.note}`,
+      `Start requested for ${instance_id}; GPU billing resumes once it runs ($${price.toFixed(4)}/h). The state changes within seconds to minutes: call status with instance_id ${instance_id} and wait: true (it waits up to the per-call limit; call again to keep waiting) rather than assuming it runs.${warn ? ` ${warn}` : ''}${after.note}`,
     );
   },
 });

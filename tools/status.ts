@@ -3,8 +3,13 @@ import { accruedByInstance, expiryWarning, viewInstance } from '../server/vast/i
 import { round4 } from '../server/vast/pricing.js';
 import { defineTool } from './define-tool.js';
 import { overdueInfo, profilesByInstance } from '../server/profiles/overdue.js';
+import { visibleInstances } from '../server/identity/instance-access.js';
+import { ownersOf } from '../server/profiles/attribution.js';
+import { readableProfiles } from '../server/profiles/spend-gate.js';
 import { checkLateRentals } from '../server/safety/orphans.js';
 import type { AuditLog } from '../server/state/audit-log.js';
+import { InputError } from '../server/errors.js';
+import { waitForStatus } from './status-wait.js';
 
 /** Instances whose latest lifecycle action through this server was a stop: their stop is the user's, not an interruption. */
 function stoppedHere(audit: AuditLog): Set<number> {
@@ -41,11 +46,20 @@ export const InstanceViewSchema = z.object({
   profile: z.string().nullable().describe('Profile it was rented under (by this server)'),
   max_hours: z.number().nullable(),
   overdue: z.boolean().describe("Older than its profile's max duration: consider copying results and destroying"),
+  rented_by: z
+    .object({ user: z.string().nullable(), team: z.string().nullable() })
+    .nullable()
+    .describe('Who rented it through this server (audit log; null: rented elsewhere). Labels are not proof of ownership'),
+  project: z.string().nullable().describe('Project its spend counts against (null: none, or rented elsewhere)'),
 });
 
 const input = z
   .object({
     instance_id: z.number().int().positive().optional().describe('One instance id; omit for all instances of the account'),
+    wait: z
+      .boolean()
+      .optional()
+      .describe('With instance_id: wait until it runs, up to the per-call limit (45 s by default), then answer; call again to keep waiting'),
   })
   .strict();
 
@@ -53,6 +67,13 @@ const output = z.object({
   instances: z.array(InstanceViewSchema),
   count: z.number(),
   total_burn_per_hour: z.number().describe('USD/hour across the listed instances, stopped disks included'),
+  wait: z
+    .object({
+      outcome: z.enum(['running', 'stopped_or_failed', 'still_starting', 'cancelled']),
+      waited_seconds: z.number(),
+    })
+    .optional()
+    .describe('With wait: how the wait ended'),
   late_rentals: z
     .array(z.object({ instance_id: z.number(), label: z.string(), stopped: z.boolean() }))
     .optional()
@@ -65,32 +86,37 @@ export const statusTool = defineTool({
   description:
     'Show one instance or all instances of the account: actual vs intended state, status message, uptime, $/h billed now, cost accrued, SSH endpoints, ' +
     'time left on the rental contract, and a plain-language diagnosis (image pull failed or too slow, stuck scheduling for its GPU, interrupted/outbid, host offline or silent, exited, frozen, ' +
-    'rental expired, stopped but still billing disk). Read-only and free.',
+    'rental expired, stopped but still billing disk). Read-only and free. ' +
+    'With instance_id and wait: true it waits until that instance runs, up to the per-call limit (45 s by default), then answers; call it again to keep waiting (never create again).',
   access: 'read',
   input,
   output,
-  async run({ instance_id }, { deps }) {
-    let list;
-    if (instance_id !== undefined) {
-      list = [await deps.vast.requireInstance(instance_id)];
-    } else {
-      list = await deps.vast.listInstances();
-    }
+  async run({ instance_id, wait }, ctx) {
+    const { deps } = ctx;
+    if (wait && instance_id === undefined) throw new InputError('wait needs instance_id: name the instance to wait for.');
+    const waited = wait && instance_id !== undefined ? await waitForStatus(ctx, instance_id) : null;
+    // The whole account goes to the duplicate scan; the caller is shown what the owner rule lets them see.
+    const all = instance_id !== undefined ? [await deps.vast.requireInstance(instance_id)] : await deps.vast.listInstances();
+    const list = visibleInstances(deps, all);
     const now = deps.now();
     const since = Math.min(now - 86400, ...list.map((i) => i.start_date ?? now));
     const accrued = list.length ? await accruedByInstance(deps.vast, since, now + 60) : new Map();
     const byProfile = profilesByInstance(deps.audit);
+    const owners = ownersOf(deps);
+    const file = readableProfiles(deps);
     const stopped = stoppedHere(deps.audit);
     const views = list.map((i) => {
       const v = viewInstance(i, now, accrued.get(i.id) ?? null, { stoppedHere: stopped.has(i.id) });
-      const o = overdueInfo(deps.profiles, byProfile.get(i.id), v.age_hours);
+      const o = overdueInfo(file, byProfile.get(i.id), v.age_hours);
+      const owner = owners.get(i.id);
       if (o.overdue)
         v.diagnosis = {
           ...v.diagnosis,
           summary: `${v.diagnosis.summary} OVERDUE: running ${v.age_hours} h, past profile "${o.profile}"'s ${o.max_hours} h; copy results off and destroy when the user agrees.`,
         };
       const expiry = expiryWarning(i, now);
-      return { ...v, ...o, warnings: expiry ? [expiry] : [] };
+      const rented_by = owner ? { user: owner.user, team: owner.team } : null;
+      return { ...v, ...o, warnings: expiry ? [expiry] : [], rented_by, project: owner?.project ?? null };
     });
     const total = round4(views.reduce((s, v) => s + v.burn_per_hour.total, 0));
     const lines = views.map(
@@ -98,15 +124,26 @@ export const statusTool = defineTool({
         `#${v.id} ${v.label ?? '(no label)'}: ${v.actual_status ?? 'provisioning'} (intended ${v.intended_status ?? '?'}), ${v.num_gpus ?? '?'}x ${v.gpu_name ?? '?'}, ` +
         `now $${v.burn_per_hour.total.toFixed(4)}/h, accrued $${(v.accrued_cost?.total ?? 0).toFixed(4)}. ${v.diagnosis.summary}` +
         (v.hours_left !== null && v.hours_left > 0 ? ` Rental ends in ${v.hours_left} h.` : '') +
+        (v.rented_by?.user ? ` Rented by ${v.rented_by.user}${v.project ? ` for project ${v.project}` : ''}.` : '') +
         v.warnings.map((w) => ` WARNING: ${w}`).join(''),
     );
-    const late = await checkLateRentals(deps, list);
+    const late = await checkLateRentals(deps, all);
     const text =
-      (views.length ? `${lines.join('\n')}\nTotal burn: $${total.toFixed(4)}/h.` : 'No instances on this account. Nothing is billing.') +
-      (late.note ? `\n${late.note}` : '');
+      (views.length
+        ? `${lines.join('\n')}\nTotal burn: $${total.toFixed(4)}/h${all.length > list.length ? " (yours and your team's; other users' instances are not shown)" : ''}.`
+        : all.length > list.length
+          ? "None of your or your team's instances are on this shared account; other users' instances are not shown (billing gives the account's burn)."
+          : 'No instances on this account. Nothing is billing.') + (late.note ? `\n${late.note}` : '');
     return {
-      data: { instances: views, count: views.length, total_burn_per_hour: total, ...(late.late.length ? { late_rentals: late.late } : {}) },
-      text,
+      data: {
+        instances: views,
+        count: views.length,
+        total_burn_per_hour: total,
+        ...(late.late.length ? { late_rentals: late.late } : {}),
+        ...(waited ? { wait: waited.wait } : {}),
+      },
+      text: waited ? `${waited.note}\n${text}` : text,
+      ...(waited?.nextStep ? { nextStep: waited.nextStep } : {}),
     };
   },
 });

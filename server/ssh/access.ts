@@ -14,6 +14,8 @@ export interface AccessOptions {
   /** Keep retrying the connection this long after the instance is running. */
   readinessMs: number;
   preferProxy?: boolean;
+  /** A client cancel: stops retrying (a connection made meanwhile is closed by the caller's finally). */
+  signal?: AbortSignal;
 }
 
 export interface Access {
@@ -119,6 +121,8 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
         }
       }
     }
+    if (opts.signal?.aborted)
+      throw new VastMcpError(`Connecting to instance ${instanceId} was cancelled by the client; nothing was run.`, 'cancelled');
     if (deps.monotonicMs() + delay > deadline) break;
     await deps.sleep(delay);
     delay = Math.min(delay * 2, 10_000);

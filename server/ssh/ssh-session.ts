@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import { escapeForHuman } from '../safety/untrusted-text.js';
+import { keepExitStatus } from './exit-status.js';
+import { killGroupCommand, trackGroup } from './group-kill.js';
 import { guardProgress, type ProgressRule } from './progress-guard.js';
 import { TailBuffer } from './tail-buffer.js';
 
@@ -28,6 +30,20 @@ export interface ExecResult {
   stdoutBytes: number;
   stderrBytes: number;
   timedOut: boolean;
+  /** Ended by the caller's AbortSignal (a client's notifications/cancelled): killed like a timeout. */
+  aborted?: boolean;
+  /**
+   * With `killGroup`, after a timeout or cancel: how the command's process group was ended ('group', 'session',
+   * 'shell': killed; 'none': already gone; 'unknown': its pid never arrived; 'failed': the kill could not run).
+   */
+  killed?: string;
+}
+
+export interface ExecOptions {
+  /** Aborting kills the command and closes the channel; the result says `aborted`. */
+  signal?: AbortSignal;
+  /** At a timeout or cancel also kill the command's remote process group (see group-kill.ts). */
+  killGroup?: boolean;
 }
 
 export interface ConnectOptions {
@@ -161,7 +177,7 @@ export class SshSession {
     return new Promise((resolve, reject) => {
       let done = false;
       const finish = (e: SshError | null, ch?: ClientChannel) => {
-        if (done) return void (ch && ch.close());
+        if (done) return void ch?.close();
         done = true;
         clearTimeout(timer);
         off();
@@ -173,6 +189,7 @@ export class SshSession {
       try {
         this.client.exec(command, (err, ch) => {
           if (err) return finish(classify(err));
+          keepExitStatus(ch); // before any await: the status may be in the same read as the confirmation
           if (opts.progress) guardProgress(ch, opts.progress, (why) => new SshError(`the transfer ${why}`, 'timeout'));
           finish(null, ch);
         });
@@ -185,32 +202,48 @@ export class SshSession {
   /**
    * Runs a command; keeps only the last `capBytes` of each stream; kills it at the timeout. If the host
    * then does not confirm the close within CLOSE_GRACE_MS, the connection is dropped and the result
-   * returned anyway (timedOut). A connection lost mid-command rejects with a `reset` SshError.
+   * returned anyway (timedOut). A connection lost mid-command rejects with a `reset` SshError. `opts.signal`
+   * ends the command the same way as the timeout (the result says `aborted`).
    */
-  async exec(command: string, timeoutMs: number, capBytes: number, stdin?: Buffer): Promise<ExecResult> {
-    const ch = await this.channel(command);
+  async exec(command: string, timeoutMs: number, capBytes: number, stdin?: Buffer, opts: ExecOptions = {}): Promise<ExecResult> {
+    const { signal: abortSignal } = opts;
+    if (abortSignal?.aborted) throw new SshError('the command was cancelled before it started', 'other');
+    const group = opts.killGroup ? trackGroup(command) : null;
+    const ch = await this.channel(group ? group.command : command);
     return new Promise((resolve, reject) => {
       const out = new TailBuffer(capBytes);
       const err = new TailBuffer(capBytes);
       let timedOut = false;
+      let aborted = false;
       let code: number | null = null;
       let signal: string | null = null;
       let finished = false;
       let grace: NodeJS.Timeout | undefined;
+      let groupKill: Promise<string> | null = null;
       const finish = (failure: SshError | null) => {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
         clearTimeout(grace);
         off();
-        if (failure && !timedOut) return reject(failure);
-        resolve({ code, signal, stdout: out.bytes(), stderr: err.bytes(), stdoutBytes: out.total, stderrBytes: err.total, timedOut });
+        abortSignal?.removeEventListener('abort', onAbort);
+        if (failure && !timedOut && !aborted) return reject(failure);
+        const result = { code, signal, stdout: out.bytes(), stderr: err.bytes(), stdoutBytes: out.total, stderrBytes: err.total, timedOut, aborted };
+        if (!groupKill) return resolve(result);
+        void groupKill.then((killed) => resolve({ ...result, killed }));
       };
       const off = this.onFailure((e) => finish(e));
-      const timer = setTimeout(() => {
-        timedOut = true;
+      // At the timeout or a cancel: SIGKILL to the command (RFC 4254 6.9 "signal"), the channel closed, and with
+      // `killGroup` its process group killed by a second command. A host that does not confirm in time is dropped.
+      const kill = () => {
+        if (grace || finished) return;
+        const pid = group?.pid() ?? null;
+        if (group) {
+          const bounded = new Promise<string>((r) => setTimeout(() => r('failed'), 2 * CLOSE_GRACE_MS).unref());
+          groupKill = pid === null ? Promise.resolve('unknown') : Promise.race([this.killRemoteGroup(pid), bounded]);
+        }
         try {
-          ch.signal('KILL');
+          signalChannel(ch, 'KILL');
           ch.close();
         } catch {
           /* the channel is already gone */
@@ -219,18 +252,40 @@ export class SshSession {
           finish(null);
           this.drop('the host did not confirm the end of a killed command'); // it cannot be trusted to finish anything
         }, CLOSE_GRACE_MS);
+      };
+      const onAbort = () => {
+        if (timedOut) return;
+        aborted = true;
+        kill();
+      };
+      abortSignal?.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => {
+        if (aborted) return;
+        timedOut = true;
+        kill();
       }, timeoutMs);
       ch.on('exit', (c: number | null, s?: string) => {
         code = c;
         signal = s ?? null;
       });
       ch.on('data', (d: Buffer) => out.push(d));
-      ch.stderr.on('data', (d: Buffer) => err.push(d));
+      ch.stderr.on('data', (d: Buffer) => err.push(group ? group.filter(d) : d));
       ch.on('error', (e: Error) => finish(classify(e)));
       ch.on('close', () => finish(null));
       if (stdin) ch.end(stdin);
       else ch.end();
     });
+  }
+
+  /** Kills a remote process group over a second channel; says how far it got ('failed' if it could not run). */
+  private async killRemoteGroup(pid: number): Promise<string> {
+    try {
+      const r = await this.exec(killGroupCommand(pid), CLOSE_GRACE_MS, 256);
+      const said = r.stdout.toString('utf8').trim();
+      return ['group', 'session', 'shell', 'none'].includes(said) ? said : 'failed';
+    } catch {
+      return 'failed';
+    }
   }
 
   /** Drops the connection at once, failing everything in flight on it with `reason`. */
@@ -247,6 +302,24 @@ export class SshSession {
       setTimeout(() => this.client.destroy(), CLOSE_GRACE_MS).unref();
     }
   }
+}
+
+interface ChannelInternals {
+  outgoing: { id: number; state: string };
+  _client?: { _protocol?: { signal(id: number, name: string): void } };
+}
+
+/**
+ * Sends a "signal" request (RFC 4254 6.9) on an exec channel. ssh2's `ClientChannel.signal()` sends nothing
+ * once our side has sent EOF (it checks `writable`), and `exec` sends EOF at once when there is no stdin: so
+ * every kill at a timeout was silently dropped. The RFC does not tie signals to our half of the channel;
+ * this goes to the protocol layer while the channel is open or half-closed by us.
+ */
+export function signalChannel(ch: ClientChannel, name: string): void {
+  const c = ch as unknown as ChannelInternals;
+  const protocol = c._client?._protocol;
+  if (protocol && (c.outgoing.state === 'open' || c.outgoing.state === 'eof')) protocol.signal(c.outgoing.id, name);
+  else ch.signal(name);
 }
 
 /** Single-quotes a string for a POSIX shell. */

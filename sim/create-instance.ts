@@ -93,7 +93,9 @@ export function createInstance(world: SimWorld, askId: number, body: Record<stri
   }
   const gpuRate = isBid ? Number(price) : onDemand;
   const diskRate = (ask.machine.storageCost * disk) / 720;
-  if (world.account.credit < gpuRate + diskRate) {
+  // A create-time credit check is undocumented (audit §4.17; only prepay documents 411): by default
+  // the create goes through and the balance rule stops everything at $0; '411' is the old reading.
+  if (world.fidelity.createCreditCheck === '411' && world.account.credit < gpuRate + diskRate) {
     fail(
       411,
       'insufficient_credit',

@@ -15,6 +15,11 @@ export interface FaultRule {
   kind: FaultKind;
   status?: number;
   body?: string;
+  /**
+   * Sent as Retry-After with an error: the daily search quota answers 429 `search_quota_exceeded`
+   * with one (DOC search_offers.yaml, 429); other 429s carry none (rate-limits-and-errors.mdx:47).
+   */
+  retryAfterSeconds?: number;
   delayMs?: number;
   /** How many matching requests it applies to; then it is spent. */
   count?: number;

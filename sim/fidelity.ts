@@ -34,6 +34,18 @@ export interface FidelityOptions {
   cloudCopyStatusDelaySeconds: number;
   /** Per-key rate limits as documented (DOC rate-limits-and-errors.mdx + x-rate-limit in each OpenAPI file). */
   rateLimits: boolean;
+  /** An unknown field in an offer search: 400 invalid_request (default) or silently ignored (the old sim; offer-query.ts). */
+  unknownSearchFields: 'reject' | 'ignore';
+  /**
+   * `ports` while an instance is not running: `{}` or null. The old sim's null crashed `vast.py ssh-url`
+   * (audit §3: not what the service sends); the docs are silent (audit §4.11), so both can be produced.
+   */
+  portsWhenDown: 'empty_object' | 'null';
+  /**
+   * A create with less credit than one hour of it: 'none' (rented, then stopped at $0 by the balance
+   * rule: nothing documents a create-time check, audit §4.17) or '411' insufficient_credit (the old sim).
+   */
+  createCreditCheck: 'none' | '411';
   /** Emit odd but plausible field shapes (numeric strings, padded strings, null port entries) to exercise lenient parsing. */
   oddShapes: boolean;
 }
@@ -49,6 +61,9 @@ export const REALISTIC: FidelityOptions = {
   logNotReady: 's3_403',
   cloudCopyStatusDelaySeconds: 30,
   rateLimits: true,
+  unknownSearchFields: 'reject',
+  portsWhenDown: 'empty_object',
+  createCreditCheck: 'none',
   oddShapes: false,
 };
 
@@ -64,6 +79,9 @@ export const LENIENT_SIM: FidelityOptions = {
   logNotReady: 'not_found',
   cloudCopyStatusDelaySeconds: 0,
   rateLimits: false,
+  unknownSearchFields: 'ignore',
+  portsWhenDown: 'null',
+  createCreditCheck: '411',
   oddShapes: false,
 };
 

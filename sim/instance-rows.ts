@@ -7,10 +7,12 @@ export interface RowContext {
   publicHost: string;
   /** Odd but plausible shapes (numeric strings, padded strings, null port entries): the client must read them. */
   oddShapes?: boolean;
+  /** `ports` of an instance that is not running: `{}` (default) or null (the old sim's reading; see fidelity.ts). */
+  portsWhenDown?: 'empty_object' | 'null';
 }
 
-function portMappings(inst: SimInstance): Record<string, { HostIp: string; HostPort: string }[]> | null {
-  if (inst.actual !== 'running') return null;
+function portMappings(inst: SimInstance, down: RowContext['portsWhenDown']): Record<string, { HostIp: string; HostPort: string }[]> | null {
+  if (inst.actual !== 'running') return down === 'null' ? null : {};
   const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
   if (inst.directSshPort !== null) ports['22/tcp'] = [{ HostIp: '0.0.0.0', HostPort: String(inst.directSshPort) }];
   let offset = 1;
@@ -73,7 +75,7 @@ function renderCleanRow(inst: SimInstance, ctx: RowContext): Record<string, unkn
     ssh_port: inst.sshPort,
     ssh_idx: '1',
     public_ipaddr: ctx.publicHost,
-    ports: portMappings(inst),
+    ports: portMappings(inst, ctx.portsWhenDown),
     direct_port_count: inst.directSshPort !== null ? m.directPortCount : 0,
     direct_port_start: inst.directSshPort !== null ? inst.directSshPort : -1,
     direct_port_end: inst.directSshPort !== null ? inst.directSshPort + Math.max(0, m.directPortCount - 1) : -1,

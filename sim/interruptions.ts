@@ -47,3 +47,22 @@ export function outbidFor(world: SimWorld, ask: Ask, price: number | null): SimI
   }
   return out;
 }
+
+/**
+ * A restart the user did not ask for: the host restarts the container (a host reboot, a daemon
+ * restart), so it reads `exited` and comes back by itself; uptime counts from zero again. The disk
+ * is kept, as with a reboot ("docker stop/start on the host", DOC reboot_instance.yaml).
+ */
+export function hostRestart(world: SimWorld, inst: SimInstance, downSeconds = 5): boolean {
+  if (inst.destroyedAt !== null || inst.actual !== 'running') return false;
+  world.accrue(inst, world.now());
+  inst.actual = 'exited';
+  inst.statusMsg = 'Container exited; the host is restarting it';
+  inst.runningSince = null;
+  inst.pending = null;
+  inst.phaseEndsAt = world.now() + downSeconds;
+  inst.hostRestarts = [...(inst.hostRestarts ?? []), world.now()];
+  world.log(inst, 'container exited (host restart)');
+  world.events.emit('stopped', inst);
+  return true;
+}

@@ -36,13 +36,38 @@ function column(row: OfferRow, field: string): unknown {
   return Object.hasOwn(row, name) ? (row as unknown as Record<string, unknown>)[name] : undefined;
 }
 
-export function parseSearchBody(body: unknown): ParsedSearch {
+/**
+ * Query fields the API knows (DOC search_offers.yaml request body; vast.py's field list in
+ * ../shared/references/vast-api-facts.md §1). `rented` is known but not a server-side filter: "The
+ * server drops this key" (search_offers.yaml); the CLI filters rows on it after the answer.
+ */
+const KNOWN_FIELDS = new Set(
+  (
+    'bw_nvlink compute_cap cpu_arch cpu_cores cpu_cores_effective cpu_ghz cpu_ram cuda_max_good datacenter direct_port_count ' +
+    'driver_version disk_bw disk_space dlperf dlperf_per_dphtotal dph_total duration external flops_per_dphtotal gpu_arch ' +
+    'gpu_display_active gpu_frac gpu_mem_bw gpu_name gpu_ram gpu_total_ram gpu_max_power gpu_max_temp has_avx host_id id ' +
+    'inet_down inet_down_cost inet_up inet_up_cost machine_id min_bid mobo_name num_gpus pci_gen pcie_bw reliability rentable ' +
+    'rented storage_cost static_ip total_flops ubuntu_version os_version verification verified vms_enabled geolocation ' +
+    'cluster_id has_sla expected_reliability target_reliability'
+  ).split(' '),
+);
+const DROPPED = new Set(['rented', 'target_reliability']);
+
+/**
+ * `unknown`: what an unknown field does. The audit (§3) counts "silently ignored" among the comforts
+ * the real service does not give, so the default refuses it with the documented 400 for a bad query
+ * (`invalid_request`, search_offers.yaml); 'ignore' is the other reading, for testing the client.
+ */
+export function parseSearchBody(body: unknown, unknown: 'reject' | 'ignore' = 'ignore'): ParsedSearch {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new QueryError('Invalid json body');
   const q = body as Record<string, unknown>;
   const filters: ParsedSearch['filters'] = [];
   for (const [field, spec] of Object.entries(q)) {
     refusePrototypeKey(field);
     if (TOP_LEVEL.has(field)) continue;
+    const known = KNOWN_FIELDS.has(field) || Object.hasOwn(COLUMN_ALIAS, field);
+    if (!known && unknown === 'reject') throw new QueryError(`Unknown search field ${JSON.stringify(field.slice(0, 64))}`);
+    if (DROPPED.has(field)) continue;
     if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
       throw new QueryError(`Invalid filter for ${field}: expected an object like {"eq": value}`);
     }

@@ -9,11 +9,16 @@ const HOURS_PER_MONTH = 720;
 
 const r4 = (v: number): number => Math.round(v * 10000) / 10000;
 
+/** An offer is listed while its machine has enough GPUs nobody holds (the caller's own rentals included). */
+export function offerListed(ask: Ask, gpusHeldByUser: number): boolean {
+  const m = ask.machine;
+  return m.gpuTotal - m.gpusBusyByOthers - gpusHeldByUser >= ask.numGpus;
+}
+
 /** What the API returns for one ask, priced for `allocatedStorageGb` of disk (DOC search_offers.yaml; captured CLI rows in ../shared/references). */
 export function renderOfferRow(ask: Ask, opts: { type: OfferType; allocatedStorageGb: number; gpusHeldByUser: number }): OfferRow {
   const m = ask.machine;
   const n = ask.numGpus;
-  const free = m.gpuTotal - m.gpusBusyByOthers - opts.gpusHeldByUser;
   const isBid = opts.type === 'bid';
   const onDemand = r4(m.pricePerGpu * n);
   const minBid = r4(m.minBidPerGpu * n);
@@ -78,7 +83,9 @@ export function renderOfferRow(ask: Ask, opts: { type: OfferType; allocatedStora
     score: (dlperf / dphTotal) * m.reliability,
     storage_cost: m.storageCost,
     rentable: m.listed,
-    rented: free < n,
+    // "include offers where the calling user already has rented GPUs" (DOC search_offers.yaml, rented):
+    // about the caller's own rentals, never other tenants'.
+    rented: opts.gpusHeldByUser > 0,
     is_bid: isBid,
     external: m.external,
     hosting_type: m.datacenter ? 1 : 0,

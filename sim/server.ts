@@ -100,7 +100,13 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     router,
     ssh,
     baseUrl: () => baseUrl,
-    rowContext: () => ({ now: world.now(), sshHost: host, publicHost: host, oddShapes: world.fidelity.oddShapes }),
+    rowContext: () => ({
+      now: world.now(),
+      sshHost: host,
+      publicHost: host,
+      oddShapes: world.fidelity.oddShapes,
+      portsWhenDown: world.fidelity.portsWhenDown,
+    }),
   };
   registerOfferRoutes(ctx);
   registerInstanceRoutes(ctx);
@@ -143,7 +149,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
         if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000));
         if (fault?.kind === 'error') {
           record.status = fault.status ?? 500;
-          res.writeHead(record.status, { 'Content-Type': 'text/plain' });
+          const json = fault.body?.trimStart().startsWith('{');
+          res.writeHead(record.status, {
+            'Content-Type': json ? 'application/json' : 'text/plain',
+            ...(fault.retryAfterSeconds !== undefined ? { 'Retry-After': String(fault.retryAfterSeconds) } : {}),
+          });
           res.end(fault.body ?? 'Internal Server Error');
           return;
         }

@@ -30,6 +30,14 @@ export interface SimAccount {
   sshKeys: SshKeyRecord[];
   /** Set when the balance ran out: instances were stopped and will be deleted at this time. */
   deletionScheduledAt: number | null;
+  /**
+   * A saved credit card: at $0 it is "periodically and automatically charged to cover any negative
+   * balance", which "protects your instances from being deleted" (DOC guides/reference/billing.mdx,
+   * Negative Balances). Without one, stopped instances are destroyed after a grace.
+   */
+  cardOnFile: boolean;
+  /** When the card is charged next while the balance is negative (epoch s), or null. */
+  nextCardChargeAt?: number | null;
 }
 
 export interface InstanceCosts {
@@ -62,6 +70,10 @@ export interface SimInstance {
   /** When the current phase ends (provisioning → loading → running), or null. */
   phaseEndsAt: number | null;
   runningSince: number | null;
+  /** Every time the container came up (sim epoch s), kept after stops: ground truth for "last start". */
+  starts?: number[];
+  /** When the host restarted the container by itself (sim epoch s): its disk may change from then on. */
+  hostRestarts?: number[];
   holdsGpus: boolean;
   destroyedAt: number | null;
   sshPort: number;

@@ -7,6 +7,7 @@ import { createRng, type Rng } from './rng.js';
 import type { SimAccount, SimInstance } from './types.js';
 import { LENIENT_SIM, type FidelityOptions } from './fidelity.js';
 import { imageResolvable, pullErrorMessage } from './image-pull.js';
+import { accrue, chargeBandwidth, enforceBalance } from './world-billing.js';
 
 export interface WorldOptions {
   seed: string | number;
@@ -57,6 +58,7 @@ export class SimWorld {
       credit: options.startingCredit,
       sshKeys: [],
       deletionScheduledAt: null,
+      cardOnFile: true,
     };
     this.ledger.addPayment({
       when: this.clock.now() - 86400 * 3,
@@ -115,7 +117,7 @@ export class SimWorld {
       if (inst.destroyedAt !== null) continue;
       this.advanceInstance(inst, now);
     }
-    this.enforceBalance(now);
+    enforceBalance(this, now);
   }
 
   private advanceInstance(inst: SimInstance, now: number): void {
@@ -174,11 +176,19 @@ export class SimWorld {
       this.log(inst, inst.statusMsg);
       return;
     }
+    if (inst.actual === 'exited' && inst.intended === 'running') {
+      // The host brings the container back by itself (hostRestart).
+      inst.actual = 'loading';
+      inst.statusMsg = 'Starting container';
+      inst.phaseEndsAt = t + RESTART_LOAD_SECONDS;
+      return;
+    }
     if (inst.actual === 'loading' || inst.actual === 'rebooting' || inst.actual === 'recycling') {
       inst.actual = 'running';
       inst.statusMsg = `success, running ${inst.image}`;
       inst.phaseEndsAt = null;
       inst.runningSince = t;
+      inst.starts = [...(inst.starts ?? []), t];
       this.log(inst, 'container started');
       if (inst.onstart) this.log(inst, 'running onstart script');
       this.events.emit('running', inst);
@@ -187,50 +197,13 @@ export class SimWorld {
     inst.phaseEndsAt = null;
   }
 
-  /** Charges GPU time while running and disk in every state, from lastAccrual to `t`. */
+  /** Charges GPU time while running and disk in every state, from lastAccrual to `t` (world-billing.ts). */
   accrue(inst: SimInstance, t: number): void {
-    const from = inst.lastAccrual;
-    if (t <= from) return;
-    const hours = (t - from) / 3600;
-    inst.lastAccrual = t;
-    // "frozen": GPU charges apply (DOC cli/reference/show-instance.mdx).
-    if (inst.actual === 'running' || inst.actual === 'frozen') {
-      const amount = this.ledger.charge(inst.id, 'gpu', t, hours, inst.gpuRate);
-      inst.costs.gpu += amount;
-      this.account.credit -= amount;
-    }
-    const disk = this.ledger.charge(inst.id, 'disk', t, hours * inst.diskGb, inst.diskRate / inst.diskGb);
-    inst.costs.disk += disk;
-    this.account.credit -= disk;
+    accrue(this, inst, t);
   }
 
   chargeBandwidth(inst: SimInstance, bytesUp: number, bytesDown: number): void {
-    const now = this.now();
-    const m = inst.ask.machine;
-    inst.bytesUp += bytesUp;
-    inst.bytesDown += bytesDown;
-    const up = this.ledger.charge(inst.id, 'bwu', now, bytesUp / 1e9, m.inetUpCost);
-    const down = this.ledger.charge(inst.id, 'bwd', now, bytesDown / 1e9, m.inetDownCost);
-    inst.costs.bwu += up;
-    inst.costs.bwd += down;
-    this.account.credit -= up + down;
-  }
-
-  private enforceBalance(now: number): void {
-    if (this.account.credit > 0) {
-      this.account.deletionScheduledAt = null;
-      return;
-    }
-    const live = this.liveInstances();
-    if (live.length === 0) return;
-    if (this.account.deletionScheduledAt === null) {
-      this.account.deletionScheduledAt = now + this.options.deletionGraceSeconds;
-      for (const inst of live) {
-        this.stop(inst, 'Insufficient balance: stopped, scheduled for deletion unless credit is added');
-      }
-    } else if (now >= this.account.deletionScheduledAt) {
-      for (const inst of live) this.destroy(inst);
-    }
+    chargeBandwidth(this, inst, bytesUp, bytesDown);
   }
 
   /** A user stop: intended flips now, the container stops `stateChangeSeconds` later (DOC manage-instances.mdx). */

@@ -105,6 +105,24 @@ export interface Plan {
   projected_total: number;
 }
 
+/**
+ * The platform may or may not refuse a create it cannot bill (undocumented: the simulator can answer
+ * 411 or rent and stop it at $0, where the disk keeps billing): this server refuses first when the
+ * account's credit does not cover one hour of the plan. An unreadable balance does not block.
+ */
+async function checkCredit(vast: VastClient, quote: QuoteLine[]): Promise<void> {
+  const perHour = quote.reduce((s, q) => s + q.total_per_hour, 0);
+  const credit = await vast
+    .currentUser()
+    .then((u) => u.credit)
+    .catch(() => null);
+  if (credit !== null && Number.isFinite(credit) && credit < perHour)
+    throw new InputError(
+      `Your Vast credit ($${credit.toFixed(2)}) does not cover one hour of this plan ($${perHour.toFixed(4)}/h). Nothing was rented: ` +
+        'at $0 the platform stops every instance (disks keep billing). Add credit at https://cloud.vast.ai/billing/ first.',
+    );
+}
+
 /** Finds the offers to rent: the given offer id, or the cheapest matches (one per machine). */
 export async function planOffers(vast: VastClient, req: CreateRequest, r: Resolved): Promise<Plan> {
   let chosen: Offer[];
@@ -141,6 +159,7 @@ export async function planOffers(vast: VastClient, req: CreateRequest, r: Resolv
     );
   }
   const quote = chosen.map((o) => quoteOffer(o, r));
+  await checkCredit(vast, quote);
   return {
     chosen,
     spares,

@@ -4,7 +4,11 @@ import { VastApiError, type ApiErrorKind } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SecretRegistry } from '../secrets.js';
 import { backoffDelay, shouldRetry, DEFAULT_RETRY, type RetryPolicy } from './retry-policy.js';
-import { Pacer, retryDelayAfter429 } from './pacing.js';
+import { delayAfter429, Pacer, rateLimitDeadlineMs, retryAfterMs } from './pacing.js';
+import { abortError, contractIn, describeZodIssue, encodeQuery, pause } from './http-support.js';
+
+/** `Retry-After: 0` (or a date already past) still means "retry": after a short pause, never at once in a loop. */
+const MIN_RETRY_AFTER_MS = 250;
 
 export interface HttpConfig {
   baseUrl: string;
@@ -38,60 +42,11 @@ export interface CallSpec<S extends z.ZodType> {
   signal?: AbortSignal;
 }
 
-/** The contract id a non-success body may still carry (see VastApiError.newContract). */
-function contractIn(json: unknown): number | null {
-  const v = (json as { new_contract?: unknown } | null | undefined)?.new_contract;
-  const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
-  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : null;
-}
-
-function abortError(endpoint: string): VastApiError {
-  return new VastApiError(
-    `Vast API request ${endpoint} was abandoned at the caller's deadline. It may or may not have taken effect.`,
-    'timeout',
-    null,
-    endpoint,
-    true,
-  );
-}
-
-/** A pause that ends early (rejecting) when the signal aborts. */
-async function pause(sleep: (ms: number) => Promise<void>, ms: number, signal: AbortSignal | undefined, endpoint: string): Promise<void> {
-  if (!signal) return sleep(ms);
-  if (signal.aborted) throw abortError(endpoint);
-  let onAbort: () => void = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(abortError(endpoint));
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    await Promise.race([sleep(ms), aborted]);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-}
+/** The longest Retry-After a call waits out itself (a search window and some slack). */
+const RETRY_AFTER_CAP_MS = 65_000;
 
 const KEY_HELP =
   "Set VAST_API_KEY in the MCP server's environment (or write the key to ~/.config/vastai/vast_api_key, mode 0600); get a key at https://cloud.vast.ai/account/.";
-
-function encodeQuery(query: Record<string, unknown> | undefined): string {
-  if (!query) return '';
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(query)) {
-    if (v === undefined) continue;
-    // The API JSON-decodes every parameter: non-strings go JSON-encoded, as the CLI sends them.
-    const text = typeof v === 'string' ? v : JSON.stringify(v);
-    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(text)}`);
-  }
-  return parts.length ? `?${parts.join('&')}` : '';
-}
-
-function describeZodIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (!issue) return 'unknown shape error';
-  const at = issue.path.length ? issue.path.join('.') : '(top level)';
-  return `field ${at}: ${issue.message}`;
-}
 
 export class VastHttp {
   private dispatcher: Dispatcher | null;
@@ -145,11 +100,17 @@ export class VastHttp {
     if (!spec.anonymous && !this.config.apiKey) {
       throw new VastApiError(`No Vast API key is configured. ${KEY_HELP}`, 'no_api_key', null, endpoint);
     }
+    const limited = { n: 0, since: 0, slept: 0 };
     for (let attempt = 0; ; attempt++) {
       if (spec.signal?.aborted) throw abortError(endpoint);
       const outcome = await this.once(spec, endpoint);
       if (outcome.ok) return outcome.value;
       const err = outcome.error;
+      if (outcome.status === 429 && spec.idempotent) {
+        await this.waitOut429(spec, endpoint, err, limited, outcome.retryAfterMs ?? null);
+        attempt--; // 429s are bounded by their deadline, not by the attempt budget
+        continue;
+      }
       if (outcome.status === 429 && !spec.absoluteUrl) this.pacer?.penalize(spec.method, spec.path);
       const retry = shouldRetry({
         idempotent: spec.idempotent,
@@ -160,17 +121,51 @@ export class VastHttp {
       });
       this.logger.warn({ endpoint, status: err.status, kind: err.kind, attempt, retry }, 'vast request failed');
       if (!retry) throw err;
-      // A 429 sends no Retry-After: wait at least the endpoint's documented interval (or penalty).
-      // With pacing on, the pacer holds the next call for that long itself.
-      const floor = outcome.status === 429 && !this.pacer ? retryDelayAfter429(spec.method, spec.path) : 0;
-      await pause(this.sleep, Math.max(floor, backoffDelay(attempt, this.retry)), spec.signal, endpoint);
+      await pause(this.sleep, backoffDelay(attempt, this.retry), spec.signal, endpoint);
     }
+  }
+
+  /**
+   * After a 429: wait as long as Retry-After says, else a backoff that suits the endpoint's limit
+   * (pacing.ts), and give up once the limit's deadline would pass (a full search window: by then
+   * the bucket refilled). The caller's signal ends the wait early.
+   */
+  private async waitOut429<S extends z.ZodType>(
+    spec: CallSpec<S>,
+    endpoint: string,
+    err: VastApiError,
+    limited: { n: number; since: number; slept: number },
+    retryAfter: number | null,
+  ): Promise<void> {
+    if (limited.n === 0) limited.since = Date.now();
+    // A Retry-After is honoured up to a minute-long window; longer asks end the call with that advice.
+    const deadline = Math.max(rateLimitDeadlineMs(spec.method, spec.path), retryAfter === null ? 0 : RETRY_AFTER_CAP_MS);
+    const used = Math.max(Date.now() - limited.since, limited.slept);
+    // The last backoff is cut to the deadline, so the final try comes when the whole window has passed.
+    const delay =
+      retryAfter !== null ? Math.max(retryAfter, MIN_RETRY_AFTER_MS) : Math.min(delayAfter429(spec.method, spec.path, limited.n), deadline - used);
+    limited.n++;
+    this.logger.warn({ endpoint, status: 429, retry: limited.n, delayMs: delay }, 'vast rate limit: waiting');
+    if (delay <= 0 || used + delay > deadline) {
+      const advice = retryAfter !== null ? `the platform asks to wait ${Math.ceil(retryAfter / 1000)} s` : 'wait a minute';
+      throw new VastApiError(
+        `${err.message.replace(/ Wait a few seconds and try again\.$/, '')} It stayed limited for ${Math.round(used / 1000)} s over ${limited.n} tries; ${advice} before trying again.`,
+        'rate_limited',
+        429,
+        endpoint,
+      );
+    }
+    if (!spec.absoluteUrl) this.pacer?.penalize(spec.method, spec.path, delay);
+    limited.slept += delay;
+    await pause(this.sleep, delay, spec.signal, endpoint);
   }
 
   private async once<S extends z.ZodType>(
     spec: CallSpec<S>,
     endpoint: string,
-  ): Promise<{ ok: true; value: z.infer<S> } | { ok: false; error: VastApiError; status?: number; networkCode?: string }> {
+  ): Promise<
+    { ok: true; value: z.infer<S> } | { ok: false; error: VastApiError; status?: number; networkCode?: string; retryAfterMs?: number | null }
+  > {
     const url = spec.absoluteUrl ?? `${this.config.baseUrl.replace(/\/+$/, '')}${spec.path}${encodeQuery(spec.query)}`;
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'vast-mcp/0.1' };
     if (!spec.anonymous && this.config.apiKey) headers.authorization = `Bearer ${this.config.apiKey}`;
@@ -184,6 +179,7 @@ export class VastHttp {
     const started = Date.now();
     let status: number;
     let text: string;
+    let retryAfter: number | null = null;
     try {
       // undici is loaded on the first request, so start-up (and tools/list) does not pay for it.
       this.undici ??= await import('undici');
@@ -195,6 +191,7 @@ export class VastHttp {
       const res = await this.undici.request(url, { method: spec.method, headers, body, dispatcher: this.dispatcher, signal: spec.signal });
       status = res.statusCode;
       this.noteServerDate(res.headers.date);
+      if (status === 429) retryAfter = retryAfterMs(res.headers['retry-after']);
       text = await res.body.text();
     } catch (e) {
       if (spec.signal?.aborted) return { ok: false, error: abortError(endpoint) };
@@ -214,7 +211,7 @@ export class VastHttp {
     } catch {
       /* non-JSON body (e.g. a plain-text 429) */
     }
-    if (status < 200 || status >= 300) return { ok: false, status, error: this.httpError(status, json, text, endpoint) };
+    if (status < 200 || status >= 300) return { ok: false, status, retryAfterMs: retryAfter, error: this.httpError(status, json, text, endpoint) };
     const soft = json as { success?: unknown; msg?: unknown; error?: unknown } | undefined;
     if (spec.rejectSoftFailure && soft && soft.success === false) {
       return {

@@ -1,3 +1,4 @@
+import { VastMcpError } from '../errors.js';
 import type { VastClient } from './client.js';
 import { buildOfferSearch, type OfferFilters } from './offer-search.js';
 import type { Offer } from './schemas.js';
@@ -20,6 +21,14 @@ export interface Selection {
  */
 export async function selectOffers(vast: VastClient, filters: OfferFilters, count: number, conservative: boolean): Promise<Selection> {
   const search = buildOfferSearch({ ...filters, sort: 'price', limit: Math.min(64, count * 4 + 8) });
+  // An unknown field may be refused (400) or silently ignored by the platform (its answer is not
+  // documented; the simulator can do both): never rent on a filter that may not have applied.
+  const unknown = search.warnings.filter((w) => w.startsWith('Unrecognized field'));
+  if (unknown.length)
+    throw new VastMcpError(
+      `${unknown.join(' ')} Nothing was rented: a rental is never chosen on a filter the platform may ignore. Use a field from the query language (see the api resource) or a structured filter.`,
+      'invalid_input',
+    );
   search.body.rentable = { eq: true };
   search.body.rented = { eq: false };
   // Never quote an offer whose machine cannot hold the requested disk (the platform would refuse or shrink it).

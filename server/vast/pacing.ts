@@ -53,6 +53,44 @@ export function retryDelayAfter429(method: string, path: string): number {
 /** Slack for network and event-loop delays between our send and the platform's clock. */
 const MARGIN_MS = 250;
 
+/**
+ * Retry-After as seconds or an HTTP date, in ms from `nowMs`; null when absent or unreadable. The
+ * docs say Vast sends none (rate-limits-and-errors.mdx:47); a proxy or a future API may.
+ */
+export function retryAfterMs(header: string | string[] | undefined, nowMs = Date.now()): number | null {
+  const text = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (!text) return null;
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const at = Date.parse(text);
+  return Number.isFinite(at) ? Math.max(0, at - nowMs) : null;
+}
+
+/**
+ * The wait before 429 retry `n` (0-based) when the answer says nothing. A bucket (search: 10 per
+ * minute, sliding) frees a slot whenever its oldest call ages out, so the first retry comes soon
+ * and later ones back off (jittered, 0.5–1 s, 1–2 s, … up to half the window). An interval endpoint
+ * opens again after its interval, or its penalty (create), so it waits that long.
+ */
+export function delayAfter429(method: string, path: string, n: number, random: () => number = Math.random): number {
+  const rule = limitFor(method, path);
+  if (rule?.burst) {
+    const cap = Math.min((rule.burst * rule.ms) / 2, 1000 * 2 ** Math.min(n, 10));
+    return Math.round(cap / 2 + random() * (cap / 2));
+  }
+  const base = rule ? (rule.penaltyMs ?? rule.ms) + MARGIN_MS : 1000;
+  return Math.round(base * (1 + random() * 0.25));
+}
+
+/**
+ * How long 429 retries may go on in all: a bucket's whole window (by then every slot refilled,
+ * unless another client on the key keeps taking them), else four of the endpoint's waits.
+ */
+export function rateLimitDeadlineMs(method: string, path: string): number {
+  const rule = limitFor(method, path);
+  if (rule?.burst) return rule.burst * rule.ms + 5000;
+  return 4 * (rule ? (rule.penaltyMs ?? rule.ms) + MARGIN_MS : 1000) * 1.25;
+}
+
 export class Pacer {
   private readonly next = new Map<string, number>();
   /** For bucket endpoints: the times of the calls inside the current window. */
@@ -87,12 +125,12 @@ export class Pacer {
     if (at > now) await this.sleep(at - now);
   }
 
-  /** A 429 arrived anyway (another client on the key): close the endpoint for its penalty or interval. */
-  penalize(method: string, path: string): void {
+  /** A 429 arrived anyway (another client on the key): close the endpoint for `ms`, else its penalty or interval. */
+  penalize(method: string, path: string, ms?: number): void {
     const rule = limitFor(method, path, this.rules);
     if (!rule) return;
     const key = `${method} ${rule.re.source}`;
-    const until = this.now() + (rule.penaltyMs ?? rule.ms) + MARGIN_MS;
+    const until = this.now() + (ms ?? (rule.penaltyMs ?? rule.ms) + MARGIN_MS);
     this.next.set(key, Math.max(this.next.get(key) ?? 0, until));
   }
 }

@@ -1,6 +1,7 @@
-import { VastApiError } from '../errors.js';
+import { VastApiError, VastMcpError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { CreateBody, VastClient } from './client.js';
+import { retryDelayAfter429 } from './pacing.js';
 
 export interface RentOutcome {
   instanceId: number;
@@ -20,6 +21,8 @@ export interface RentOptions {
   windowMs: number;
   /** Called with each attempt's label BEFORE its request goes out (records the marker durably). */
   onAttempt?: (label: string, attempt: number) => void;
+  /** The caller's cancellation: checked before every retry, so a cancelled call never rents afterwards. */
+  signal?: AbortSignal;
 }
 
 /** Could the create have taken effect although we got no success answer? */
@@ -82,6 +85,13 @@ export async function rentReconciled(vast: VastClient, offerId: number, body: Cr
   let rateLimited = 0;
   for (let attempt = 1; ; attempt++) {
     const label = attemptLabel(body.label, attempt);
+    if (o.signal?.aborted && (attempt > 1 || rateLimited > 0))
+      throw new VastMcpError(
+        tried.length
+          ? 'The call was cancelled before the create was retried. Its earlier try was looked up over the commit window and not found; should it commit late, the next status or billing call finds it by its marker and reports it.'
+          : 'The call was cancelled before the create was retried; the platform had refused the first request (rate limited), so nothing was rented.',
+        'cancelled',
+      );
     tried.push(label);
     o.onAttempt?.(label, attempt);
     try {
@@ -94,7 +104,8 @@ export async function rentReconciled(vast: VastClient, offerId: number, body: Cr
       if (certainlyNotProcessed(e) && rateLimited++ < 1) {
         tried.pop();
         attempt--;
-        await o.sleep(5000);
+        // Create carries `penalty: 12` (create_instance.yaml): a retry inside it is refused again.
+        await o.sleep(retryDelayAfter429('PUT', `/api/v0/asks/${offerId}/`));
         continue;
       }
       if (!mayHaveCommitted(e)) throw e;

@@ -202,6 +202,8 @@ export const UserSchema = z
     fullname: strOf('lenient'),
     credit: numOf('lenient'),
     balance: numOf('lenient'),
+    /** A saved card: at $0 it is charged and instances are kept; without one they are destroyed (DOC guides/reference/billing.mdx). */
+    has_billing: z.boolean().nullable().optional().catch(null),
   })
   .refine((u) => u.credit != null || u.balance != null, { message: 'neither credit nor balance is present', path: ['credit'] })
   .transform((u) => ({ ...u, credit: (u.credit ?? u.balance) as number }));

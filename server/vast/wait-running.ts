@@ -21,6 +21,8 @@ export interface WaitOptions {
    * `setTimeout`). A deadline includes requests in flight: a hung poll never outlives it.
    */
   armDeadline?: (ms: number, abort: () => void) => () => void;
+  /** The caller's cancel (a client's notifications/cancelled): ends the wait at once, request in flight included. */
+  signal?: AbortSignal;
 }
 
 const realTimer = (ms: number, abort: () => void): (() => void) => {
@@ -29,7 +31,8 @@ const realTimer = (ms: number, abort: () => void): (() => void) => {
 };
 
 export interface WaitResult {
-  outcome: 'running' | 'dead' | 'deadline';
+  /** 'cancelled': the caller's signal ended the wait (only with `signal`). */
+  outcome: 'running' | 'dead' | 'deadline' | 'cancelled';
   instance: Instance | null;
   diagnosis: Diagnosis | null;
   polls: number;
@@ -46,15 +49,25 @@ export async function waitUntilRunning(vast: VastClient, id: number, o: WaitOpti
   let lastDiagnosis: Diagnosis | null = null;
   const controller = new AbortController();
   const disarm = (o.armDeadline ?? realTimer)(o.deadlineMs, () => controller.abort());
+  const cancelled = () => o.signal?.aborted === true;
+  const onCancel = () => controller.abort();
+  o.signal?.addEventListener('abort', onCancel, { once: true });
+  const stopped = (): WaitResult => ({
+    outcome: cancelled() ? 'cancelled' : 'deadline',
+    instance: last,
+    diagnosis: lastDiagnosis,
+    polls,
+    elapsedMs: o.now() - started,
+  });
   try {
     for (;;) {
+      if (controller.signal.aborted) return stopped();
       let inst: Instance | null;
       try {
         inst = await vast.getInstance(id, { signal: controller.signal });
       } catch (e) {
-        // The deadline fired while a request was in flight: abandon it and report the deadline.
-        if (controller.signal.aborted && e instanceof VastApiError)
-          return { outcome: 'deadline', instance: last, diagnosis: lastDiagnosis, polls, elapsedMs: o.now() - started };
+        // The deadline (or a cancel) fired while a request was in flight: abandon it and report that.
+        if (controller.signal.aborted && e instanceof VastApiError) return stopped();
         throw e;
       }
       polls++;
@@ -80,11 +93,20 @@ export async function waitUntilRunning(vast: VastClient, id: number, o: WaitOpti
         schedulingSince = null;
       }
       const left = o.deadlineMs - (o.now() - started);
-      if (left <= 0 || controller.signal.aborted) return { outcome: 'deadline', instance: inst, diagnosis: d, polls, elapsedMs: o.now() - started };
-      await o.sleep(Math.min(interval, left));
+      if (left <= 0 || controller.signal.aborted) return stopped();
+      // The pause ends early at the deadline or a cancel.
+      await new Promise<void>((resolve) => {
+        const wake = () => resolve();
+        controller.signal.addEventListener('abort', wake, { once: true });
+        void o.sleep(Math.min(interval, left)).then(() => {
+          controller.signal.removeEventListener('abort', wake);
+          resolve();
+        });
+      });
       interval = Math.min(o.maxIntervalMs, Math.round(interval * 1.5));
     }
   } finally {
     disarm();
+    o.signal?.removeEventListener('abort', onCancel);
   }
 }

@@ -42,9 +42,10 @@ export function registerAccountRoutes(ctx: RouteContext): void {
       billaddress_zip: null,
       can_pay: true,
       email_verified: true,
-      has_billing: true,
+      // A saved card (DOC guides/reference/billing.mdx: it protects instances at $0; world-billing.ts).
+      has_billing: acct.cardOnFile,
       has_payout: false,
-      last4: '4242',
+      last4: acct.cardOnFile ? '4242' : null,
       paypal_email: null,
       ssh_key: acct.sshKeys[0]?.publicKey ?? null,
       key_id: 1,

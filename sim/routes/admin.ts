@@ -5,7 +5,7 @@ import type { FaultPlan, FaultRule } from '../faults.js';
 import type { RequestRecord } from '../request-log.js';
 import type { ActualStatus } from '../types.js';
 import { bodyObject, type RouteContext } from './context.js';
-import { interrupt } from '../interruptions.js';
+import { hostRestart, interrupt } from '../interruptions.js';
 import { pullErrorMessage } from '../image-pull.js';
 
 /**
@@ -102,6 +102,7 @@ export function registerAdminRoutes(ctx: RouteContext, requests: RequestRecord[]
       if ('email' in b) a.email = b.email as string;
       if ('fullname' in b) a.fullname = b.fullname as string;
       if ('credit' in b) a.credit = Number(b.credit);
+      if ('card_on_file' in b) a.cardOnFile = Boolean(b.card_on_file);
       return ok();
     },
     opts,
@@ -164,6 +165,11 @@ export function registerAdminRoutes(ctx: RouteContext, requests: RequestRecord[]
         }
         return ok();
       }
+      if (kind === 'host_restart') {
+        // The host restarts the container by itself: exited now, running again shortly, uptime from 0.
+        if (!hostRestart(world, inst)) throw new SimHttpError(409, 'invalid_args', 'host_restart needs a running instance');
+        return ok();
+      }
       if (kind === 'expire') {
         // The rental contract ends now (DOC faq/instances.mdx:13); the next tick stops it.
         inst.endDate = world.now();
@@ -175,7 +181,7 @@ export function registerAdminRoutes(ctx: RouteContext, requests: RequestRecord[]
         throw new SimHttpError(
           400,
           'invalid_args',
-          `kind must be one of ${[...OUTBID_FAULTS, 'expire', ...Object.keys(INSTANCE_FAULTS)].join(', ')}`,
+          `kind must be one of ${[...OUTBID_FAULTS, 'expire', 'host_restart', ...Object.keys(INSTANCE_FAULTS)].join(', ')}`,
         );
       world.accrue(inst, world.now());
       inst.actual = fault.actual;

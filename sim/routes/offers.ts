@@ -1,7 +1,7 @@
 import { GPU_CATALOG } from '../gpu-catalog.js';
 import { ok, errorBody, type SimRequest } from '../http-router.js';
 import { filterAndSort, parseSearchBody, QueryError } from '../offer-query.js';
-import { renderOfferRow } from '../offer-rows.js';
+import { offerListed, renderOfferRow } from '../offer-rows.js';
 import type { RouteContext } from './context.js';
 
 export function registerOfferRoutes(ctx: RouteContext): void {
@@ -9,14 +9,18 @@ export function registerOfferRoutes(ctx: RouteContext): void {
 
   const search = (query: unknown) => {
     try {
-      const parsed = parseSearchBody(query);
-      const rows = world.market.asks.map((ask) =>
-        renderOfferRow(ask, {
-          type: parsed.type,
-          allocatedStorageGb: parsed.allocatedStorageGb,
-          gpusHeldByUser: world.gpusHeldOn(ask.machine.machineId),
-        }),
-      );
+      const parsed = parseSearchBody(query, world.fidelity.unknownSearchFields);
+      // Offers without free GPUs are not for rent, whatever `rented` says (the server drops that key:
+      // DOC search_offers.yaml `rented`); rows on machines where the caller rents GPUs stay, flagged.
+      const rows = world.market.asks
+        .filter((ask) => offerListed(ask, world.gpusHeldOn(ask.machine.machineId)))
+        .map((ask) =>
+          renderOfferRow(ask, {
+            type: parsed.type,
+            allocatedStorageGb: parsed.allocatedStorageGb,
+            gpusHeldByUser: world.gpusHeldOn(ask.machine.machineId),
+          }),
+        );
       return ok({ offers: filterAndSort(rows, parsed) });
     } catch (e) {
       if (e instanceof QueryError) return errorBody(400, 'invalid_request', e.message);

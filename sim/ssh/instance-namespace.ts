@@ -23,7 +23,7 @@ exec /bin/sh -c 'while :; do sleep 5 & wait; done'`;
 /** Enters the instance's namespaces once its holder's host PID is known, then runs the command in its root. */
 const ENTER_SCRIPT = `i=0
 while [ ! -s "$1" ]; do i=$((i + 1)); if [ $i -gt 1000 ]; then echo "simulator: the instance's namespace did not start" >&2; exit 126; fi; sleep 0.01; done
-exec nsenter -t "$(cat "$1")" -m -p -- chroot "$2" /bin/sh -c 'cd /workspace && exec /bin/sh -c "$1"' sh "$3"`;
+exec nsenter -t "$(cat "$1")" -m -p -- chroot "$2" /bin/sh -c 'cd /workspace && if [ "$2" = 1 ] && command -v setsid >/dev/null; then exec setsid /bin/sh -c "$1"; fi; exec /bin/sh -c "$1"' sh "$3" "$4"`;
 
 interface Holder {
   proc: ChildProcess;
@@ -39,10 +39,24 @@ export class InstanceNamespaces {
     private readonly systemDirs: string[],
   ) {}
 
-  /** Spawns `sh -c command` inside the instance's namespaces (created on first use), in its own process group. */
-  spawn(id: number, dirs: { workspace: string; home: string; bin: string }, command: string, env: Record<string, string>): ChildProcess {
+  /**
+   * Spawns `sh -c command` inside the instance's namespaces (created on first use), in its own process group.
+   * `sessionLeader`: the shell leads its own session and process group inside the instance, as sshd makes every
+   * session's command (OpenSSH session.c, do_exec_no_pty: setsid() in the child), so `$$` is its group id there.
+   */
+  spawn(
+    id: number,
+    dirs: { workspace: string; home: string; bin: string },
+    command: string,
+    env: Record<string, string>,
+    sessionLeader = false,
+  ): ChildProcess {
     const h = this.holders.get(id) ?? this.start(id, dirs);
-    return spawn('sh', ['-c', ENTER_SCRIPT, 'sh', h.pidFile, h.mnt, command], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    return spawn('sh', ['-c', ENTER_SCRIPT, 'sh', h.pidFile, h.mnt, command, sessionLeader ? '1' : '0'], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
   }
 
   /** Ends every process of the instance (stop, destroy): PID 1 dies, and with it the namespace. */

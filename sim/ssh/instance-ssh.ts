@@ -136,7 +136,7 @@ export class InstanceSsh {
   }
 
   private exec(channel: ServerChannel, command: string): void {
-    const child = this.sandbox.spawnShell(this.inst, command);
+    const child = this.sandbox.spawnShell(this.inst, command, { sshSession: true });
     this.children.add(child);
     this.hooks.log(this.inst, `exec: ${command.slice(0, 200)}`);
     let sent = 0;

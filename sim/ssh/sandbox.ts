@@ -103,12 +103,18 @@ export class InstanceSandbox {
    * the real platform, not SSH sessions (vast-ai/docs creating-instances-with-api.mdx: "not
    * automatically visible in SSH sessions"; fidelity audit #16).
    */
-  spawnShell(inst: SimInstance, command: string, opts: { containerEnv?: boolean } = {}): ChildProcess {
+  spawnShell(inst: SimInstance, command: string, opts: { containerEnv?: boolean; sshSession?: boolean } = {}): ChildProcess {
     const env = baseEnv(inst);
     if (opts.containerEnv) for (const [k, v] of Object.entries(inst.env)) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) env[k] = v;
     const root = this.rootOf(inst.id);
     if (this.mode === 'namespace') {
-      return this.namespaces.spawn(inst.id, { workspace: join(root, 'workspace'), home: join(root, 'root'), bin: this.binDir }, command, env);
+      return this.namespaces.spawn(
+        inst.id,
+        { workspace: join(root, 'workspace'), home: join(root, 'root'), bin: this.binDir },
+        command,
+        env,
+        opts.sshSession ?? false,
+      );
     }
     if (this.mode === 'none') {
       return spawn(
@@ -139,6 +145,8 @@ export class InstanceSandbox {
       `${this.binDir}:/.vast-sim/bin`,
       '-w',
       '/workspace',
+      // An SSH session's command leads its own session and group, as under sshd (see InstanceNamespaces.spawn).
+      ...(opts.sshSession && existsSync('/usr/bin/setsid') ? ['/usr/bin/setsid'] : []),
       '/bin/sh',
       '-c',
       command,

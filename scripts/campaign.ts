@@ -9,7 +9,7 @@ function table(s: CampaignSummary): string {
     ['seed', s.seed],
     ['sequences', String(s.sequences)],
     ['tool calls', String(s.calls)],
-    ['seconds', String(s.seconds)],
+    ['seconds', `${s.seconds} (sequences ${s.seconds_sequences})`],
     ...Object.entries(s.faults)
       .sort()
       .map(([k, v]) => [`fault: ${k}`, String(v)] as [string, string]),
@@ -20,12 +20,14 @@ function table(s: CampaignSummary): string {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--jobs')) return void (await (await import('./campaign-jobs.js')).main(process.argv.slice(2)));
   const { values } = parseArgs({
     options: {
       sequences: { type: 'string' },
       seed: { type: 'string' },
       faults: { type: 'string' },
       'rate-limits': { type: 'boolean' },
+      'no-pacing': { type: 'boolean' },
       out: { type: 'string' },
     },
   });
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
     seed,
     faults: values.faults,
     rateLimits: values['rate-limits'],
+    pacing: !values['no-pacing'],
     onProgress: (d, t) => {
       if (d % 10 === 0 || d === t) process.stdout.write(`  ${d}/${t}\n`);
     },

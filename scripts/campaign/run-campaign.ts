@@ -8,10 +8,12 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { createRng } from '../../sim/rng.js';
 import { startSimulator } from '../../sim/server.js';
 import { CopyLedger } from '../../server/state/ledger.js';
-import { countOccurrences, emptyCounts, type InvariantCounts } from './invariants.js';
+import { countOccurrences, destroyUnjustified, emptyCounts, type InvariantCounts } from './invariants.js';
 import { runSequence, type SequenceContext } from './sequence.js';
 import { runMoneyFaults } from './money-faults.js';
 import { TrustFaults } from './trust-faults.js';
+import { HostileTrees } from './hostile-tree.js';
+import { fullInstanceDisk, hostRestart } from './platform-faults.js';
 
 export const DEFAULT_FAULTS = '429:0.03,500:0.01,502:0.02,503:0.02,504:0.01,drop_create:0.15,latency:0.02';
 
@@ -20,6 +22,8 @@ export interface CampaignOptions {
   seed: string;
   faults?: string;
   rateLimits?: boolean;
+  /** The server's own pacing (default on); off makes it meet every limit as a 429. */
+  pacing?: boolean;
   /** Path of the built server entry (dist/server/main.js). */
   serverMain?: string;
   onProgress?: (done: number, total: number) => void;
@@ -30,6 +34,8 @@ export interface CampaignSummary {
   sequences: number;
   calls: number;
   seconds: number;
+  /** Of those, the seconds spent in the sequences (the rest: the money rounds). */
+  seconds_sequences: number;
   faults: Record<string, number>;
   /** Mean and max milliseconds per tool, to see where the time goes. */
   timings: Record<string, { calls: number; mean_ms: number; max_ms: number }>;
@@ -58,6 +64,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
   writeFileSync(profiles, 'profiles: {}\nbudgets: {}\n');
   const trust = new TrustFaults(stateDir);
   await trust.beforeServer();
+  const hostile = new HostileTrees(base, copyRoot, stateDir);
+  hostile.setup();
   const main = o.serverMain ?? fileURLToPath(new URL('../../server/main.js', import.meta.url));
   let stderr = '';
   const counts = emptyCounts();
@@ -75,7 +83,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
       VAST_MCP_CONFIG: profiles,
       VAST_MCP_POLL_MS: '100',
       VAST_MCP_LOG_LEVEL: 'info',
-      VAST_MCP_PACING: o.rateLimits ? 'on' : 'off',
+      // Pacing on, as users run it: the server spaces its calls under the documented limits the
+      // simulator enforces; 429s still come from the fault plan and from the search bucket.
+      VAST_MCP_PACING: o.pacing === false ? 'off' : 'on',
+      // The simulator commits a create at once or (late_create) 1.5 s later: a 4 s look-up window is
+      // longer than its commit latency and keeps a lost create answer from costing 30 s of campaign.
+      VAST_MCP_CREATE_COMMIT_WINDOW_MS: '4000',
     },
     stderr: 'pipe',
   });
@@ -93,6 +106,21 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
     }
   };
   await client.connect(transport);
+  // The money rounds run on their own simulators and state directories, alongside the sequences
+  // (which spend most of their time waiting out the platform's rate limits).
+  const moneyFired: Record<string, number> = {};
+  const money = runMoneyFaults({
+    seed: o.seed,
+    rounds: Math.max(4, Math.min(12, Math.ceil(o.sequences / 10))),
+    serverMain: main,
+    faults: o.faults ?? DEFAULT_FAULTS,
+    counts,
+    notes,
+    fired: moneyFired,
+  }).catch((e: unknown) => {
+    counts.unhandled_crashes++;
+    notes.push(`money faults: ${(e as Error).message}`);
+  });
   const ctx: SequenceContext = {
     client,
     sim,
@@ -104,10 +132,37 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
     faults: {},
     copies: [],
   };
+  // Each class runs the first time its point in a sequence is reached (so a short slice samples all
+  // of them), then at its rate.
+  const sampled = new Set<string>();
+  const pick = (name: string, p: number) => {
+    const first = !sampled.has(name);
+    sampled.add(name);
+    return ctx.rng.chance(p) || first;
+  };
+  ctx.hooks = {
+    async afterWork(id, index, call) {
+      if (pick('symlink_download', 0.25)) await hostile.download(ctx, id, index, call);
+      if (pick('symlink_upload', 0.15)) await hostile.upload(ctx, id, index, call);
+      if (pick('full_disk', 0.12))
+        await fullInstanceDisk(ctx, id, index, call, (note) => {
+          counts.partial_files_as_complete++;
+          notes.push(note);
+        });
+    },
+    async beforeDestroy(id, call) {
+      if (pick('restart_before_dialog', 0.2)) await hostRestart(ctx, id, call);
+    },
+    async beforeApproval(id, call) {
+      if (pick('restart_before_approval', 0.1)) await hostRestart(ctx, id, call);
+    },
+  };
   try {
     for (let i = 0; i < o.sequences; i++) {
       try {
+        hostile.beforeSequence();
         await runSequence(ctx, i);
+        hostile.afterSequence();
         await trust.afterSequence(ctx);
       } catch (e) {
         counts.unhandled_crashes++;
@@ -120,22 +175,39 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
     await client.close().catch(() => undefined);
     trust.close();
   }
+  // The server's log, for finding where a slow campaign spends its time (not part of the summary).
+  if (process.env.VAST_CAMPAIGN_STDERR) writeFileSync(process.env.VAST_CAMPAIGN_STDERR, stderr);
+  if (process.env.VAST_CAMPAIGN_CALLS) writeFileSync(process.env.VAST_CAMPAIGN_CALLS, JSON.stringify(ctx.calls, null, 1));
+  const mainSeconds = Math.round((Date.now() - started) / 1000);
   trust.finish(ctx);
   Object.assign(counts, trust.counts);
   notes.push(...trust.notes);
+  counts.copy_root_escapes = hostile.escapes;
+  notes.push(...hostile.notes);
 
   // Ground truth from the simulator.
   const labels = new Map<string, number>();
   for (const inst of sim.world.instances.values()) if (inst.label) labels.set(inst.label, (labels.get(inst.label) ?? 0) + 1);
   counts.double_rentals = [...labels.values()].reduce((s, n) => s + Math.max(0, n - 1), 0);
   const ledger = new CopyLedger(stateDir);
+  // Only a destroy the server asked for counts: the platform itself deletes expired rentals (48 h after their
+  // end_date) and accounts at $0, which no approval governs.
+  const askedToDestroy = new Set(
+    sim.requests.flatMap((q) => {
+      const m = q.method === 'DELETE' ? /^\/api\/v0\/instances\/(\d+)\/?$/.exec(q.path) : null;
+      return m ? [Number(m[1])] : [];
+    }),
+  );
   for (const inst of sim.world.instances.values()) {
-    if (inst.destroyedAt === null) continue;
+    if (inst.destroyedAt === null || !askedToDestroy.has(inst.id)) continue;
     const approval = ctx.approvals.get(inst.id);
-    const copied = ledger.verifiedCopiesFor(inst.id).length > 0;
-    if (!approval || !(approval.discard || copied)) {
+    // Only a copy made since the container last came up or was restarted by the host counts.
+    const since = Math.max(inst.starts?.at(-1) ?? 0, inst.hostRestarts?.at(-1) ?? 0);
+    const copiesAt = ledger.verifiedCopiesFor(inst.id).map((c) => c.at);
+    if (destroyUnjustified(approval, copiesAt, since)) {
       counts.destroys_without_approval_and_copy++;
-      notes.push(`instance ${inst.id} was destroyed without ${approval ? 'a verified copy or discard' : 'approval'}`);
+      const why = !approval ? 'approval' : copiesAt.length ? 'a verified copy since its last start' : 'a verified copy or discard';
+      notes.push(`instance ${inst.id} was destroyed without ${why}`);
     }
   }
   for (const c of ctx.calls) {
@@ -174,19 +246,13 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
   }
   if (sim.rateLimitHits()) faults.rate_limited = sim.rateLimitHits();
   await sim.close();
-  await runMoneyFaults({
-    seed: o.seed,
-    rounds: Math.max(4, Math.min(12, Math.ceil(o.sequences / 10))),
-    serverMain: main,
-    faults: o.faults ?? DEFAULT_FAULTS,
-    counts,
-    notes,
-    fired: faults,
-  });
+  await money;
+  for (const [k, v] of Object.entries(moneyFired)) faults[k] = (faults[k] ?? 0) + v;
   const ok = Object.values(counts).every((n) => n === 0);
   const timings: CampaignSummary['timings'] = {};
   for (const c of ctx.calls) {
-    const t = (timings[c.tool] ??= { calls: 0, mean_ms: 0, max_ms: 0 });
+    const t = timings[c.tool] ?? { calls: 0, mean_ms: 0, max_ms: 0 };
+    timings[c.tool] = t;
     t.mean_ms = Math.round((t.mean_ms * t.calls + c.ms) / (t.calls + 1));
     t.calls++;
     t.max_ms = Math.max(t.max_ms, c.ms);
@@ -196,6 +262,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
     sequences: o.sequences,
     calls: ctx.calls.length,
     seconds: Math.round((Date.now() - started) / 100) / 10,
+    seconds_sequences: mainSeconds,
     faults,
     timings,
     invariants: counts,

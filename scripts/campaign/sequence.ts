@@ -27,6 +27,19 @@ export interface SequenceContext {
   faults: Record<string, number>;
   /** Local files the server reported as verified copies: path → sha256 reported, sha256 of the source at copy time. */
   copies: { path: string; reported: string; source: string }[];
+  /** Extra fault classes that act at fixed points of a sequence (run-campaign.ts wires them). */
+  hooks?: SequenceHooks;
+}
+
+export type ToolCall = (tool: string, args: Record<string, unknown>) => Promise<CallToolResult>;
+
+export interface SequenceHooks {
+  /** After the sequence's own work and copies, while the instance should still be running. */
+  afterWork?(id: number, index: number, call: ToolCall): Promise<void>;
+  /** Before the destroy dialog is asked for. */
+  beforeDestroy?(id: number, call: ToolCall): Promise<void>;
+  /** Between the destroy dialog and the user's approval of it. */
+  beforeApproval?(id: number, call: ToolCall): Promise<void>;
 }
 
 async function call(ctx: SequenceContext, tool: string, args: Record<string, unknown>): Promise<CallToolResult> {
@@ -107,15 +120,19 @@ export async function runSequence(ctx: SequenceContext, index: number): Promise<
     });
     if (!copied.isError && source) ctx.copies.push({ path: join(ctx.copyRoot, local), reported: data(copied).files[0].sha256, source });
   }
-  if (!write.isError && rng.chance(0.3)) await copyTreeStep(ctx, id, index, (tool, a) => call(ctx, tool, a));
+  const bound: ToolCall = (tool, a) => call(ctx, tool, a);
+  if (!write.isError && rng.chance(0.3)) await copyTreeStep(ctx, id, index, bound);
+  if (!write.isError) await ctx.hooks?.afterWork?.(id, index, bound);
   if (rng.chance(0.2)) {
     await call(ctx, 'stop', { instance_id: id });
     await call(ctx, 'billing', {});
   }
   const discard = rng.chance(0.3);
+  await ctx.hooks?.beforeDestroy?.(id, bound);
   const ask = await call(ctx, 'destroy', { instance_id: id, discard });
   if (!ask.isError && data(ask).status === 'needs_approval') {
     if (rng.chance(0.9)) {
+      await ctx.hooks?.beforeApproval?.(id, bound);
       ctx.approvals.set(id, { discard });
       await call(ctx, 'destroy', { instance_id: id, discard, approval_token: data(ask).approval_token });
     }

@@ -1,6 +1,8 @@
-// Prints the closing line CI reads ("N passed, N failed") from one or more vitest JSON reports (one per Node version),
-// counting each failed non-test step (`--failed-step NAME`, e.g. lint or the test typecheck) as one failure.
+// Prints the closing line CI reads ("N passed, N failed") from one or more vitest JSON reports (one per Node version;
+// every report is counted, and a missing or empty one is a failure), counting each failed non-test step
+// (`--failed-step NAME`, e.g. lint or the test typecheck) as one failure. Each report's own line goes to stderr.
 import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 
 const files = [];
 const failedSteps = [];
@@ -21,13 +23,28 @@ for (const file of files) {
     continue;
   }
   const report = JSON.parse(readFileSync(file, 'utf8'));
-  passed += report.numPassedTests ?? 0;
+  const legPassed = report.numPassedTests ?? 0;
   // A file that failed without a failing test (it did not load, a hook threw) counts once; a failed test is not counted
   // again through the describe blocks around it.
   const brokenFiles = (report.testResults ?? []).filter(
     (f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed'),
   );
-  failed += (report.numFailedTests ?? 0) + brokenFiles.length;
+  let legFailed = (report.numFailedTests ?? 0) + brokenFiles.length;
+  // A leg that ran nothing proves nothing (a filter gone wrong, a runner that stopped at once): one failure.
+  if ((report.numTotalTests ?? 0) === 0) {
+    legFailed += 1;
+    process.stderr.write(`${basename(file)}: ran no test\n`);
+  }
+  process.stderr.write(`${basename(file)}: ${legPassed} passed, ${legFailed} failed\n`);
+  // Name what failed, so a CI log that keeps only its tail still says which test to look at.
+  for (const f of report.testResults ?? []) {
+    for (const a of f.assertionResults ?? []) {
+      if (a.status === 'failed') process.stderr.write(`  failed: ${basename(f.name ?? '')} > ${a.fullName ?? a.title}\n`);
+    }
+  }
+  for (const f of brokenFiles) process.stderr.write(`  failed to run: ${basename(f.name ?? '')}\n`);
+  passed += legPassed;
+  failed += legFailed;
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 }
 for (const step of failedSteps) process.stderr.write(`failed step: ${step}\n`);

@@ -1,4 +1,7 @@
 import type { ServerDeps } from '../server/deps.js';
+import type { AuthLike } from '../server/identity/caller.js';
+import { depsForCall } from '../server/identity/caller-deps.js';
+import { visibleInstances } from '../server/identity/instance-access.js';
 
 /** Completion lists are capped by the protocol (100 values per answer). */
 const MAX_VALUES = 100;
@@ -18,15 +21,17 @@ export function profileNameCompleter(deps: ServerDeps): Completer {
 }
 
 /**
- * The account's instance ids (numbers only: labels and status text are not offered, nothing the platform or an
- * instance controls reaches the client this way). A failing or key-less account yields no suggestions, not an error.
+ * The ids of the instances the session's user may see (numbers only: labels and status text are not offered,
+ * nothing the platform or an instance controls reaches the client this way; on a shared account, the owner rule
+ * of the tools). A failing or key-less account, or an unusable identity, yields no suggestions, not an error.
  */
-export function instanceIdCompleter(deps: ServerDeps, clock: () => number = Date.now): Completer {
+export function instanceIdCompleter(deps: ServerDeps, sessionAuth?: AuthLike, clock: () => number = Date.now): Completer {
   let cached: { at: number; ids: string[] } | null = null;
   return async (value) => {
     if (!cached || clock() - cached.at > INSTANCE_CACHE_MS) {
       try {
-        const list = await deps.vast.listInstances();
+        const view = depsForCall(deps, sessionAuth, 'completion');
+        const list = visibleInstances(view, await view.vast.listInstances());
         cached = { at: clock(), ids: list.map((i) => String(i.id)).filter((id) => /^\d+$/.test(id)) };
       } catch (error) {
         deps.logger.debug({ err: error }, 'instance id completion: listing failed');

@@ -2,16 +2,17 @@ import { completable } from '@modelcontextprotocol/sdk/server/completable.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { ServerDeps } from '../server/deps.js';
+import type { AuthLike } from '../server/identity/caller.js';
 import { instanceIdCompleter, profileNameCompleter } from './completions.js';
 import { cannedPrompts } from './workflows.js';
 import { registerJobPrompts } from './jobs.js';
 
 /** The dialog-first workflows as MCP prompts. */
-export function registerPrompts(server: McpServer, deps: ServerDeps): void {
+export function registerPrompts(server: McpServer, deps: ServerDeps, sessionAuth?: AuthLike): void {
   const profiles = Object.keys(deps.profiles.profiles);
   const text = (t: string) => ({ messages: [{ role: 'user' as const, content: { type: 'text' as const, text: t } }] });
   const w = cannedPrompts(profiles);
-  const instanceIds = instanceIdCompleter(deps);
+  const instanceIds = instanceIdCompleter(deps, sessionAuth);
   const profileNames = profileNameCompleter(deps);
 
   server.registerPrompt(

@@ -4,6 +4,7 @@ import { packageRoot } from '../server/package-root.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ServerDeps } from '../server/deps.js';
 import type { ProfilesFile } from '../server/profiles/profile-config.js';
+import type { AuthLike } from '../server/identity/caller.js';
 import { registerTemplates } from './templates.js';
 
 export const REFERENCE_URIS = {
@@ -22,7 +23,7 @@ function readReference(name: string): string {
 export function profilesMarkdown(file: ProfilesFile, source: string): string {
   const rows = Object.entries(file.profiles).map(
     ([name, p]) =>
-      `| \`${name}\` | ${p.num_gpus}× ${p.gpu_name} | $${p.max_dph.toFixed(2)} | ${p.min_reliability} | ${p.max_hours} | ${p.description ?? ''} |`,
+      `| \`${name}\` | ${p.num_gpus}× ${p.gpu_name} | $${p.max_dph.toFixed(2)} | ${p.min_reliability} | ${p.max_hours} | ${p.description ?? ''}${p.project ? ` (project \`${p.project}\`)` : ''} |`,
   );
   const b = file.budgets;
   const projects = Object.entries(b.projects).map(
@@ -42,12 +43,34 @@ export function profilesMarkdown(file: ProfilesFile, source: string): string {
     `- total: ${b.total_usd !== undefined ? `$${b.total_usd}` : 'no cap'} ${b.since ? `since ${b.since}` : 'over the last 30 days'}`,
     `- burn cap across everything billing (stopped disks included): ${b.max_burn_per_hour !== undefined ? `$${b.max_burn_per_hour}/h` : 'none'}`,
     ...(projects.length ? ['- projects:', ...projects.map((p) => `  ${p}`)] : ['- projects: none']),
+    ...identityLines(file),
     '',
     "A create is refused when its offer exceeds the profile cap, when its cost over the profile's max hours would exceed the remaining budget, or when the burn rate would exceed a cap. Instances past their profile's max hours are reported as overdue; nothing is destroyed automatically.",
   ].join('\n');
 }
 
-export function registerReferences(server: McpServer, deps: ServerDeps): void {
+/** Who-pays rules, without naming other users (every caller of a team server reads this resource). */
+function identityLines(file: ProfilesFile): string[] {
+  const b = file.budgets;
+  const lines: string[] = [];
+  if (Object.keys(b.projects).length)
+    lines.push(
+      `- every rental belongs to a listed project: the one named in the call, else its profile's, else the user's, the team's or the default (${b.default_project ? `\`${b.default_project}\`` : 'none set'}); otherwise it is refused`,
+    );
+  const cap = (l: { total_usd?: number; max_burn_per_hour?: number } | undefined) =>
+    l
+      ? `${l.total_usd !== undefined ? `$${l.total_usd} total` : 'no total cap'}, ${l.max_burn_per_hour !== undefined ? `$${l.max_burn_per_hour}/h burn cap` : 'no burn cap'}`
+      : 'none';
+  if (b.each_user) lines.push(`- each authenticated user: ${cap(b.each_user)} (their own rentals, per the audit log)`);
+  const users = Object.keys(b.users).length;
+  const teams = Object.keys(b.teams).length;
+  if (users || teams) lines.push(`- limits for ${users} named user(s) and ${teams} team(s); billing shows yours`);
+  const accounts = Object.keys(file.accounts).length;
+  if (accounts) lines.push(`- ${accounts} Vast account(s) held by the server, one per team; a caller uses their team's account only`);
+  return lines;
+}
+
+export function registerReferences(server: McpServer, deps: ServerDeps, sessionAuth?: AuthLike): void {
   const md = (uri: string, text: string) => ({ contents: [{ uri, mimeType: 'text/markdown', text }] });
   server.registerResource(
     'api',
@@ -81,5 +104,5 @@ export function registerReferences(server: McpServer, deps: ServerDeps): void {
     },
     async (uri) => md(uri.href, readReference('jobs')),
   );
-  registerTemplates(server, deps);
+  registerTemplates(server, deps, sessionAuth);
 }

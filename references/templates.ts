@@ -2,6 +2,8 @@ import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/serv
 import type { ServerDeps } from '../server/deps.js';
 import { accruedByInstance, viewInstance } from '../server/vast/instance-view.js';
 import { instanceIdCompleter, profileNameCompleter } from '../prompts/completions.js';
+import type { AuthLike } from '../server/identity/caller.js';
+import { depsForCall } from '../server/identity/caller-deps.js';
 import { fenceUntrusted } from '../tools/untrusted.js';
 
 export const TEMPLATE_URIS = { instanceStatus: 'vast-mcp://instances/{instance_id}/status', profile: 'vast-mcp://profiles/{name}' } as const;
@@ -48,8 +50,8 @@ function profileMarkdown(deps: ServerDeps, name: string): string {
 }
 
 /** Resource templates: one instance's status, one profile. Both complete their variable. */
-export function registerTemplates(server: McpServer, deps: ServerDeps): void {
-  const instanceIds = instanceIdCompleter(deps);
+export function registerTemplates(server: McpServer, deps: ServerDeps, sessionAuth?: AuthLike): void {
+  const instanceIds = instanceIdCompleter(deps, sessionAuth);
   const profileNames = profileNameCompleter(deps);
   const md = (uri: string, text: string) => ({ contents: [{ uri, mimeType: 'text/markdown', text }] });
 
@@ -65,10 +67,12 @@ export function registerTemplates(server: McpServer, deps: ServerDeps): void {
       description: 'One instance: $/h billed now, cost accrued, diagnosis, and its record (fenced as untrusted). Read-only.',
       mimeType: 'text/markdown',
     },
-    async (uri, vars) => {
+    async (uri, vars, extra) => {
       const raw = String(vars.instance_id ?? '');
       if (!/^\d{1,15}$/.test(raw)) throw new Error('instance_id must be a number (see the status tool)');
-      return md(uri.href, deps.secrets.scrub(await instanceStatusMarkdown(deps, Number(raw))));
+      // The reader's view: an authenticated user reads only instances the owner rule lets them see.
+      const view = depsForCall(deps, extra.authInfo, 'resource:instance-status');
+      return md(uri.href, deps.secrets.scrub(await instanceStatusMarkdown(view, Number(raw))));
     },
   );
 

@@ -313,6 +313,7 @@ async function main(): Promise<void> {
     await sim.close();
   }
   if (!only || only === 'polling') await polling();
+  if (!only || only === 'jobs') await (await import('./bench/jobs-bench.js')).jobsBench(rows, results, log);
   const seconds = (performance.now() - started) / 1000;
   log(`\n${formatTable(rows)}\n\nbench took ${seconds.toFixed(0)} s on ${process.platform}/${process.arch}, node ${process.version}`);
   mkdirSync('bench', { recursive: true });

@@ -11,12 +11,15 @@ import { secureStateDir } from './state/state-dir.js';
 import { inspectWorkspace } from './ssh/inspect-disk.js';
 import { loadProfiles } from './profiles/profile-config.js';
 import { VastHttp } from './vast/http.js';
+import { PgConfirmations } from './store/pg-confirmations.js';
+import { PgJobStore, storeUrlPassword } from './store/pg-store.js';
 
 /** Wires the real adapters for a config. */
 export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretRegistry, now?: () => number): ServerDeps {
   secrets.add(config.apiKey);
   secrets.add(config.s3.secretAccessKey);
   secrets.add(config.s3.sessionToken);
+  if (config.storeUrl) secrets.add(storeUrlPassword(config.storeUrl));
   const http = new VastHttp(
     {
       baseUrl: config.apiUrl,
@@ -48,7 +51,10 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     ledger: new CopyLedger(config.stateDir, onRepair, { platform: config.apiUrl, account: accountDigest(config.apiKey) }),
     audit: new AuditLog(config.stateDir, secrets, onRepair),
-    confirmations: new ConfirmationStore(config.confirmationTtlSeconds),
+    // With a shared store (replicas), a token issued by one server is honoured, and used up, on any of them.
+    confirmations: config.storeUrl
+      ? new ConfirmationStore(config.confirmationTtlSeconds, undefined, new PgConfirmations(new PgJobStore(config.storeUrl, { max: 3 })))
+      : new ConfirmationStore(config.confirmationTtlSeconds),
     session: { lastOfferSearch: null },
     profiles: loadProfiles(config.profilesPath).file,
   };

@@ -40,11 +40,36 @@ export interface JobsArgs {
   limit: number;
 }
 
-export type CliArgs = ServeArgs | SimArgs | JobdArgs | JobsArgs | { command: 'help' } | { command: 'version' };
+/** `vast-mcp serve`: the same server over Streamable HTTP (server/http). */
+export interface HttpArgs extends Omit<ServeArgs, 'command'> {
+  command: 'http';
+  host?: string;
+  port?: number;
+  publicUrl?: string;
+  authTokens?: string;
+  oauthIssuer?: string;
+  oauthJwksUrl?: string;
+}
+
+/** `vast-mcp token add|remove`: manage the hashed bearer token file. */
+export interface TokenArgs {
+  command: 'token';
+  action: 'add' | 'remove';
+  user: string;
+  team?: string;
+  file?: string;
+}
+
+export type CliArgs = ServeArgs | HttpArgs | TokenArgs | SimArgs | JobdArgs | JobsArgs | { command: 'help' } | { command: 'version' };
 
 export const USAGE = `Usage:
   vast-mcp [--api-url URL] [--state-dir DIR] [--log-level LEVEL] [--config PROFILES.yaml]   serve MCP over stdio against Vast (VAST_URL, VAST_API_KEY)
   vast-mcp --sandbox                                               serve MCP over stdio against an in-process simulator (no account, no money)
+  vast-mcp serve [--host H] [--port P] [--public-url URL] [--auth-tokens FILE] [--oauth-issuer URL] [--oauth-jwks-url URL]
+               [--sandbox] [--api-url URL] [--state-dir DIR] [--log-level LEVEL] [--config PROFILES.yaml]
+                                                                   serve MCP over Streamable HTTP at /mcp (loopback unless authentication is set)
+  vast-mcp token add --user U [--team T] [--file FILE] | token remove --user U [--file FILE]
+                                                                   add a bearer token (printed once; only its hash is stored) or remove a user's tokens
   vast-mcp sim [--port N] [--api-key KEY] [--seed S] [--offers N] [--time-scale X] [--faults 429:0.05,503:0.02,drop_create:0.01,latency:0.05] [--rate-limits]
                                                                    run the Vast-compatible simulator on 127.0.0.1
   vast-mcp jobd [--api-url URL] [--state-dir DIR] [--log-level LEVEL] [--config PROFILES.yaml]
@@ -143,18 +168,52 @@ export function parseCliArgs(argv: string[]): CliArgs {
       limit: wholeNumber('limit', v.limit as string | undefined, 1, 100000) ?? 200,
     };
   }
+  if (argv[0] === 'token') {
+    const action = argv[1];
+    if (action !== 'add' && action !== 'remove') throw new UsageError('token needs add or remove (see vast-mcp --help)');
+    const v = parse(argv.slice(2), { user: { type: 'string' }, team: { type: 'string' }, file: { type: 'string' } });
+    const user = v.user as string | undefined;
+    if (!user) throw new UsageError(`token ${action} needs --user NAME`);
+    return { command: 'token', action, user, team: v.team as string | undefined, file: v.file as string | undefined };
+  }
+  if (argv[0] === 'serve') {
+    const v = parse(argv.slice(1), {
+      ...STDIO_FLAGS,
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'public-url': { type: 'string' },
+      'auth-tokens': { type: 'string' },
+      'oauth-issuer': { type: 'string' },
+      'oauth-jwks-url': { type: 'string' },
+    });
+    return {
+      ...common(v),
+      command: 'http',
+      host: v.host as string | undefined,
+      port: wholeNumber('port', v.port as string | undefined, 0, 65535),
+      publicUrl: v['public-url'] as string | undefined,
+      authTokens: v['auth-tokens'] as string | undefined,
+      oauthIssuer: v['oauth-issuer'] as string | undefined,
+      oauthJwksUrl: v['oauth-jwks-url'] as string | undefined,
+    };
+  }
   if (argv.length > 0 && !argv[0]!.startsWith('-')) throw new UsageError(`Unknown command ${JSON.stringify(argv[0])} (see vast-mcp --help)`);
-  const v = parse(argv, {
-    'api-url': { type: 'string' },
-    sandbox: { type: 'boolean' },
-    'state-dir': { type: 'string' },
-    'log-level': { type: 'string' },
-    config: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-    version: { type: 'boolean' },
-  });
+  const v = parse(argv, { ...STDIO_FLAGS, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } });
   if (v.help) return { command: 'help' };
   if (v.version) return { command: 'version' };
+  return common(v);
+}
+
+const STDIO_FLAGS: NonNullable<ParseArgsConfig['options']> = {
+  'api-url': { type: 'string' },
+  sandbox: { type: 'boolean' },
+  'state-dir': { type: 'string' },
+  'log-level': { type: 'string' },
+  config: { type: 'string' },
+};
+
+/** The flags the stdio server and `serve` share. */
+function common(v: ReturnType<typeof parse>): ServeArgs {
   const apiUrl = v['api-url'] as string | undefined;
   if (apiUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(apiUrl))
     throw new UsageError(`--api-url must be an http(s) URL, got ${JSON.stringify(apiUrl)}`);

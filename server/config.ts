@@ -19,6 +19,11 @@ export interface ServerConfig {
   bidMultiplier: number;
   /** Default hard deadline for `wait: true`, seconds. */
   waitTimeoutSeconds: number;
+  /**
+   * How long one tool call may block, seconds (default 45, under the 60 s common clients give a call): a wait
+   * returns a resumable answer then, and it is the ssh tool's default command timeout.
+   */
+  callSeconds: number;
   /** Poll interval bounds while waiting, ms (Vast allows one show-instance call per 2 s). */
   pollMinMs: number;
   pollMaxMs: number;
@@ -41,6 +46,11 @@ export interface ServerConfig {
   createCommitWindowMs: number;
   /** How long one call waits for the human's decision on a URL-mode approval page before answering "pending", ms. */
   approvalWaitMs: number;
+  /**
+   * The shared store (postgres://…) for a team: jobs, ledger, approvals, confirmations. Unset: SQLite in the
+   * state directory. May hold a password: registered as a secret where the store is opened, never logged.
+   */
+  storeUrl?: string;
 }
 
 export const DEFAULT_API_URL = 'https://console.vast.ai';
@@ -84,6 +94,14 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, 
   return n;
 }
 
+/** VAST_MCP_STORE_URL: a postgres:// URL or nothing; the message never repeats the URL (it may hold a password). */
+function storeUrlFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const v = env.VAST_MCP_STORE_URL?.trim();
+  if (!v) return undefined;
+  if (!/^postgres(ql)?:\/\/[^/]/.test(v)) throw new ConfigError('VAST_MCP_STORE_URL must be a postgres:// (or postgresql://) URL');
+  return v;
+}
+
 /** Defaults < environment < flags. */
 export function loadConfig(
   flags: { apiUrl?: string; stateDir?: string; logLevel?: string; configPath?: string },
@@ -111,6 +129,7 @@ export function loadConfig(
       defaultProjectionHours: 1,
       bidMultiplier: positiveNumber(env, 'VAST_MCP_BID_MULTIPLIER', 1.2, 1, 10),
       waitTimeoutSeconds: positiveNumber(env, 'VAST_MCP_WAIT_TIMEOUT_SECONDS', 600, 1, 86400),
+      callSeconds: positiveNumber(env, 'VAST_MCP_CALL_SECONDS', 45, 5, 3600),
       pollMinMs: positiveNumber(env, 'VAST_MCP_POLL_MS', 2500, 10, 60_000),
       pollMaxMs: 15_000,
       confirmationTtlSeconds: 600,
@@ -121,6 +140,7 @@ export function loadConfig(
       requireHumanApproval: /^(1|true|yes|on)$/i.test(env.VAST_MCP_REQUIRE_HUMAN_APPROVAL ?? ''),
       createCommitWindowMs: positiveNumber(env, 'VAST_MCP_CREATE_COMMIT_WINDOW_MS', 30_000, 0, 600_000),
       approvalWaitMs: positiveNumber(env, 'VAST_MCP_APPROVAL_WAIT_MS', 45_000, 0, 600_000),
+      storeUrl: storeUrlFromEnv(env),
     },
     warnings,
   };

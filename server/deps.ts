@@ -9,6 +9,7 @@ import type { ProfilesFile } from './profiles/profile-config.js';
 import type { DiskSummary } from './ssh/inspect-disk.js';
 import type { ApprovalPages } from './safety/approval-page.js';
 import type { JobsRuntime } from './jobs/runtime.js';
+import type { Caller } from './identity/caller.js';
 
 /** What this server process remembers between calls of one session. */
 export interface SessionState {
@@ -39,4 +40,9 @@ export interface ServerDeps {
   approvalPages?: ApprovalPages;
   /** The jobs store and supervisor starter, opened on first use by the job tools (server/jobs/runtime.ts). */
   jobs?: JobsRuntime;
+  /**
+   * The Vast client for a caller who uses the server's own account (server/identity/accounts.ts maps
+   * teams to configured accounts first). Absent: deps.vast, so nothing changes when unconfigured.
+   */
+  vastFor?: (caller: Caller) => VastClient;
 }

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { buildDeps } from './build-deps.js';
-import { parseCliArgs, UsageError, USAGE, type ServeArgs, type SimArgs } from './cli-args.js';
+import { parseCliArgs, UsageError, USAGE, type HttpArgs, type ServeArgs, type SimArgs, type TokenArgs } from './cli-args.js';
 import { loadConfig } from './config.js';
 import { createServer } from './create-server.js';
 import { VastMcpError } from './errors.js';
@@ -33,13 +33,14 @@ async function runSim(args: SimArgs): Promise<void> {
     rateLimits: args.rateLimits ? true : off ? false : undefined,
     fidelity,
   });
-  process.stdout.write(`listening on ${sim.url}\n`);
   const stop = () => void sim.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  process.stdout.write(`listening on ${sim.url}\n`);
 }
 
-async function runServe(args: ServeArgs): Promise<void> {
+/** Config, logger and (with --sandbox) the in-process simulator, shared by the stdio and HTTP servers. */
+async function prepare(args: ServeArgs | HttpArgs) {
   // The AWS SDK warns on stderr that releases after January 2027 need Node 22; the locked version works on 20.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const secrets = new SecretRegistry();
@@ -64,7 +65,12 @@ async function runServe(args: ServeArgs): Promise<void> {
   } else if (!config.apiKey) {
     logger.warn('No Vast API key: set VAST_API_KEY or ~/.config/vastai/vast_api_key. Tools will explain this when called.');
   }
-  const server = createServer(buildDeps(config, logger, secrets, now));
+  return { config, logger, deps: buildDeps(config, logger, secrets, now), closeSim };
+}
+
+async function runServe(args: ServeArgs): Promise<void> {
+  const { config, logger, deps, closeSim } = await prepare(args);
+  const server = createServer(deps);
   const transport = new StdioServerTransport();
   transport.onclose = () => {
     void (closeSim?.() ?? Promise.resolve()).then(() => process.exit(0));
@@ -74,8 +80,45 @@ async function runServe(args: ServeArgs): Promise<void> {
   logger.info({ apiUrl: config.apiUrl, keySource: config.apiKeySource, simulated: config.simulated }, 'vast-mcp serving on stdio');
 }
 
+async function runHttp(args: HttpArgs): Promise<void> {
+  const { httpOptionsFrom } = await import('./http/http-options.js');
+  const opts = httpOptionsFrom(args, process.env); // refuses a non-loopback bind without authentication
+  const { config, logger, deps, closeSim } = await prepare(args);
+  const { serveHttp } = await import('./http/serve-http.js');
+  const http = await serveHttp(deps, opts);
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down: finishing calls in flight (jobs keep running in jobd)');
+    void http
+      .close()
+      .then(() => closeSim?.())
+      .then(() => process.exit(0));
+  };
+  // Handlers first: whoever reads the `listening` line may signal at once (a signal with no handler kills the process).
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.stdout.write(`listening on ${http.url}\n`);
+  logger.info({ url: http.url, apiUrl: config.apiUrl, simulated: config.simulated, auth: Object.keys(opts.auth) }, 'vast-mcp serving on HTTP');
+}
+
+async function runToken(args: TokenArgs): Promise<void> {
+  const file = args.file ?? process.env.VAST_MCP_AUTH_TOKENS;
+  if (!file) fail('token needs --file FILE (or VAST_MCP_AUTH_TOKENS)', 2);
+  const { addToken, removeTokens } = await import('./auth/token-cli.js');
+  if (args.action === 'remove') {
+    const n = removeTokens(file, args.user);
+    process.stderr.write(`removed ${n} token(s) of ${args.user} from ${file}\n`);
+    return;
+  }
+  const token = addToken(file, args.user, args.team);
+  process.stderr.write(`added a token for ${args.user} to ${file}; it is shown once, below:\n`);
+  process.stdout.write(`${token}\n`);
+}
+
 async function main(): Promise<void> {
-  let args;
+  let args: ReturnType<typeof parseCliArgs>;
   try {
     args = parseCliArgs(process.argv.slice(2));
   } catch (e) {
@@ -91,6 +134,8 @@ async function main(): Promise<void> {
     return;
   }
   if (args.command === 'sim') return runSim(args);
+  if (args.command === 'http') return runHttp(args);
+  if (args.command === 'token') return runToken(args);
   if (args.command === 'jobd' || args.command === 'jobs') {
     const { runJobd, runJobsCommand } = await import('./jobs/cli.js');
     const out = (s: string) => void process.stdout.write(s);

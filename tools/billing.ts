@@ -3,7 +3,10 @@ import { InputError } from '../server/errors.js';
 import { accruedByInstance, expiryWarning } from '../server/vast/instance-view.js';
 import { instanceBurnPerHour, round2, round4 } from '../server/vast/pricing.js';
 import { defineTool } from './define-tool.js';
-import { budgetStatus, projectedBurnPerHour } from '../server/profiles/budget.js';
+import { budgetStatus, projectedBurnPerHour, type LimitStatus } from '../server/profiles/budget.js';
+import { readableProfiles } from '../server/profiles/spend-gate.js';
+import { identityOf } from '../server/identity/caller-deps.js';
+import { visibleInstances } from '../server/identity/instance-access.js';
 import { checkLateRentals } from '../server/safety/orphans.js';
 import { overdueInfo, profilesByInstance } from '../server/profiles/overdue.js';
 
@@ -16,6 +19,14 @@ const input = z
     projection_hours: z.number().positive().max(8760).optional().describe('Hours to project the current burn over (default 24)'),
   })
   .strict();
+
+const Limit = z.object({
+  total_usd: z.number().nullable(),
+  spent_usd: z.number(),
+  remaining_usd: z.number().nullable(),
+  burn_per_hour: z.number(),
+  max_burn_per_hour: z.number().nullable(),
+});
 
 const output = z.object({
   credit: z.number().describe('USD of credit left'),
@@ -41,16 +52,11 @@ const output = z.object({
       remaining_usd: z.number().nullable(),
       burn_per_hour: z.number(),
       max_burn_per_hour: z.number().nullable(),
-      projects: z.record(
-        z.string(),
-        z.object({
-          total_usd: z.number().nullable(),
-          spent_usd: z.number(),
-          remaining_usd: z.number().nullable(),
-          burn_per_hour: z.number(),
-          max_burn_per_hour: z.number().nullable(),
-        }),
-      ),
+      projects: z.record(z.string(), Limit),
+      user: Limit.extend({ name: z.string() })
+        .optional()
+        .describe("The authenticated caller's own spend (their rentals per the audit log) and limits"),
+      team: Limit.extend({ name: z.string() }).optional().describe("The caller's team: spend and limits"),
     })
     .describe('Budgets from the profiles file: used/remaining and burn vs cap'),
   overdue: z.array(z.object({ id: z.number(), profile: z.string().nullable(), max_hours: z.number().nullable(), age_hours: z.number() })),
@@ -84,7 +90,9 @@ export const billingTool = defineTool({
   async run(args, { deps }) {
     parseWhen(args.to, 'to', 0);
     parseWhen(args.from, 'from', 0);
-    const [user, instances] = await Promise.all([deps.vast.currentUser(), deps.vast.listInstances()]);
+    // Credit, burn and budgets are the account's; the instances listed are those the caller may see.
+    const [user, all] = await Promise.all([deps.vast.currentUser(), deps.vast.listInstances()]);
+    const instances = visibleInstances(deps, all);
     // Read the clock after talking to the API: it follows the platform's Date header.
     const now = deps.now();
     const to = parseWhen(args.to, 'to', now);
@@ -96,12 +104,18 @@ export const billingTool = defineTool({
     const accrued = await accruedByInstance(deps.vast, since, now + 60);
     let gpu = 0;
     let disk = 0;
-    const perInstance = instances.map((i) => {
+    for (const i of all) {
       const b = instanceBurnPerHour(i);
       gpu += b.gpu;
       disk += b.disk;
-      return { id: i.id, label: i.label ?? null, state: i.actual_status ?? null, burn_per_hour: b.total, accrued: accrued.get(i.id)?.total ?? 0 };
-    });
+    }
+    const perInstance = instances.map((i) => ({
+      id: i.id,
+      label: i.label ?? null,
+      state: i.actual_status ?? null,
+      burn_per_hour: instanceBurnPerHour(i).total,
+      accrued: accrued.get(i.id)?.total ?? 0,
+    }));
     const burn = round4(gpu + disk);
     const lines = invoices
       .filter((v) => v.amount !== 0)
@@ -115,8 +129,17 @@ export const billingTool = defineTool({
       }));
     const charges = round4(lines.filter((l) => l.type === 'charge').reduce((s, l) => s + l.amount, 0));
     const payments = round2(lines.filter((l) => l.type === 'payment').reduce((s, l) => s + l.amount, 0));
+    // The totals are the account's; the lines of instances the caller may not see are left out.
+    const seen = new Set(
+      visibleInstances(
+        deps,
+        lines.flatMap((l) => (l.instance_id !== null ? [{ id: l.instance_id }] : [])),
+      ).map((i) => i.id),
+    );
+    const shownLines = lines.filter((l) => l.instance_id === null || seen.has(l.instance_id));
+    const hiddenLines = lines.length - shownLines.length;
     // Projected at what each instance pays once running (an instance still loading bills its GPU soon).
-    const projected = round2(instances.reduce((a, i) => a + projectedBurnPerHour(i), 0) * hours);
+    const projected = round2(all.reduce((a, i) => a + projectedBurnPerHour(i), 0) * hours);
     const data = {
       credit: round2(user.credit),
       balance: user.balance ?? null,
@@ -129,34 +152,45 @@ export const billingTool = defineTool({
       },
       per_instance: perInstance,
       range: { from: new Date(from * 1000).toISOString(), to: new Date(to * 1000).toISOString() },
-      invoices: lines.slice(-MAX_LINES),
+      invoices: shownLines.slice(-MAX_LINES),
       totals: { charges, payments },
-      truncated_invoices: Math.max(0, lines.length - MAX_LINES),
+      truncated_invoices: Math.max(0, shownLines.length - MAX_LINES),
     };
-    const budget = await budgetStatus(deps, deps.profiles, instances);
+    const file = readableProfiles(deps);
+    const who = identityOf(deps);
+    const budget = await budgetStatus(deps, file, all, { user: who.caller.user, team: who.team, account: who.account });
     const byProfile = profilesByInstance(deps.audit);
     const overdue = instances.flatMap((i) => {
       const age = i.start_date ? Math.round(((now - i.start_date) / 3600) * 100) / 100 : null;
-      const o = overdueInfo(deps.profiles, byProfile.get(i.id), age);
+      const o = overdueInfo(file, byProfile.get(i.id), age);
       return o.overdue && age !== null ? [{ id: i.id, profile: o.profile, max_hours: o.max_hours, age_hours: age }] : [];
     });
-    const stoppedDisks = perInstance.filter((p) => p.state !== 'running').length;
+    const stoppedDisks = all.filter((i) => i.actual_status !== 'running').length;
     const text =
       `Credit $${data.credit.toFixed(2)}. Burning $${burn.toFixed(4)}/h now (GPUs $${data.burn_per_hour.running_gpu.toFixed(4)}/h, disks $${data.burn_per_hour.disk.toFixed(4)}/h` +
       `${stoppedDisks ? `, including ${stoppedDisks} instance(s) not running whose disk still bills` : ''}). ` +
       `Next ${hours} h ≈ $${projected.toFixed(2)}${data.projection.hours_of_credit_left !== null ? `; credit lasts ≈ ${data.projection.hours_of_credit_left} h at this rate` : ''}.\n` +
-      `${data.range.from} → ${data.range.to}: charges $${charges.toFixed(4)}, payments $${payments.toFixed(2)} (${lines.length} line(s)).` +
+      `${data.range.from} → ${data.range.to}: charges $${charges.toFixed(4)}, payments $${payments.toFixed(2)} (${lines.length} line(s)` +
+      `${hiddenLines ? `; ${hiddenLines} of other users' instances not listed` : ''}).` +
       (perInstance.length
         ? `\n${perInstance.map((p) => `#${p.id} ${p.label ?? ''} ${p.state ?? 'provisioning'}: $${p.burn_per_hour.toFixed(4)}/h, accrued $${p.accrued.toFixed(4)}`).join('\n')}`
         : '');
+    const mine = (label: string, s: (LimitStatus & { name: string }) | undefined) =>
+      s
+        ? `\n${label} (${s.name}): spent $${s.spent_usd.toFixed(2)}${s.total_usd !== null ? ` of $${s.total_usd.toFixed(2)} ($${s.remaining_usd!.toFixed(2)} left)` : ''}; burn $${s.burn_per_hour.toFixed(4)}/h${s.max_burn_per_hour !== null ? ` vs cap $${s.max_burn_per_hour.toFixed(2)}/h` : ''}.`
+        : '';
     const budgetText =
+      mine('You', budget.user) +
+      mine('Your team', budget.team) +
       `\nBudget since ${budget.since.slice(0, 10)}: spent $${budget.spent_usd.toFixed(2)}${budget.total_usd !== null ? ` of $${budget.total_usd.toFixed(2)} ($${budget.remaining_usd!.toFixed(2)} left)` : ''}; burn $${budget.burn_per_hour.toFixed(4)}/h${budget.max_burn_per_hour !== null ? ` vs cap $${budget.max_burn_per_hour.toFixed(2)}/h` : ''}.` +
       (overdue.length
         ? `\nOverdue (past their profile's max duration): ${overdue.map((o) => `#${o.id} ${o.age_hours} h > ${o.max_hours} h (${o.profile})`).join(', ')}.`
         : '');
     const warnings = instances.map((i) => expiryWarning(i, now)).filter((w): w is string => w !== null);
+    if (user.has_billing === false && all.length)
+      warnings.push('No payment card on file: at $0 every instance stops and, after a short grace, is destroyed with its disk (Vast billing docs).');
     const warnText = warnings.length ? `\n${warnings.map((w) => `WARNING: ${w}`).join('\n')}` : '';
-    const late = await checkLateRentals(deps, instances);
+    const late = await checkLateRentals(deps, all);
     return {
       data: { ...data, budget, overdue, warnings, ...(late.late.length ? { late_rentals: late.late } : {}) },
       text: text + budgetText + warnText + (late.note ? `\n${late.note}` : ''),

@@ -1,6 +1,8 @@
 import { VastMcpError } from '../server/errors.js';
 import { ApprovalPages } from '../server/safety/approval-page.js';
-import { bindingOf, explainRefusal, type ConfirmationKind } from '../server/safety/confirmations.js';
+import { bindingOf, CLAIM_LEASE_SECONDS, explainRefusal, type ConfirmationKind } from '../server/safety/confirmations.js';
+import { bindCaller, otherUserRefusal, tagToken, untagToken } from '../server/identity/approval-binding.js';
+import { callerOf } from '../server/identity/caller.js';
 import { askForm, elicitationModes, type FormField } from './ask-user.js';
 import type { ToolContext } from './define-tool.js';
 
@@ -47,23 +49,58 @@ export function assertNotCancelled(ctx: ToolContext, what: string): void {
 }
 
 /** Uses up a token issued for exactly `bound`, returning what was kept with it; refuses anything else. */
-export function redeemToken(ctx: ToolContext, kind: ConfirmationKind, bound: unknown, token: string): unknown {
-  if (ctx.deps.config.requireHumanApproval) throw humanChannelRequired(ctx, kind, 'a confirmation token can be redeemed by the agent itself');
-  const r = ctx.deps.confirmations.consume(token, kind, bound);
-  if (!r.ok) {
-    throw new VastMcpError(
-      `Refused: ${explainRefusal(r.reason)} Nothing was done. Call ${kind} again without confirmation_token to get a fresh proposal, show it to the user, and wait for their answer.`,
-      'confirmation_refused',
-    );
-  }
-  return r.payload;
+export async function redeemToken(ctx: ToolContext, kind: ConfirmationKind, bound: unknown, token: string): Promise<unknown> {
+  const held = await claimToken(ctx, kind, bound, token);
+  await held.commit();
+  return held.payload;
 }
 
-function issueToken(ctx: ToolContext, req: ConfirmRequest, fallbackReason: string | null): Decision {
+/**
+ * Claims a token issued for exactly `bound`: `commit()` uses it up and must come right before the platform
+ * request (it throws when the claim was lost, then nothing may be sent). A call that refuses between the
+ * two (a changed price, a cap) must use the token up itself, as create does: a refused token is never tried
+ * again. Only a call that dies leaves it claimed, and claimable again once its lease ran out.
+ */
+export async function claimToken(
+  ctx: ToolContext,
+  kind: ConfirmationKind,
+  bound: unknown,
+  token: string,
+): Promise<{ payload: unknown; commit: () => Promise<void> }> {
+  if (ctx.deps.config.requireHumanApproval) throw humanChannelRequired(ctx, kind, 'a confirmation token can be redeemed by the agent itself');
+  const caller = callerOf(ctx.extra.authInfo);
+  const presented = untagToken(token, caller);
+  const r = await ctx.deps.confirmations.claim(presented.token, kind, bindCaller(bound, caller));
+  if (!presented.sameUser) {
+    if (r.ok) await r.commit();
+    throw new VastMcpError(otherUserRefusal(kind, caller), 'confirmation_refused');
+  }
+  if (!r.ok) {
+    const next =
+      r.reason === 'in_use'
+        ? ''
+        : ` Call ${kind} again without confirmation_token to get a fresh proposal, show it to the user, and wait for their answer.`;
+    throw new VastMcpError(`Refused: ${explainRefusal(r)} Nothing was done.${next}`, 'confirmation_refused');
+  }
+  return {
+    payload: r.payload,
+    commit: async () => {
+      if (!(await r.commit()))
+        throw new VastMcpError(
+          `Refused: the confirmation token expired, or was taken over by another call, while this one was checking prices (a claim lasts ${CLAIM_LEASE_SECONDS} s). Nothing was done; call status to see whether anything was rented, then ${kind} again without confirmation_token for a fresh proposal.`,
+          'confirmation_refused',
+        );
+    },
+  };
+}
+
+async function issueToken(ctx: ToolContext, req: ConfirmRequest, fallbackReason: string | null): Promise<Decision> {
   if (ctx.deps.config.requireHumanApproval)
     throw humanChannelRequired(ctx, req.kind, fallbackReason ?? 'this client does not support elicitation forms');
-  const issued = ctx.deps.confirmations.issue(req.kind, req.bound, req.payload ?? null);
-  return { decision: 'needs_confirmation', token: issued.token, expiresAt: issued.expiresAt, fallbackReason };
+  // `req.bound` already has the caller bound in (confirmWithUser); the tag only lets a refusal say why.
+  const issued = await ctx.deps.confirmations.issue(req.kind, req.bound, req.payload ?? null);
+  const caller = callerOf(ctx.extra.authInfo);
+  return { decision: 'needs_confirmation', token: tagToken(issued.token, caller), expiresAt: issued.expiresAt, fallbackReason };
 }
 
 /**
@@ -72,10 +109,18 @@ function issueToken(ctx: ToolContext, req: ConfirmRequest, fallbackReason: strin
  * `decline` is final for this exact plan. `cancel` (the form was dismissed), a client error, or a client
  * without form support fall back to the token flow, saying why.
  */
-export async function confirmWithUser(ctx: ToolContext, req: ConfirmRequest): Promise<Decision> {
+export async function confirmWithUser(ctx: ToolContext, asked: ConfirmRequest): Promise<Decision> {
   const { confirmations } = ctx.deps;
-  if (confirmations.isDeclined(req.kind, req.bound)) return { decision: 'declined', via: 'elicitation', action: 'declined_before' };
-  if (req.token !== undefined) return { decision: 'approved', via: 'token', answers: {}, payload: redeemToken(ctx, req.kind, req.bound, req.token) };
+  // Every approval is per user: a recorded "no", the approval page's digest and the token's binding (redeemToken binds its own).
+  const caller = callerOf(ctx.extra.authInfo);
+  const req = {
+    ...asked,
+    bound: bindCaller(asked.bound, caller),
+    pageBound: asked.pageBound === undefined ? undefined : bindCaller(asked.pageBound, caller),
+  };
+  if (await confirmations.isDeclined(req.kind, req.bound)) return { decision: 'declined', via: 'elicitation', action: 'declined_before' };
+  if (req.token !== undefined)
+    return { decision: 'approved', via: 'token', answers: {}, payload: await redeemToken(ctx, req.kind, asked.bound, req.token) };
   const digest = bindingOf({ kind: req.kind, bound: req.pageBound ?? req.bound });
   if (ctx.deps.approvalPages?.takeApproval(digest)) return { decision: 'approved', via: 'url', answers: {}, payload: req.payload ?? null };
   const modes = elicitationModes(ctx.server);
@@ -94,7 +139,7 @@ export async function confirmWithUser(ctx: ToolContext, req: ConfirmRequest): Pr
   if (answer.action === 'cancel')
     return modes.url ? approveOnPage(ctx, req, digest) : issueToken(ctx, req, 'the approval form was dismissed without an answer (cancel)');
   if (answer.action !== 'accept' || answer.content[req.yesField] !== true) {
-    if (answer.action === 'decline') confirmations.markDeclined(req.kind, req.bound);
+    if (answer.action === 'decline') await confirmations.markDeclined(req.kind, req.bound);
     return { decision: 'declined', via: 'elicitation', action: answer.action };
   }
   return { decision: 'approved', via: 'elicitation', answers: answer.content, payload: req.payload ?? null };
@@ -127,7 +172,7 @@ async function approveOnPage(ctx: ToolContext, req: ConfirmRequest, digest: stri
   }
   assertNotCancelled(ctx, 'acting on the answer');
   if (r.action === 'decline') {
-    deps.confirmations.markDeclined(req.kind, req.bound);
+    await deps.confirmations.markDeclined(req.kind, req.bound);
     return { decision: 'declined', via: 'url', action: 'decline' };
   }
   if (r.action === 'cancel') return issueToken(ctx, req, 'the approval page was dismissed without an answer (cancel)');
@@ -136,7 +181,7 @@ async function approveOnPage(ctx: ToolContext, req: ConfirmRequest, digest: stri
   if (d === 'approved' && deps.approvalPages.takeApproval(digest))
     return { decision: 'approved', via: 'url', answers: {}, payload: req.payload ?? null };
   if (d === 'declined') {
-    deps.confirmations.markDeclined(req.kind, req.bound);
+    await deps.confirmations.markDeclined(req.kind, req.bound);
     return { decision: 'declined', via: 'url', action: 'decline' };
   }
   return {

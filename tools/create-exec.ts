@@ -1,11 +1,12 @@
 import { VastApiError, VastMcpError } from '../server/errors.js';
+import { accountVast } from '../server/identity/caller-deps.js';
 import { recordOutcome } from '../server/safety/mutation-record.js';
 import { createBody, quoteOffer, type Plan, type QuoteLine, type Resolved } from '../server/vast/create-plan.js';
-import { labelBase, uniqueLabel } from '../server/vast/labels.js';
+import { composeLabelBase, labelBase, uniqueLabel } from '../server/vast/labels.js';
 import { rentReconciled } from '../server/vast/rent.js';
 import type { Offer } from '../server/vast/schemas.js';
-import { waitUntilRunning } from '../server/vast/wait-running.js';
 import type { ToolContext } from './define-tool.js';
+import { waitWithinCall } from './lifecycle-common.js';
 
 /** How much more than the confirmed price a replacement for a taken offer may cost. */
 export const REPLACEMENT_TOLERANCE = 0.1;
@@ -44,14 +45,15 @@ export async function rentAll(
   ctx: ToolContext,
   plan: Plan,
   r: Resolved,
-  naming: { label?: string; project?: string; profile?: string; approvedVia?: string },
+  naming: { label?: string; project?: string; profile?: string; approvedVia?: string; owner?: string },
   env: Record<string, string>,
   onstart: string | null,
   checkReplacement: (q: QuoteLine, o: Offer) => Promise<void> = async () => undefined,
 ): Promise<RentResult> {
   const { deps } = ctx;
-  const account = naming.label ?? labelBase(await deps.vast.currentUser().catch(() => null));
-  const base = naming.project ? `${account}-${naming.project}` : account;
+  // An authenticated user owns the label (the agent's label follows it); on stdio the agent's label or the account name.
+  const owner = naming.owner ?? naming.label ?? labelBase(await deps.vast.currentUser().catch(() => null));
+  const base = composeLabelBase({ owner, label: naming.owner !== undefined ? naming.label : undefined, project: naming.project });
   const res: RentResult = { rented: [], duplicates: [], failure: null, warnings: [] };
   const usedMachines = new Set(plan.chosen.map((o) => o.machine_id));
   const spares = [...plan.spares];
@@ -65,10 +67,12 @@ export async function rentAll(
       const body = createBody(offer, r, quote, { label, env, onstart });
       try {
         if (ctx.extra.signal?.aborted) throw new VastMcpError('The call was cancelled by the client; no further instance was rented.', 'cancelled');
-        const rent = await rentReconciled(deps.vast, offer.id, body, {
+        // The account's client: the rental and any duplicate it finds (and stops) have no owner here yet.
+        const rent = await rentReconciled(accountVast(deps), offer.id, body, {
           logger: deps.logger,
           sleep: deps.sleep,
           windowMs: deps.config.createCommitWindowMs,
+          signal: ctx.extra.signal,
           // The marker is on disk before the request goes out, so a late commit can be recognised later.
           onAttempt: (marker, n) =>
             deps.audit.record({ tool: 'create', action: 'rent_attempt', args: { offer_id: offer.id, label: marker, attempt: n }, result: 'pending' }),
@@ -147,36 +151,57 @@ export async function rentAll(
   return res;
 }
 
-/** `wait: true`: poll each new instance until running, with a hard deadline and progress notes. */
-export async function waitAll(ctx: ToolContext, rented: Rented[], timeoutSeconds: number): Promise<void> {
+export interface WaitSummary {
+  /** Rented, not running yet, and the per-call limit ended the wait: resume with status + wait. */
+  stillStarting: number[];
+  /** The client cancelled the wait. */
+  cancelled: boolean;
+}
+
+/**
+ * `wait: true`: polls each new instance until running, within the caller's deadline and the per-call limit
+ * (config.callSeconds), with progress notes. A cancel or the limit ends it with every instance still rented
+ * and billing: the answer says how to keep waiting without renting again.
+ */
+export async function waitAll(ctx: ToolContext, rented: Rented[], timeoutSeconds: number): Promise<WaitSummary> {
   const { deps } = ctx;
-  const deadlineAt = deps.monotonicMs() + timeoutSeconds * 1000;
+  const startedAt = deps.monotonicMs();
+  const summary: WaitSummary = { stillStarting: [], cancelled: false };
   for (const r of rented) {
+    const spent = (deps.monotonicMs() - startedAt) / 1000;
+    if (summary.cancelled || ctx.extra.signal?.aborted) {
+      summary.cancelled = true;
+      r.diagnosis = 'Not waited for: the client cancelled the call. It IS rented and billing; call status to see its state.';
+      continue;
+    }
     try {
-      const result = await waitUntilRunning(deps.vast, r.instance_id, {
-        deadlineMs: Math.max(0, deadlineAt - deps.monotonicMs()),
-        minIntervalMs: deps.config.pollMinMs,
-        maxIntervalMs: deps.config.pollMaxMs,
-        now: deps.monotonicMs,
-        sleep: deps.sleep,
-        epochNow: deps.now,
-        stuckSchedulingMs: 120_000,
-        onPoll: async (inst, elapsed) => {
-          await ctx.progress(
-            Math.round(elapsed / 1000),
-            timeoutSeconds,
-            `#${r.instance_id}: ${inst?.actual_status ?? 'provisioning'}${inst?.status_msg ? ` — ${inst.status_msg}` : ''}`,
-          );
-        },
-      });
+      const w = await waitWithinCall(ctx, r.instance_id, Math.max(0, timeoutSeconds - spent), deps.config.callSeconds - spent);
+      const result = w.result;
       r.state = result.instance?.actual_status ?? null;
-      r.diagnosis =
-        result.outcome === 'deadline'
-          ? `Not running after the ${timeoutSeconds} s deadline: ${result.diagnosis?.summary ?? ''} It keeps billing disk; check status later or destroy it.`
-          : (result.diagnosis?.summary ?? null);
+      if (result.outcome === 'cancelled') {
+        summary.cancelled = true;
+        r.diagnosis = 'The client cancelled the wait. It IS rented and billing; call status to see its state.';
+        deps.audit.record({
+          tool: 'create',
+          action: 'wait',
+          args: { instance_id: r.instance_id },
+          result: 'error',
+          instance_id: r.instance_id,
+          detail: { cancelled: true, left: 'rented and billing, not yet running' },
+        });
+        deps.logger.info({ tool: 'create', instance_id: r.instance_id }, 'wait cancelled by the client; the instance stays rented and billing');
+      } else if (result.outcome === 'deadline' && w.cutByCallLimit) {
+        summary.stillStarting.push(r.instance_id);
+        r.diagnosis = `Still starting after ${Math.round(w.limitSeconds)} s (the per-call limit): ${result.diagnosis?.summary ?? 'no state yet.'} It IS rented and billing.`;
+      } else if (result.outcome === 'deadline') {
+        r.diagnosis = `Not running after the ${timeoutSeconds} s deadline: ${result.diagnosis?.summary ?? ''} It keeps billing disk; check status later or destroy it.`;
+      } else {
+        r.diagnosis = result.diagnosis?.summary ?? null;
+      }
     } catch (e) {
       // The rental happened: a failed wait must never read as "nothing happened".
       r.diagnosis = `Waiting failed (${(e as Error).message}); the instance IS rented and billing. Call status to see its state; do not create again.`;
     }
   }
+  return summary;
 }

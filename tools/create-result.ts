@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { CreateBase } from './create.js';
-import type { RentResult } from './create-exec.js';
+import type { RentResult, WaitSummary } from './create-exec.js';
+import { resumeWaitStep } from './lifecycle-common.js';
 import type { CreateOutputSchema } from './create-schemas.js';
 import type { ToolResult } from './define-tool.js';
 
@@ -12,6 +13,7 @@ export function createdResult(
   base: CreateBase,
   res: RentResult,
   channel: 'elicitation' | 'url' | 'token',
+  waited?: WaitSummary,
 ): ToolResult<z.infer<typeof CreateOutputSchema>> {
   const { rented, duplicates, failure, warnings } = res;
   const lines = rented.map(
@@ -28,10 +30,11 @@ export function createdResult(
   }
   if (failure) parts.push(`Not everything requested was rented: ${failure.message}`);
   parts.push(...warnings);
+  const resume = waited?.stillStarting.length ? ` ${resumeWaitStep(waited.stillStarting)}` : '';
   const next =
     failure || duplicates.length
-      ? `Tell the user exactly which instances are rented and billing (${all.map((id) => `#${id}`).join(', ')}). Do NOT call create again for the same request; call status to check them, and ask the user what to do with any extra or missing instance.`
-      : 'Billing has started (disk now, GPU once running). Tell the user; call status to follow the instance. Stopping does not stop disk billing; only destroy does, after copying results off.';
+      ? `Tell the user exactly which instances are rented and billing (${all.map((id) => `#${id}`).join(', ')}). Do NOT call create again for the same request; call status to check them, and ask the user what to do with any extra or missing instance.${resume}`
+      : `Billing has started (disk now, GPU once running). Tell the user; call status to follow the instance. Stopping does not stop disk billing; only destroy does, after copying results off.${resume}`;
   parts.push(next);
   const total = Math.round(rented.reduce((s, r) => s + r.total_per_hour, 0) * 10000) / 10000;
   return {

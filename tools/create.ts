@@ -1,11 +1,16 @@
 import type { z } from 'zod';
 import { findProfile, withProfile } from '../server/profiles/apply-profile.js';
-import { bindReservation, checkAndReserve } from '../server/profiles/spend-gate.js';
+import { bindReservation, checkAndReserve, currentProfiles } from '../server/profiles/spend-gate.js';
+import { attributeProject } from '../server/profiles/attribution.js';
+import { identityOf } from '../server/identity/caller-deps.js';
+import { userTag } from '../server/identity/caller.js';
+import { composeLabelBase, labelUser } from '../server/vast/labels.js';
 import { VastMcpError, InputError } from '../server/errors.js';
 import { assertStateWritable } from '../server/safety/mutation-record.js';
 import { assertNoSecrets, packOnstart } from '../server/safety/onstart.js';
+import { visibleInstances } from '../server/identity/instance-access.js';
 import { planOffers, quoteOffer, resolveRequest, unexpectedInstances, type Plan, type Resolved } from '../server/vast/create-plan.js';
-import { assertNotCancelled, redeemToken } from './confirm.js';
+import { assertNotCancelled, claimToken } from './confirm.js';
 import { askCreate, type Quoted } from './create-ask.js';
 import { rentAll, waitAll } from './create-exec.js';
 import { createDialog, runDetails } from './create-dialog.js';
@@ -69,7 +74,12 @@ export const createTool = defineTool({
         `${leak} contains your Vast API key (or an encoding or part of it). Nothing sent to an instance may carry it; the instance gets its own scoped key as CONTAINER_API_KEY.`,
       );
     const onstart = args.onstart !== undefined ? packOnstart(args.onstart) : null;
-    const profile = findProfile(deps.profiles, args.profile);
+    // The file as it is now (an edit applies without a restart), and who this rental is for (server/identity).
+    const file = currentProfiles(deps);
+    const profile = findProfile(file, args.profile);
+    const who = identityOf(deps);
+    const project = attributeProject(file, who.caller, who.team, { project: args.project, profileName: args.profile, profile });
+    const owner = who.caller.user !== null ? labelUser(who.caller.user, userTag) : undefined;
     const filters = withProfile(
       {
         query: args.query,
@@ -83,13 +93,14 @@ export const createTool = defineTool({
       },
       profile,
     );
-    const run = runDetails(args.label, args.project, args.onstart, args.env);
+    const run = runDetails(owner !== undefined ? composeLabelBase({ owner, label: args.label }) : args.label, project, args.onstart, args.env);
     /** Every cap, for a plan; `reserve` holds its projected cost against the budget across processes. */
     const spend = async (q: { plan: Plan; resolved: Resolved }, reserve: boolean) => {
       const req = {
         profileName: args.profile,
         profile,
-        project: args.project,
+        project,
+        who: { user: who.caller.user, team: who.team, account: who.account },
         perInstance: q.plan.quote.map((x) => x.total_per_hour),
         totalPerHour: q.plan.total_per_hour,
         hours: q.resolved.hours,
@@ -100,14 +111,28 @@ export const createTool = defineTool({
       return null;
     };
     // The approval covers what is rented and how; waiting is not part of it.
-    const bound = { request, key_source: deps.config.apiKeySource };
+    // The project is bound too: it may come from the budgets file, and an edit there needs a new approval.
+    const bound = { request, key_source: deps.config.apiKeySource, project: project ?? null };
 
     let quoted: Quoted;
     let base: CreateBase;
     let channel: 'elicitation' | 'url' | 'token';
+    // A token is claimed here and used up just before the rental (a replica that dies in between loses it for a lease only).
+    let commitToken: (() => Promise<void>) | null = null;
+    const useUp = async () => {
+      const c = commitToken;
+      commitToken = null;
+      await c?.();
+    };
     if (confirmation_token !== undefined) {
-      quoted = redeemToken(ctx, 'create', bound, confirmation_token) as Quoted;
-      await assertPricesUnchanged(ctx, quoted);
+      const held = await claimToken(ctx, 'create', bound, confirmation_token);
+      commitToken = held.commit;
+      quoted = held.payload as Quoted;
+      // A refusal after the claim uses the token up, as before: it cannot be tried again.
+      await assertPricesUnchanged(ctx, quoted).catch(async (e: unknown) => {
+        await useUp().catch(() => undefined);
+        throw e;
+      });
       const dialog = createDialog(deps.config.apiKeySource, quoted.resolved, quoted.plan, [], [], [], run);
       base = {
         proposal: dialog.proposal,
@@ -125,8 +150,10 @@ export const createTool = defineTool({
       const resolved = resolveRequest({ ...args, hours: args.hours ?? profile?.max_hours, filters }, deps.config.bidMultiplier);
       const [instances, plan] = await Promise.all([deps.vast.listInstances(), planOffers(deps.vast, { ...args, filters }, resolved)]);
       await spend({ plan, resolved }, false);
-      const billing = unexpectedInstances(instances, undefined);
-      const unexpected = unexpectedInstances(instances, args.expected_instance_ids);
+      // The dialog lists what the caller may see; the spend caps above counted the whole account.
+      const shown = visibleInstances(deps, instances);
+      const billing = unexpectedInstances(shown, undefined);
+      const unexpected = unexpectedInstances(shown, args.expected_instance_ids);
       const notes: string[] = [];
       const last = deps.session.lastOfferSearch;
       if (last && last.interruptible !== resolved.interruptible) {
@@ -169,9 +196,17 @@ export const createTool = defineTool({
       channel = asked.via;
     }
 
-    assertNotCancelled(ctx, 'renting');
-    assertStateWritable(deps.config.stateDir, 'renting');
-    const reservation = await spend(quoted, true);
+    let reservation: string | null = null;
+    try {
+      assertNotCancelled(ctx, 'renting');
+      assertStateWritable(deps.config.stateDir, 'renting');
+      reservation = await spend(quoted, true);
+      await useUp();
+    } catch (e) {
+      bindReservation(deps, reservation, []);
+      await useUp().catch(() => undefined);
+      throw e;
+    }
     const checkReplacement = async (q: Plan['quote'][number]) => {
       const spare = { ...quoted, plan: { ...quoted.plan, quote: [q], total_per_hour: q.total_per_hour } };
       await spend(spare, false);
@@ -180,7 +215,7 @@ export const createTool = defineTool({
       ctx,
       quoted.plan,
       quoted.resolved,
-      { label: args.label, project: args.project, profile: args.profile, approvedVia: channel },
+      { label: args.label, project, profile: args.profile, approvedVia: channel, owner },
       args.env ?? {},
       onstart?.onstart ?? null,
       checkReplacement,
@@ -191,7 +226,7 @@ export const createTool = defineTool({
       const msg = `${e.message} Nothing was rented.`;
       throw e instanceof VastMcpError ? new VastMcpError(msg, e.code) : e;
     }
-    if (wait && res.rented.length) await waitAll(ctx, res.rented, wait_timeout_seconds ?? deps.config.waitTimeoutSeconds);
-    return createdResult(base, res, channel);
+    const waited = wait && res.rented.length ? await waitAll(ctx, res.rented, wait_timeout_seconds ?? deps.config.waitTimeoutSeconds) : undefined;
+    return createdResult(base, res, channel, waited);
   },
 });

@@ -3,6 +3,8 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { describeError } from '../server/errors.js';
 import type { ServerDeps } from '../server/deps.js';
+import { depsForCall } from '../server/identity/caller-deps.js';
+import { assertInstanceAccess } from '../server/identity/instance-access.js';
 import { neutralizeControls, UNTRUSTED_NOTICE } from '../server/safety/untrusted-text.js';
 import { annotationsFor, type ToolContext, type ToolDefinition, type ToolResult } from './define-tool.js';
 import { usePortableToolList } from './portable-tool-list.js';
@@ -86,6 +88,11 @@ export function registerTool(server: McpServer, deps: ServerDeps, tool: ToolDefi
         },
       };
       try {
+        // The caller's view: their account's client and ledger, their name on every audit record (server/identity).
+        ctx.deps = depsForCall(deps, extra.authInfo, tool.name);
+        // Every tool that changes, runs on or copies from an instance needs to control it (its renter or the operator).
+        const instanceId = (args as { instance_id?: unknown } | null)?.instance_id;
+        if (tool.access !== 'read' && typeof instanceId === 'number') assertInstanceAccess(ctx.deps, instanceId, 'control');
         const result = await tool.run(args as never, ctx);
         const { data, text } = bothChannels(result, deps.config.simulated);
         // Last line of defence: no secret value leaves the process, whatever a handler did.

@@ -18,6 +18,8 @@ export interface CopyRequest {
   remotePath: string;
   localPath?: string;
   s3Uri?: string;
+  /** instance_to_s3 of a directory: keep its name under the prefix (prefix/<name>/…), as a local copy does. */
+  s3KeepDirName?: boolean;
   preferProxy?: boolean;
   /** instance_to_s3 only: 'cloud' asks the platform's own cloud copy (rclone) to do it. */
   method?: 'stream' | 'cloud';

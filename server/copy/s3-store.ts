@@ -85,3 +85,14 @@ export async function readBackSha256(client: S3Client, bucket: string, key: stri
   if (head.ContentLength !== undefined && head.ContentLength !== size) return { sha256: 'size-mismatch', size };
   return { sha256: hash.digest('hex'), size };
 }
+
+/** Downloads an object to a local file, hashing the bytes written: the caller compares with the verified sha256. */
+export async function getToFile(client: S3Client, bucket: string, key: string, dest: string): Promise<{ sha256: string; size: number }> {
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+  const { createWriteStream } = await import('node:fs');
+  const { pipeline } = await import('node:stream/promises');
+  const obj = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const tap = new HashTap(createHash('sha256'), () => undefined);
+  await pipeline(obj.Body as Readable, tap, createWriteStream(dest, { mode: 0o600 }));
+  return { sha256: tap.hash.digest('hex'), size: tap.bytes };
+}

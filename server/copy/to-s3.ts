@@ -28,9 +28,11 @@ export async function copyToS3(
 ): Promise<TransferOutcome> {
   if (!req.s3Uri) throw new VastMcpError('s3_uri is required for instance_to_s3.', 'invalid_input');
   const { bucket } = parseS3Uri(req.s3Uri);
-  const prefix = checkPrefix(parseS3Uri(req.s3Uri).prefix);
   const listing = (await withRetries(conn, `Listing ${req.remotePath}`, (s) => listTree(s, req.remotePath, conn.signal))).value;
   const base = req.remotePath.replace(/\/+$/, '');
+  // A file lands at prefix/<name>; a directory's files at prefix/<rel>, or prefix/<name>/<rel> when asked (jobs).
+  const named = listing.kind === 'dir' && req.s3KeepDirName === true ? `/${basename(base)}` : '';
+  const prefix = checkPrefix(`${parseS3Uri(req.s3Uri).prefix}${named}`.replace(/^\/+/, ''));
   const dir = listing.kind === 'dir';
   const wanted =
     listing.kind === 'file'

@@ -4,6 +4,8 @@ import { diskPerHour, round2, round4 } from '../vast/pricing.js';
 import type { Instance } from '../vast/schemas.js';
 import type { Profile, ProfilesFile } from './profile-config.js';
 import type { Outstanding } from './reservations.js';
+import { ownersOf } from './attribution.js';
+import { ownEntry } from './own-entry.js';
 
 export interface LimitStatus {
   total_usd: number | null;
@@ -16,6 +18,16 @@ export interface LimitStatus {
 export interface BudgetStatus extends LimitStatus {
   since: string;
   projects: Record<string, LimitStatus>;
+  /** The caller's own spend and limits (authenticated callers; spend from the audit log's actor, never labels). */
+  user?: LimitStatus & { name: string };
+  team?: LimitStatus & { name: string };
+}
+
+/** Whose spend to add to a snapshot: the caller, and the configured account the call uses (null: the server's key). */
+export interface SpendWho {
+  user: string | null;
+  team: string | null;
+  account: string | null;
 }
 
 /**
@@ -34,12 +46,8 @@ export function projectedBurnPerHour(inst: Instance): number {
  * trusted (someone else's label may contain the name, and a long account name may cut it off).
  */
 export function projectIds(deps: ServerDeps, project: string): Set<number> {
-  const ids = new Set<number>();
-  for (const e of deps.audit.entries()) {
-    const d = e.detail as { project?: unknown } | undefined;
-    if (e.action === 'rent' && e.result === 'ok' && e.instance_id && d?.project === project) ids.add(e.instance_id);
-  }
-  return ids;
+  // A job's rentals belong to the project its submit record names (server/profiles/attribution.ts).
+  return new Set([...ownersOf(deps)].filter(([, o]) => o.project === project).map(([id]) => id));
 }
 
 export interface SpendSnapshot {
@@ -49,7 +57,7 @@ export interface SpendSnapshot {
 }
 
 /** Spend since the budget start and the burn once running, overall and per project. */
-export async function spendSnapshot(deps: ServerDeps, file: ProfilesFile, instances: Instance[]): Promise<SpendSnapshot> {
+export async function spendSnapshot(deps: ServerDeps, file: ProfilesFile, instances: Instance[], who?: SpendWho): Promise<SpendSnapshot> {
   const b = file.budgets;
   const now = deps.now();
   const sinceEpoch = b.since ? Date.parse(b.since) / 1000 : now - 30 * 86400;
@@ -74,14 +82,39 @@ export async function spendSnapshot(deps: ServerDeps, file: ProfilesFile, instan
   };
   const projects: Record<string, LimitStatus> = {};
   for (const [name, limit] of Object.entries(b.projects)) projects[name] = status(projectIds(deps, name), limit.total_usd, limit.max_burn_per_hour);
-  return {
-    budget: { since: new Date(sinceEpoch * 1000).toISOString(), ...status(null, b.total_usd, b.max_burn_per_hour), projects },
-    charged: perInstance,
-  };
+  const budget: BudgetStatus = { since: new Date(sinceEpoch * 1000).toISOString(), ...status(null, b.total_usd, b.max_burn_per_hour), projects };
+  if (who && (who.user !== null || who.team !== null)) {
+    const owners = ownersOf(deps);
+    const idsOf = (match: (o: { user: string | null; team: string | null }) => boolean) =>
+      new Set([...owners].filter(([, o]) => o.account === who.account && match(o)).map(([id]) => id));
+    if (who.user !== null) {
+      const limit = { ...(b.each_user ?? {}), ...(ownEntry(b.users, who.user) ?? {}) };
+      budget.user = {
+        name: who.user,
+        ...status(
+          idsOf((o) => o.user === who.user),
+          limit.total_usd,
+          limit.max_burn_per_hour,
+        ),
+      };
+    }
+    if (who.team !== null) {
+      const limit = ownEntry(b.teams, who.team) ?? {};
+      budget.team = {
+        name: who.team,
+        ...status(
+          idsOf((o) => o.team === who.team),
+          limit.total_usd,
+          limit.max_burn_per_hour,
+        ),
+      };
+    }
+  }
+  return { budget, charged: perInstance };
 }
 
-export async function budgetStatus(deps: ServerDeps, file: ProfilesFile, instances: Instance[]): Promise<BudgetStatus> {
-  return (await spendSnapshot(deps, file, instances)).budget;
+export async function budgetStatus(deps: ServerDeps, file: ProfilesFile, instances: Instance[], who?: SpendWho): Promise<BudgetStatus> {
+  return (await spendSnapshot(deps, file, instances, who)).budget;
 }
 
 export interface OfferFacts {
@@ -150,7 +183,7 @@ export function enforceLimits(opts: {
     if (s.remaining_usd !== null && projected > s.remaining_usd - reserved + 1e-9) {
       const held = reserved > 0 ? ` and $${reserved.toFixed(2)} reserved by approved rentals` : '';
       throw new InputError(
-        `Refused: ${opts.hours} h at $${opts.totalPerHour.toFixed(4)}/h would cost $${projected.toFixed(2)}, more than the $${Math.max(0, s.remaining_usd - reserved).toFixed(2)} left of the ${scope} budget ($${s.spent_usd.toFixed(2)} of $${s.total_usd!.toFixed(2)} spent${held}).`,
+        `Refused: ${Math.round(opts.hours * 100) / 100} h at $${opts.totalPerHour.toFixed(4)}/h would cost $${projected.toFixed(2)}, more than the $${Math.max(0, s.remaining_usd - reserved).toFixed(2)} left of the ${scope} budget ($${s.spent_usd.toFixed(2)} of $${s.total_usd!.toFixed(2)} spent${held}). Nothing was rented; ask for fewer hours or a lower cap, or wait until other rentals end.`,
       );
     }
     if (s.max_burn_per_hour !== null && s.burn_per_hour + pendingBurn + added > s.max_burn_per_hour + 1e-9) {
@@ -162,7 +195,9 @@ export function enforceLimits(opts: {
   };
   check('overall', 'overall', budget);
   if (opts.project) {
-    const p = budget.projects[opts.project];
+    const p = ownEntry(budget.projects, opts.project);
     if (p) check(`project "${opts.project}"`, `project:${opts.project}`, p);
   }
+  if (budget.user) check(`user "${budget.user.name}"`, `user:${budget.user.name}`, budget.user);
+  if (budget.team) check(`team "${budget.team.name}"`, `team:${budget.team.name}`, budget.team);
 }

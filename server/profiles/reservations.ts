@@ -1,4 +1,5 @@
-import { closeSync, openSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { VastMcpError } from '../errors.js';
@@ -24,25 +25,73 @@ export interface Outstanding {
   instance_ids: number[];
 }
 
-const LOCK_STALE_MS = 30_000;
+/**
+ * The critical section is a read and one append (milliseconds): a lock this old was left by a dead process
+ * of another host (one of this host is recognised at once). Well above any realistic stall of a live holder,
+ * and below the time a waiter gives it.
+ */
+const LOCK_STALE_MS = 15_000;
+const LOCK_WAIT_MS = 20_000;
+
+/** Whether the lock's text names a process of this host that no longer runs (a server killed mid-reservation). */
+function holderIsDead(text: string): boolean {
+  const [host, pid] = text.split(' ');
+  if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Removes the lock only if it is still the one judged stale (its text is unique to its holder): it is moved
+ * aside first, atomically, so a fresh lock taken meanwhile by another waiter is put back, not deleted.
+ */
+function breakStale(lock: string, seen: string, nonce: string): void {
+  const aside = `${lock}.${nonce}.stale`;
+  try {
+    renameSync(lock, aside);
+  } catch {
+    return; // gone meanwhile
+  }
+  if (readFileSync(aside, 'utf8') !== seen) {
+    try {
+      linkSync(aside, lock);
+    } catch {
+      /* a newer lock exists already */
+    }
+  }
+  unlinkSync(aside);
+}
 
 function withLock<T>(dir: string, fn: () => T): T {
   const lock = join(dir, 'reservations.lock');
-  const deadline = Date.now() + 10_000;
+  const nonce = randomBytes(8).toString('hex');
+  const mine = `${hostname()} ${process.pid} ${nonce}`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {
-      closeSync(openSync(lock, 'wx', 0o600));
+      const fd = openSync(lock, 'wx', 0o600);
+      try {
+        writeSync(fd, mine);
+      } finally {
+        closeSync(fd);
+      }
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       try {
-        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) unlinkSync(lock);
+        const seen = readFileSync(lock, 'utf8');
+        // Another host's holder (a shared volume) is judged by age alone.
+        if (holderIsDead(seen) || Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) breakStale(lock, seen, nonce);
       } catch {
         /* removed meanwhile */
       }
       if (Date.now() > deadline)
         throw new VastMcpError(
-          'Refused: the budget reservation lock is held by another server process for over 10 s. Nothing was rented; try again.',
+          `Refused: the budget reservation lock is held by another server process for over ${LOCK_WAIT_MS / 1000} s. Nothing was rented; try again.`,
           'reservation_busy',
         );
       // A short synchronous pause: the critical section is a read and one append, held for milliseconds.
@@ -52,8 +101,9 @@ function withLock<T>(dir: string, fn: () => T): T {
   try {
     return fn();
   } finally {
+    // Only our own lock: had ours been broken as stale, the lock there now is someone else's.
     try {
-      unlinkSync(lock);
+      if (readFileSync(lock, 'utf8') === mine) unlinkSync(lock);
     } catch {
       /* already gone */
     }

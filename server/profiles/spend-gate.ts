@@ -2,11 +2,14 @@ import { statSync } from 'node:fs';
 import type { ServerDeps } from '../deps.js';
 import { ConfigError } from '../errors.js';
 import type { Instance } from '../vast/schemas.js';
-import { enforceLimits, projectedBurnPerHour, spendSnapshot, type OfferFacts } from './budget.js';
+import { ownersOf } from './attribution.js';
+import { enforceLimits, projectedBurnPerHour, spendSnapshot, type OfferFacts, type SpendWho } from './budget.js';
 import { loadProfiles, type Profile, type ProfilesFile } from './profile-config.js';
 import { BudgetReservations } from './reservations.js';
+import { ownEntry } from './own-entry.js';
 
-const seenMtime = new WeakMap<ServerDeps, number>();
+// Keyed by the config object, which every per-caller view of the deps shares (server/identity/caller-deps.ts).
+const seenMtime = new WeakMap<object, number>();
 
 /** The profiles file as it is now: an edit takes effect without a restart; a broken edit refuses spending. */
 export function currentProfiles(deps: ServerDeps): ProfilesFile {
@@ -18,20 +21,29 @@ export function currentProfiles(deps: ServerDeps): ProfilesFile {
   } catch {
     return deps.profiles;
   }
-  const seen = seenMtime.get(deps);
+  const seen = seenMtime.get(deps.config);
   if (seen === undefined) {
-    seenMtime.set(deps, mtime);
+    seenMtime.set(deps.config, mtime);
     return deps.profiles;
   }
   if (mtime === seen) return deps.profiles;
   try {
     deps.profiles = loadProfiles(path).file;
-    seenMtime.set(deps, mtime);
+    seenMtime.set(deps.config, mtime);
     deps.logger.info({ path }, 'profiles file changed: reloaded');
   } catch (e) {
     throw new ConfigError(`The profiles file was edited and is now invalid, so no spending is allowed until it is fixed: ${(e as Error).message}`);
   }
   return deps.profiles;
+}
+
+/** For reads (billing, status, who the caller is): the file as it is now, or the last good one after a broken edit. */
+export function readableProfiles(deps: ServerDeps): ProfilesFile {
+  try {
+    return currentProfiles(deps);
+  } catch {
+    return deps.profiles;
+  }
 }
 
 export interface SpendRequest {
@@ -42,12 +54,20 @@ export interface SpendRequest {
   totalPerHour: number;
   /** Hours the human or the agent asked to project; the profile's max_hours, or at least the configured floor, wins. */
   hours: number | undefined;
+  /**
+   * A job: `hours` is already what its own hard cap lets it run at this price (never more than its
+   * max_hours), so it is projected as is, and the reservation lasts `windowHours` (the job's max_hours
+   * and time to provision), not the profile's duration.
+   */
+  job?: { windowHours: number };
   offers?: OfferFacts[];
   /** What the change stops burning (the instance's own current projected burn, for start/bid). */
   replacesPerHour?: number;
   instances?: Instance[];
   /** Check only (for a proposal): count existing reservations, reserve nothing. */
   dryRun?: boolean;
+  /** Whose user and team limits apply (an authenticated caller, or the owner of the instance started). */
+  who?: SpendWho;
 }
 
 /** Projected hours never come from the agent alone: the profile's max_hours, else at least the budget's floor. */
@@ -67,12 +87,19 @@ export async function checkAndReserve(
 ): Promise<{ reservation: string | null; hours: number; charged: Map<number, number> }> {
   const file = currentProfiles(deps);
   const instances = req.instances ?? (await deps.vast.listInstances());
-  const { budget, charged } = await spendSnapshot(deps, file, instances);
-  const hours = enforcedHours(file, req.profile, req.hours);
+  const { budget, charged } = await spendSnapshot(deps, file, instances, req.who);
+  const hours = req.job && req.hours !== undefined ? req.hours : enforcedHours(file, req.profile, req.hours);
   const opts = { ...req, hours, budget };
-  const scopes = ['overall', ...(req.project ? [`project:${req.project}`] : [])];
-  const project = req.project !== undefined ? budget.projects[req.project] : undefined;
-  const hasLimit = budget.total_usd !== null || budget.max_burn_per_hour !== null || project?.total_usd != null || project?.max_burn_per_hour != null;
+  const scopes = [
+    'overall',
+    ...(req.project ? [`project:${req.project}`] : []),
+    ...(budget.user ? [`user:${budget.user.name}`] : []),
+    ...(budget.team ? [`team:${budget.team.name}`] : []),
+  ];
+  const project = req.project !== undefined ? ownEntry(budget.projects, req.project) : undefined;
+  const limited = (l: { total_usd: number | null; max_burn_per_hour: number | null } | undefined) =>
+    l !== undefined && (l.total_usd !== null || l.max_burn_per_hour !== null);
+  const hasLimit = limited(budget) || limited(project) || limited(budget.user) || limited(budget.team);
   const listed = new Set(instances.map((i) => i.id));
   if (!hasLimit) {
     enforceLimits(opts);
@@ -90,7 +117,7 @@ export async function checkAndReserve(
     amount,
     scopes,
     now,
-    now + hours * 3600,
+    now + (req.job ? Math.max(req.job.windowHours, hours) : hours) * 3600,
     charged,
     (reserved) => enforceLimits({ ...opts, listed, reserved }),
     Math.max(0, added),
@@ -120,6 +147,7 @@ export async function checkInstanceSpend(
   const file = currentProfiles(deps);
   let profileName: string | undefined;
   let project: string | undefined;
+  const owner = ownersOf(deps).get(inst.id);
   for (const e of deps.audit.entries()) {
     const d = e.detail as { profile?: unknown; project?: unknown } | undefined;
     if (e.action === 'rent' && e.result === 'ok' && e.instance_id === inst.id) {
@@ -131,11 +159,14 @@ export async function checkInstanceSpend(
   const { reservation, charged } = await checkAndReserve(deps, {
     profileName,
     profile,
-    project,
+    // A job's rental has its project on the job's submit record.
+    project: project ?? owner?.project ?? undefined,
     perInstance: [newPerHour],
     totalPerHour: newPerHour,
     hours: undefined,
     replacesPerHour: projectedBurnPerHour(inst),
+    // The instance's spend counts against whoever rented it (its user and team caps), as its project does.
+    who: owner ? { user: owner.user, team: owner.team, account: owner.account } : undefined,
   });
   return { reservation, bind: (ok) => bindReservation(deps, reservation, ok ? [inst.id] : [], charged.get(inst.id) ?? 0) };
 }

@@ -1,4 +1,6 @@
 import type { ServerDeps } from '../deps.js';
+import { accountVast } from '../identity/caller-deps.js';
+import { visibleInstances } from '../identity/instance-access.js';
 import type { Instance } from '../vast/schemas.js';
 import { recordOutcome } from './mutation-record.js';
 
@@ -33,16 +35,19 @@ export async function checkLateRentals(deps: ServerDeps, instances: Instance[]):
     }
     if (e.action === 'late_rental' && e.instance_id) handled.add(e.instance_id);
   }
-  const late: LateRental[] = [];
+  let late: LateRental[] = [];
   for (const inst of instances) {
     const label = inst.label ?? '';
     if (!attempted.has(label) || recorded.has(label) || recordedIds.has(inst.id)) continue;
     let stopped = handled.has(inst.id) || inst.intended_status === 'stopped';
     if (!stopped) {
-      stopped = await deps.vast.setState(inst.id, 'stopped').then(
-        () => true,
-        () => false,
-      );
+      // A safety stop over the whole account: the duplicate has no owner here until this record names one.
+      stopped = await accountVast(deps)
+        .setState(inst.id, 'stopped')
+        .then(
+          () => true,
+          () => false,
+        );
       recordOutcome(
         deps.audit,
         { tool: 'status', action: 'late_rental', args: { label }, result: stopped ? 'ok' : 'error', instance_id: inst.id },
@@ -51,6 +56,14 @@ export async function checkLateRentals(deps: ServerDeps, instances: Instance[]):
     }
     late.push({ instance_id: inst.id, label, stopped });
   }
+  // Shown only to who may see it: the attempt's caller (instanceOwners), their team, or the operator.
+  const seen = new Set(
+    visibleInstances(
+      deps,
+      late.map((l) => ({ id: l.instance_id })),
+    ).map((i) => i.id),
+  );
+  late = late.filter((l) => seen.has(l.instance_id));
   if (!late.length) return { late, note: null };
   const ids = late.map((l) => `#${l.instance_id}`).join(', ');
   return {

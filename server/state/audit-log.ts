@@ -19,6 +19,16 @@ export interface AuditEntry {
   result: 'ok' | 'refused' | 'declined' | 'error' | 'pending';
   detail?: unknown;
   instance_id?: number;
+  /** Who made the call (server/identity/caller.ts): null for the server itself (supervisor) or records written before identities. */
+  actor?: AuditActor | null;
+}
+
+export interface AuditActor {
+  user: string | null;
+  team: string | null;
+  authenticated: boolean;
+  /** The configured Vast account the call used (null: the server's own key). */
+  account: string | null;
 }
 
 const SECRET_KEY = /(key|token|secret|password|passwd|credential|authorization|auth|cookie|session)/i;
@@ -103,6 +113,7 @@ export class AuditLog {
       at: new Date().toISOString(),
       pid: process.pid,
       ...entry,
+      actor: entry.actor ?? null,
       args: redactForAudit(entry.args, this.secrets),
       detail: redactForAudit(entry.detail, this.secrets),
     };

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import {
   ElicitRequestSchema,
   type CallToolResult,
@@ -35,17 +36,14 @@ export interface Connected {
   close(): Promise<void>;
 }
 
-/** A real SDK Client linked in memory to createServer(), against a simulator. */
-export async function connectInMemory(
+/**
+ * Deps as the server builds them, against a simulator, with fast polls and a logger whose lines are kept:
+ * the one setup every in-process test transport (memory, HTTP) starts from.
+ */
+export function testDeps(
   sim: RunningSimulator,
-  opts: {
-    key?: string | null;
-    capabilities?: ClientCapabilities;
-    config?: Partial<ServerConfig>;
-    deps?: Partial<ServerDeps>;
-    onElicit?: (params: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult>;
-  } = {},
-): Promise<Connected> {
+  opts: { stateDirPrefix: string; key?: string | null; config?: Partial<ServerConfig>; deps?: Partial<ServerDeps> },
+): { deps: ServerDeps; logs: string[] } {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -55,7 +53,7 @@ export async function connectInMemory(
   });
   const secrets = new SecretRegistry();
   const { config } = loadConfig(
-    { apiUrl: sim.url, logLevel: 'debug', stateDir: mkdtempSync(join(tmpdir(), 'vast-mcp-state-')) },
+    { apiUrl: sim.url, logLevel: 'debug', stateDir: mkdtempSync(join(tmpdir(), opts.stateDirPrefix)) },
     {},
     '/nonexistent-home',
   );
@@ -71,13 +69,36 @@ export async function connectInMemory(
     sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 20))),
     ...(opts.deps ?? {}),
   };
-  const server = createServer(deps);
+  return { deps, logs };
+}
+
+/** A real SDK Client linked in memory to createServer(), against a simulator. */
+export async function connectInMemory(
+  sim: RunningSimulator,
+  opts: {
+    key?: string | null;
+    capabilities?: ClientCapabilities;
+    config?: Partial<ServerConfig>;
+    deps?: Partial<ServerDeps>;
+    onElicit?: (params: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult>;
+    /** The AuthInfo every request carries, as the HTTP transport hands it over after authentication (read per request). */
+    auth?: () => AuthInfo | undefined;
+  } = {},
+): Promise<Connected> {
+  const { deps, logs } = testDeps(sim, { stateDirPrefix: 'vast-mcp-state-', key: opts.key, config: opts.config, deps: opts.deps });
+  // As over HTTP, the session belongs to whoever opened it (completions offer what they may see).
+  const server = createServer(deps, opts.auth?.());
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   const capabilities = opts.capabilities ?? (opts.onElicit ? { elicitation: {} } : {});
   const client = new Client({ name: 'test-client', version: '1.0.0' }, { capabilities });
   if (opts.onElicit) {
     const handler = opts.onElicit;
     client.setRequestHandler(ElicitRequestSchema, async (req) => handler(req.params));
+  }
+  if (opts.auth) {
+    const auth = opts.auth;
+    const send = clientTransport.send.bind(clientTransport);
+    clientTransport.send = (message, options) => send(message, { ...options, authInfo: auth() });
   }
   await server.connect(serverTransport);
   await client.connect(clientTransport);

@@ -5,6 +5,8 @@ export interface Scripted {
   status: number;
   body: string;
   contentType?: string;
+  /** Extra response headers (e.g. Retry-After). */
+  headers?: Record<string, string>;
   /** Close the socket without answering. */
   drop?: boolean;
 }
@@ -24,7 +26,7 @@ export async function scriptedServer(
         req.socket.destroy();
         return;
       }
-      res.writeHead(next.status, { 'content-type': next.contentType ?? 'application/json' });
+      res.writeHead(next.status, { 'content-type': next.contentType ?? 'application/json', ...next.headers });
       res.end(next.body);
     });
   });

@@ -23,9 +23,12 @@ const PROFILES = `profiles:
 budgets:
   total_usd: 100
   max_burn_per_hour: 5
+  # With projects listed every rental belongs to one (17.7): unnamed ones go to the default.
+  default_project: other
   projects:
     thesis:
       total_usd: 0.20
+    other: {}
 `;
 
 describe('resources and prompts', () => {

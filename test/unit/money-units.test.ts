@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VastApiError } from '../../server/errors.js';
 import { BudgetReservations } from '../../server/profiles/reservations.js';
@@ -86,6 +87,41 @@ describe('budget reservations', () => {
     ).toThrow('over budget');
     expect(r.outstanding(1100, none)).toHaveLength(1);
   });
+
+  it('a lock left by a server killed mid-reservation is broken at once (same host) or after 15 s (another host), a live one is waited for', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'res-lock-'));
+    const r = new BudgetReservations(dir);
+    const none = new Map<number, number>();
+    const lock = join(dir, 'reservations.lock');
+    // A pid that ran and exited: its lock is broken without waiting.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    writeFileSync(lock, `${hostname()} ${dead}`);
+    const t = Date.now();
+    expect(r.reserve(1, ['overall'], 1000, 2000, none, () => undefined)).toMatch(/^r-/);
+    expect(Date.now() - t).toBeLessThan(4000);
+    expect(existsSync(lock)).toBe(false);
+    // Another host's lock, 16 s old: stale.
+    writeFileSync(lock, 'other-host 1 abc');
+    utimesSync(lock, new Date(Date.now() - 16_000), new Date(Date.now() - 16_000));
+    expect(r.reserve(1, ['overall'], 1000, 2000, none, () => undefined)).toMatch(/^r-/);
+    // A holder whose lock was broken as stale (it stalled) and retaken by another leaves the new lock alone.
+    r.reserve(1, ['overall'], 1000, 2000, none, () => writeFileSync(lock, 'other-host 2 newer'));
+    expect(readFileSync(lock, 'utf8')).toBe('other-host 2 newer');
+    unlinkSync(lock);
+    // A live holder of this host is waited for: a process holding the lock for 1.5 s.
+    const child = spawn(process.execPath, [
+      '-e',
+      `require('fs').writeFileSync(${JSON.stringify(lock)}, require('os').hostname() + ' ' + process.pid); setTimeout(() => require('fs').unlinkSync(${JSON.stringify(lock)}), 1500)`,
+    ]);
+    try {
+      while (!existsSync(lock)) await new Promise((res) => setTimeout(res, 10));
+      const t2 = Date.now();
+      expect(r.reserve(1, ['overall'], 1000, 2000, none, () => undefined)).toMatch(/^r-/);
+      expect(Date.now() - t2).toBeGreaterThan(1000);
+    } finally {
+      child.kill();
+    }
+  }, 20_000);
 });
 
 describe('burn at the running price', () => {

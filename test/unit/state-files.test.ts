@@ -99,18 +99,34 @@ describe('audit log redaction', () => {
 });
 
 describe('confirmation tokens', () => {
-  it('bind to canonical arguments regardless of key order', () => {
+  it('bind to canonical arguments regardless of key order', async () => {
     expect(canonical({ b: 1, a: [2, { d: 3, c: 4 }] })).toBe('{"a":[2,{"c":4,"d":3}],"b":1}');
     const store = new ConfirmationStore(60, () => 0);
-    const t = store.issue('create', { a: 1, b: 2 }, { plan: 'p' });
-    expect(store.consume(t.token, 'create', { b: 2, a: 1 })).toEqual({ ok: true, payload: { plan: 'p' } });
+    const t = await store.issue('create', { a: 1, b: 2 }, { plan: 'p' });
+    expect(await store.consume(t.token, 'create', { b: 2, a: 1 })).toEqual({ ok: true, payload: { plan: 'p' } });
   });
 
-  it('refuse the wrong action kind and are spent by the refusal', () => {
+  it('refuse the wrong action kind and are spent by the refusal', async () => {
     const store = new ConfirmationStore(60, () => 0);
-    const t = store.issue('destroy', { id: 1 });
-    expect(store.consume(t.token, 'create', { id: 1 })).toEqual({ ok: false, reason: 'wrong_kind' });
-    expect(store.consume(t.token, 'destroy', { id: 1 })).toEqual({ ok: false, reason: 'unknown' });
+    const t = await store.issue('destroy', { id: 1 });
+    expect(await store.consume(t.token, 'create', { id: 1 })).toEqual({ ok: false, reason: 'wrong_kind' });
+    expect(await store.consume(t.token, 'destroy', { id: 1 })).toEqual({ ok: false, reason: 'unknown' });
+  });
+
+  it('are claimed for a lease: a call that never commits (it died) gives the token up to the next call after the lease only', async () => {
+    let now = 0;
+    const store = new ConfirmationStore(600, () => now, undefined, 60);
+    const t = await store.issue('create', { id: 2 }, 'quote');
+    const first = await store.claim(t.token, 'create', { id: 2 });
+    expect(first.ok).toBe(true);
+    now = 59;
+    expect(await store.claim(t.token, 'create', { id: 2 })).toEqual({ ok: false, reason: 'in_use', retryInSeconds: 1 });
+    now = 60;
+    const second = await store.claim(t.token, 'create', { id: 2 });
+    expect(second.ok).toBe(true);
+    expect(first.ok && (await first.commit())).toBe(false);
+    expect(second.ok && (await second.commit())).toBe(true);
+    expect(await store.consume(t.token, 'create', { id: 2 })).toEqual({ ok: false, reason: 'unknown' });
   });
 });
 

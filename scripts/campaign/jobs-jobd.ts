@@ -19,6 +19,8 @@ export class JobdProcess {
   /** Real ms intervals with no supervisor holding the lock ([from, to], to null while it lasts). */
   readonly down: [number, number | null][] = [[Date.now(), null]];
   stderr = '';
+  /** Slow supervisor passes the supervisors logged: [real ms when seen, pass duration ms]. */
+  readonly slowPasses: [number, number][] = [];
   /** Peak resident memory (kB) of any supervisor process, from /proc (Linux). */
   peakRssKb = 0;
 
@@ -53,6 +55,7 @@ export class JobdProcess {
         const last = this.down[this.down.length - 1];
         if (last && last[1] === null) last[1] = this.upSince;
       }
+      for (const m of s.matchAll(/"pass_ms":(\d+)/g)) this.slowPasses.push([Date.now(), Number(m[1])]);
       if (buf.length > 10_000) buf = buf.slice(-1000);
     });
     child.once('exit', () => {
@@ -83,6 +86,13 @@ export class JobdProcess {
   downtimeBetween(from: number, to: number): number {
     let ms = 0;
     for (const [a, b] of this.down) ms += Math.max(0, Math.min(b ?? to, to) - Math.max(a, from));
+    return ms;
+  }
+
+  /** Longest supervisor pass (real ms) that was under way at some time between `from` and `to`, or 0. */
+  longestPassBetween(from: number, to: number): number {
+    let ms = 0;
+    for (const [seen, d] of this.slowPasses) if (seen >= from && seen - d <= to) ms = Math.max(ms, d);
     return ms;
   }
 

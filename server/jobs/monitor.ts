@@ -142,13 +142,15 @@ export async function stepRunning(ctx: JobCtx, memo: SupervisorMemo): Promise<vo
     return;
   }
   const rate = a.price_per_hour ?? 0;
-  // Stopping takes time that still bills: the next pass to see the exit, the grace, then finalize (a final
-  // checkpoint copy, about as long as the last one took) and teardown. Reserve two observed pass gaps, the
-  // grace and the last copy's duration, so the cap is passed by at most one interval.
+  // Stopping takes time that still bills: the pass that sends SIGTERM, the grace, the pass that sees the exit,
+  // finalize (a final checkpoint copy and one copy per output, each about as long as the last checkpoint copy
+  // took) and the teardown pass. Reserve three observed pass gaps, the grace and those copies, so the cap is
+  // passed by at most one interval even when the machine is slow.
   const prev = memo.lastPass.get(ctx.job.id);
   memo.lastPass.set(ctx.job.id, now);
   const gap = Math.max(ctx.settings.pollMs / 1000, prev === undefined ? 0 : now - prev);
-  const reserve = (rate * (2 * gap + spec.grace_seconds + (memo.syncSeconds.get(ctx.job.id) ?? 0))) / 3600;
+  const copies = 1 + spec.outputs.length * Math.max(1, Number(spec.output_dir !== undefined) + Number(spec.output_s3_uri !== undefined));
+  const reserve = (rate * (3 * gap + spec.grace_seconds + copies * (memo.syncSeconds.get(ctx.job.id) ?? 0))) / 3600;
   const stopFor = ctx.job.cancel_requested ? 'cancelled' : (await ctx.spent()) + reserve >= spec.max_cost_usd ? 'budget_exhausted' : null;
   if (stopFor) {
     await ctx.withSession(a.instance_id!, terminateAgent);

@@ -11,6 +11,8 @@ import { scanOrphans } from './orphan-scan.js';
 export const SUPERVISOR_LEASE = 'jobd';
 
 const wallNow = () => Date.now() / 1000;
+/** A pass over the jobs slower than this (real ms) is logged. */
+const SLOW_PASS_MS = 1000;
 
 /**
  * Drives every active job one step per pass. Restart-safe: each step reads the store and the
@@ -147,7 +149,12 @@ export class Supervisor {
   private async loop(opts: { idleExitMs?: number }): Promise<void> {
     let idleSince: number | null = null;
     while (!this.stopping) {
+      const began = Date.now();
       const active = await this.runOnce();
+      const passMs = Date.now() - began;
+      // A slow pass delays every job's next look (and its cap check): said, so an operator (and the campaign's
+      // cap allowance) can see how long one interval really was.
+      if (passMs >= SLOW_PASS_MS) this.deps.logger.info({ pass_ms: passMs, active }, 'slow supervisor pass');
       if (active === 0) {
         idleSince ??= Date.now();
         if (opts.idleExitMs !== undefined && Date.now() - idleSince >= opts.idleExitMs) return;

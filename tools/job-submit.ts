@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { approvalBinding } from '../server/jobs/finish.js';
-import { JobSpecSchema, validateSpec } from '../server/jobs/job-spec.js';
+import { JobSpecSchema, validateSpec, withPins } from '../server/jobs/job-spec.js';
 import { quoteJob, type JobQuote } from '../server/jobs/plan.js';
 import { jobsRuntime } from '../server/jobs/runtime.js';
 import type { JobSpec } from '../server/jobs/job-spec.js';
@@ -38,6 +38,18 @@ const Output = z.object({
   supervisor: z.string().optional(),
 });
 
+function inputLines(spec: JobSpec, q: JobQuote): string[] {
+  return spec.inputs.map((i, n) => {
+    const pin = q.pins[n];
+    const what = !pin
+      ? `${i.local_path}`
+      : pin.kind === 'object'
+        ? `${i.s3_uri} (${pin.size} bytes, pinned)`
+        : `${i.s3_uri} (${pin.objects} objects, ${pin.bytes} bytes, pinned)`;
+    return `  Input: ${what} → ${i.remote_path} (verified by sha256${pin ? '; the job fails if it changes before it is placed' : ''})`;
+  });
+}
+
 function proposal(spec: JobSpec, q: JobQuote): string {
   return [
     `Proposal: job "${spec.name}"`,
@@ -46,6 +58,7 @@ function proposal(spec: JobSpec, q: JobQuote): string {
     `  Now: offer ${q.offer.offer_id}, ${q.offer.num_gpus}x ${q.offer.gpu_name}, $${q.total_per_hour.toFixed(4)}/h (GPU $${q.offer.gpu_per_hour.toFixed(4)} + disk $${q.offer.disk_per_hour.toFixed(4)}; bandwidth $${q.offer.bandwidth_down_per_gb}/GB down extra)`,
     `  Cap: $${spec.max_cost_usd} (hard; about ${q.hours_within_cap} h at this price). Projected for ${spec.max_hours} h: $${q.projected_total.toFixed(2)}`,
     `  Checkpoints: ${spec.checkpoint_dir}, copied off and verified every ${spec.checkpoint_sync_seconds} s; up to ${spec.max_recoveries} recoveries on other machines`,
+    ...inputLines(spec, q),
     `  Outputs: ${spec.outputs.join(', ')} → ${[spec.output_dir, spec.output_s3_uri].filter((d) => d !== undefined).join(' and ')} (verified by sha256)`,
     `  At the end: ${spec.on_end}${spec.on_end === 'destroy' ? ' — only with your standing teardown approval and every output verified; without it the instance is stopped (disk still bills) and the job waits for you' : spec.on_end === 'stop' ? ' (disk still bills until destroyed)' : ' (keeps billing)'}`,
     ...q.notes.map((n) => `  Note: ${n}`),
@@ -57,7 +70,7 @@ export const jobSubmitTool = defineTool({
   title: 'Submit a GPU job',
   description:
     'Submit a long-running GPU job that a background supervisor drives to the end: rent, run under a worker agent, copy checkpoints off, recover from preemption on another machine, ' +
-    'copy outputs back verified, tear down. COSTS MONEY up to max_cost_usd (required hard cap). Dialog-first like create: the first call never rents; it asks the user (elicitation) or returns ' +
+    "copy outputs back verified, tear down. Inputs come from the copy root (local_path) or S3 (s3_uri: one object, or a prefix ending in /, read with this server's credentials and pinned at submit: the job fails if one changes before it is placed). COSTS MONEY up to max_cost_usd (required hard cap). Dialog-first like create: the first call never rents; it asks the user (elicitation) or returns " +
     "needs_confirmation with a confirmation_token and two questions (run it? grant the standing teardown approval?). Call again with the same arguments, grant_teardown_approval set to the user's answer and the token. A no is final.",
   access: 'write',
   input: Input,
@@ -68,10 +81,12 @@ export const jobSubmitTool = defineTool({
     const spec = JobSpecSchema.parse(raw);
     validateSpec(spec, (t) => deps.secrets.contains(t));
     const q = await quoteJob(deps, spec);
+    // Stored (and bound to the user's yes) with the S3 versions seen now: a change before the yes is a different job.
+    const stored = withPins(spec, q.pins);
     const { project } = await checkJobSpend(deps, spec, q);
     const wantsApproval = spec.on_end === 'destroy';
     // The token covers what runs and what it may cost; the approval answer comes with the user's yes.
-    const bound = { spec, key_source: deps.config.apiKeySource };
+    const bound = { spec: stored, key_source: deps.config.apiKeySource };
     const message = proposal(spec, q);
     const base = {
       offer_id: q.offer.offer_id,
@@ -134,7 +149,7 @@ export const jobSubmitTool = defineTool({
       });
     try {
       record('ok');
-      await runtime.store.createJob({ id, name: spec.name, spec, now: deps.now() }, approval ? { binding: approvalBinding(spec) } : null);
+      await runtime.store.createJob({ id, name: spec.name, spec: stored, now: deps.now() }, approval ? { binding: approvalBinding(stored) } : null);
     } catch (e) {
       bindReservation(deps, reservation, []);
       try {

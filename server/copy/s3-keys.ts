@@ -8,6 +8,11 @@ function segmentsOk(path: string): boolean {
   return path.split('/').every((s) => s !== '' && s !== '.' && s !== '..' && !UNSAFE.test(s));
 }
 
+/** A `/`-separated relative path that stays where it is put: plain segments only (no `.`, `..`, empty, backslash, control character). */
+export function isPlainRelative(rel: string): boolean {
+  return rel !== '' && segmentsOk(rel);
+}
+
 /** The bucket prefix from the user's s3_uri: normalised segments, no `.`/`..`. */
 export function checkPrefix(prefix: string): string {
   if (prefix && !segmentsOk(prefix))

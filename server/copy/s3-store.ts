@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { S3Client } from '@aws-sdk/client-s3';
+import type { GetObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import { PassThrough, type Readable } from 'node:stream';
 import { HashTap } from './hash-tap.js';
-import { InputError } from '../errors.js';
+import { InputError, VastMcpError } from '../errors.js';
 
 /** Where off-box artifacts go. Endpoint-specific options belong here, not in code. */
 export interface S3Config {
@@ -86,13 +86,82 @@ export async function readBackSha256(client: S3Client, bucket: string, key: stri
   return { sha256: hash.digest('hex'), size };
 }
 
-/** Downloads an object to a local file, hashing the bytes written: the caller compares with the verified sha256. */
-export async function getToFile(client: S3Client, bucket: string, key: string, dest: string): Promise<{ sha256: string; size: number }> {
+/**
+ * Downloads an object to a local file, hashing the bytes written: the caller compares with the verified sha256.
+ * With `ifMatch` the store is asked for exactly that version (If-Match) and the answer's ETag is checked
+ * too, since some stores ignore the condition: a different version throws `s3_object_changed`, nothing written.
+ * `exclusive` creates the file and never opens an existing one (nor follows a link put in its place).
+ */
+export async function getToFile(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  dest: string,
+  opts: { ifMatch?: string; exclusive?: boolean } = {},
+): Promise<{ sha256: string; size: number }> {
   const { GetObjectCommand } = await import('@aws-sdk/client-s3');
   const { createWriteStream } = await import('node:fs');
   const { pipeline } = await import('node:stream/promises');
-  const obj = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  let obj: GetObjectCommandOutput;
+  try {
+    obj = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: opts.ifMatch }));
+  } catch (e) {
+    if (opts.ifMatch !== undefined && isChangedOrGone(e)) throw changed(bucket, key);
+    throw e;
+  }
+  if (opts.ifMatch !== undefined && obj.ETag !== opts.ifMatch) {
+    (obj.Body as Readable | undefined)?.destroy();
+    throw changed(bucket, key);
+  }
   const tap = new HashTap(createHash('sha256'), () => undefined);
-  await pipeline(obj.Body as Readable, tap, createWriteStream(dest, { mode: 0o600 }));
+  await pipeline(obj.Body as Readable, tap, createWriteStream(dest, { mode: 0o600, flags: opts.exclusive ? 'wx' : 'w' }));
   return { sha256: tap.hash.digest('hex'), size: tap.bytes };
+}
+
+/** A conditional read refused (412) or an object no longer there (404): the version asked for is gone. */
+export function isChangedOrGone(e: unknown): boolean {
+  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return ['PreconditionFailed', 'NoSuchKey', 'NotFound'].includes(err.name ?? '') || [404, 412].includes(err.$metadata?.httpStatusCode ?? 0);
+}
+
+function changed(bucket: string, key: string): VastMcpError {
+  return new VastMcpError(`s3://${bucket}/${key} is no longer the version that was asked for.`, 's3_object_changed');
+}
+
+export interface ListedObject {
+  key: string;
+  etag: string;
+  size: number;
+}
+
+/** One object's version and size, or null when it does not exist. */
+export async function headObject(client: S3Client, bucket: string, key: string): Promise<ListedObject | null> {
+  const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  try {
+    const h = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return { key, etag: h.ETag ?? '', size: h.ContentLength ?? 0 };
+  } catch (e) {
+    if ((e as { name?: string }).name === 'NotFound' || (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+      return null;
+    throw e;
+  }
+}
+
+/** Every object whose key starts with `prefix`, page by page; stops with `truncated` once more than `max` were seen. */
+export async function listObjects(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  max: number,
+): Promise<{ objects: ListedObject[]; truncated: boolean }> {
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const objects: ListedObject[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) objects.push({ key: o.Key ?? '', etag: o.ETag ?? '', size: o.Size ?? 0 });
+    if (objects.length > max) return { objects: objects.slice(0, max), truncated: true };
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return { objects, truncated: false };
 }

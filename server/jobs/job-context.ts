@@ -6,6 +6,7 @@ import type { JobSpec } from './job-spec.js';
 import { jobDir } from './job-spec.js';
 import { isTerminal, type JobState } from './state-machine.js';
 import { settleJobReservation } from '../profiles/job-spend.js';
+import { dropJobStaging } from './input-staging.js';
 
 /** Timings of the supervisor. Platform-clock seconds unless said otherwise. */
 export interface SupervisorSettings {
@@ -84,7 +85,19 @@ export class JobCtx {
     this.job = await this.store.transition(this.fence, this.job.id, to, reason, this.now(), patch);
     this.deps.logger.info({ job: this.job.id, state: to, reason }, 'job transition');
     // An ended job spends nothing more: its submit's budget reservation stops counting (its rentals' charges still do).
-    if (isTerminal(to)) settleJobReservation(this.deps, this.job.id, 'ended');
+    if (isTerminal(to)) {
+      settleJobReservation(this.deps, this.job.id, 'ended');
+      this.dropStagedInputs();
+    }
+  }
+
+  private dropStagedInputs(): void {
+    if (!this.spec.inputs.some((i) => i.s3_uri !== undefined)) return;
+    try {
+      dropJobStaging(this.deps, this.job.id);
+    } catch (e) {
+      this.deps.logger.warn({ job: this.job.id, err: (e as Error).message }, 'could not remove staged inputs');
+    }
   }
 
   async update(patch: JobPatch): Promise<void> {

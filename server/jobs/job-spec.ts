@@ -5,6 +5,7 @@ import { checkPrefix } from '../copy/s3-keys.js';
 import { parseS3Uri } from '../copy/s3-store.js';
 import { InputError } from '../errors.js';
 import { assertNoSecrets } from '../safety/onstart.js';
+import { parseInputUri, type S3InputPin } from './s3-inputs.js';
 
 const RemotePath = z.string().min(2).max(512).describe('absolute path on the instance, under /workspace or /root');
 
@@ -31,10 +32,26 @@ export const JobSpecSchema = z
     interruptible: z.boolean().describe('true: interruptible (bid) instances, cheaper but can be outbid; false: on-demand'),
     bid_multiplier: z.number().min(1).max(10).optional().describe('interruptible only: bid = min_bid × this'),
     inputs: z
-      .array(z.object({ local_path: z.string().min(1).describe('file or directory inside the copy root'), remote_path: RemotePath }).strict())
+      .array(
+        z
+          .object({
+            local_path: z.string().min(1).optional().describe('file or directory inside the copy root (give this or s3_uri)'),
+            s3_uri: z
+              .string()
+              .max(1024)
+              .optional()
+              .describe(
+                "s3://bucket/key for one object (placed as a file), or s3://bucket/prefix/ ending in / for every object under it (placed as a directory); read with this server's S3 credentials, never the instance's (give this or local_path)",
+              ),
+            remote_path: RemotePath,
+          })
+          .strict(),
+      )
       .max(32)
       .default([])
-      .describe('placed on the instance (verified) before the command starts'),
+      .describe(
+        'placed on the instance (sha256-verified) before the command starts; an S3 input is pinned at submit (ETag and size) and the job fails if it changes before it is placed',
+      ),
     outputs: z.array(RemotePath).min(1).max(32).describe('remote files or directories to bring back, verified, when the command ends'),
     output_dir: z.string().min(1).optional().describe('local directory inside the copy root for the outputs (give this, output_s3_uri, or both)'),
     output_s3_uri: z
@@ -72,6 +89,14 @@ export const JobSpecSchema = z
 
 export type JobSpec = z.infer<typeof JobSpecSchema>;
 
+/** An input as stored with the job: an S3 input carries the pin read at submit (users cannot set it: the schema is strict). */
+export type JobInput = JobSpec['inputs'][number] & { pin?: S3InputPin };
+
+/** The spec to store: each S3 input with the version submit saw. */
+export function withPins(spec: JobSpec, pins: (S3InputPin | null)[]): JobSpec {
+  return { ...spec, inputs: spec.inputs.map((i, n): JobInput => (pins[n] ? { ...i, pin: pins[n] } : i)) };
+}
+
 /** Checks what the schema cannot: remote paths, and no secret reaching the instance's env or command. */
 export function validateSpec(spec: JobSpec, isKnownSecret: (text: string) => boolean): void {
   for (const p of [...spec.outputs, spec.checkpoint_dir, ...spec.inputs.map((i) => i.remote_path)]) checkRemotePath(p);
@@ -80,6 +105,11 @@ export function validateSpec(spec: JobSpec, isKnownSecret: (text: string) => boo
       'Say where the outputs go: output_dir (a local directory inside the copy root), output_s3_uri (s3://bucket/prefix), or both.',
     );
   if (spec.output_s3_uri !== undefined) checkPrefix(parseS3Uri(spec.output_s3_uri).prefix);
+  for (const [n, i] of spec.inputs.entries()) {
+    if ((i.local_path === undefined) === (i.s3_uri === undefined))
+      throw new InputError(`inputs[${n}] (remote_path ${i.remote_path}) must give exactly one of local_path or s3_uri.`);
+    if (i.s3_uri !== undefined) parseInputUri(i.s3_uri);
+  }
   assertNoSecrets(spec.command, isKnownSecret);
   for (const [k, v] of Object.entries(spec.env)) {
     if (isKnownSecret(v)) throw new InputError(`env ${k} holds your Vast API key: the instance must never hold it.`);

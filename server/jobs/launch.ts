@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { relative, resolve } from 'node:path';
-import { jobCopyBase } from '../identity/job-access.js';
+import { relative } from 'node:path';
 import { runCopy } from '../copy/run-copy.js';
 import { settleJobReservation } from '../profiles/job-spend.js';
 import { packOnstart } from '../safety/onstart.js';
@@ -10,7 +9,9 @@ import { selectOffers } from '../vast/offer-selection.js';
 import { rentReconciled } from '../vast/rent.js';
 import type { AttemptRow } from '../store/job-store.js';
 import type { JobCtx } from './job-context.js';
+import { placeInputs } from './job-inputs.js';
 import { jobResolved } from './plan.js';
+import { InputChanged } from './s3-inputs.js';
 import { sendGo } from './remote-agent.js';
 import { agentOnstart } from './worker-agent.js';
 import { HEARTBEAT_SECONDS } from './monitor.js';
@@ -128,11 +129,7 @@ async function reconcileSent(ctx: JobCtx, a: AttemptRow): Promise<void> {
 async function prepare(ctx: JobCtx, a: AttemptRow): Promise<void> {
   const instanceId = a.instance_id!;
   const spec = ctx.spec;
-  for (const input of spec.inputs) {
-    // As checked at submit: inside the submitter's folder (an absolute path stays as given).
-    const localPath = resolve(ctx.deps.config.copyRoot, jobCopyBase(ctx.deps, ctx.job.id), input.local_path);
-    await runCopy(ctx.deps, { instanceId, direction: 'local_to_instance', localPath, remotePath: input.remote_path }, noProgress);
-  }
+  await placeInputs(ctx, instanceId);
   const step = ctx.job.checkpoint_step;
   let resumed = '';
   if (step !== null && ctx.job.checkpoint_path) {
@@ -181,6 +178,11 @@ export async function stepLaunch(ctx: JobCtx): Promise<void> {
     try {
       await prepare(ctx, a);
     } catch (e) {
+      // What submit pinned is gone: no retry or other machine can bring it back.
+      if (e instanceof InputChanged) {
+        await ctx.move('TEARDOWN', e.message, { outcome: 'failed', waiting_for: null });
+        return;
+      }
       await ctx.update({ waiting_for: `preparing instance #${inst.id}: ${(e as Error).message}; retrying` });
     }
     return;

@@ -7,6 +7,7 @@ import { quoteOffer, resolveRequest, type QuoteLine, type Resolved } from '../va
 import { round2, round4 } from '../vast/pricing.js';
 import { selectOffers } from '../vast/offer-selection.js';
 import type { JobSpec } from './job-spec.js';
+import { pinS3Inputs, type S3InputPin } from './s3-inputs.js';
 
 /** The create-request view of a job spec (filters from the profile and the spec). */
 export function jobResolved(deps: ServerDeps, spec: JobSpec): Resolved {
@@ -37,15 +38,19 @@ export interface JobQuote {
   /** Hours the cap buys at the quoted rate. */
   hours_within_cap: number;
   notes: string[];
+  /** Per input: the S3 version seen now (stored with the job), null for a local input. */
+  pins: (S3InputPin | null)[];
 }
 
-/** Prices the job on today's cheapest matching offer; checks local paths before anything is rented. */
+/** Prices the job on today's cheapest matching offer; checks local inputs and pins S3 ones before anything is rented. */
 export async function quoteJob(deps: ServerDeps, spec: JobSpec): Promise<JobQuote> {
   for (const i of spec.inputs) {
-    if (!existsSync(insideRoot(deps.config.copyRoot, i.local_path, 'inputs.local_path')))
+    if (i.local_path !== undefined && !existsSync(insideRoot(deps.config.copyRoot, i.local_path, 'inputs.local_path')))
       throw new InputError(`input ${i.local_path} does not exist under the copy root ${deps.config.copyRoot}.`);
   }
   if (spec.output_dir !== undefined) insideRoot(deps.config.copyRoot, spec.output_dir, 'output_dir');
+  // Read once, with this server's credentials, before any offer is looked at: a missing input rents nothing.
+  const pins = await pinS3Inputs(deps, spec);
   const r = jobResolved(deps, spec);
   const sel = await selectOffers(deps.vast, { ...r.filters, disk_gb: r.disk_gb, interruptible: r.interruptible }, 1, false);
   const offer = sel.chosen[0];
@@ -67,5 +72,6 @@ export async function quoteJob(deps: ServerDeps, spec: JobSpec): Promise<JobQuot
     projected_total: projected,
     hours_within_cap: round2(spec.max_cost_usd / Math.max(q.total_per_hour, 1e-9)),
     notes,
+    pins,
   };
 }

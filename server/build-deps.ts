@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { ServerConfig } from './config.js';
 import type { ServerDeps } from './deps.js';
 import type { Logger } from './logger.js';
@@ -6,12 +7,13 @@ import { VastClient } from './vast/client.js';
 import { ConfirmationStore } from './safety/confirmations.js';
 import { AuditLog } from './state/audit-log.js';
 import type { OnRepair } from './state/jsonl-file.js';
-import { accountDigest, CopyLedger } from './state/ledger.js';
+import { accountDigest, CopyLedger, type Ledger, type LedgerScope } from './state/ledger.js';
 import { secureStateDir } from './state/state-dir.js';
 import { inspectWorkspace } from './ssh/inspect-disk.js';
 import { loadProfiles } from './profiles/profile-config.js';
 import { VastHttp } from './vast/http.js';
 import { PgConfirmations } from './store/pg-confirmations.js';
+import { pgLedgers } from './store/pg-ledger.js';
 import { PgJobStore, storeUrlPassword } from './store/pg-store.js';
 
 /** Wires the real adapters for a config. */
@@ -41,6 +43,14 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
     // An unwritable state dir is reported where it matters (before a mutation), not at start-up.
     logger.warn({ err: e, stateDir: config.stateDir }, 'could not check the state directory modes');
   }
+  // With a shared store (replicas), confirmations and the verified-copy ledger live there: a token issued by one
+  // server is honoured, and used up, on any of them; a copy verified through one unlocks destroy on all.
+  const shared = config.storeUrl ? new PgJobStore(config.storeUrl, { max: 3 }) : null;
+  const ledgerFor: (scope: LedgerScope) => Ledger = shared
+    ? pgLedgers(shared, join(config.stateDir, 'ledger.jsonl'), (r) => {
+        if (r.imported || r.skipped) logger.info({ ...r }, 'local ledger.jsonl imported into the shared store');
+      })
+    : (scope) => new CopyLedger(config.stateDir, onRepair, scope);
   const deps: ServerDeps = {
     vast,
     config,
@@ -49,11 +59,11 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
     now: now ?? (() => vast.serverNow()),
     monotonicMs: () => performance.now(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    ledger: new CopyLedger(config.stateDir, onRepair, { platform: config.apiUrl, account: accountDigest(config.apiKey) }),
+    ledger: ledgerFor({ platform: config.apiUrl, account: accountDigest(config.apiKey) }),
+    ledgerFor,
     audit: new AuditLog(config.stateDir, secrets, onRepair),
-    // With a shared store (replicas), a token issued by one server is honoured, and used up, on any of them.
-    confirmations: config.storeUrl
-      ? new ConfirmationStore(config.confirmationTtlSeconds, undefined, new PgConfirmations(new PgJobStore(config.storeUrl, { max: 3 })))
+    confirmations: shared
+      ? new ConfirmationStore(config.confirmationTtlSeconds, undefined, new PgConfirmations(shared))
       : new ConfirmationStore(config.confirmationTtlSeconds),
     session: { lastOfferSearch: null },
     profiles: loadProfiles(config.profilesPath).file,

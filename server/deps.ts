@@ -4,7 +4,7 @@ import type { Logger } from './logger.js';
 import type { SecretRegistry } from './secrets.js';
 import type { ConfirmationStore } from './safety/confirmations.js';
 import type { AuditLog } from './state/audit-log.js';
-import type { CopyLedger } from './state/ledger.js';
+import type { Ledger, LedgerScope } from './state/ledger.js';
 import type { ProfilesFile } from './profiles/profile-config.js';
 import type { DiskSummary } from './ssh/inspect-disk.js';
 import type { ApprovalPages } from './safety/approval-page.js';
@@ -28,7 +28,10 @@ export interface ServerDeps {
   /** Real time in ms and a sleep, for poll loops and their deadlines (tests may speed them up). */
   monotonicMs(): number;
   sleep(ms: number): Promise<void>;
-  ledger: CopyLedger;
+  /** The verified-copy ledger of the server's own account (shared through PostgreSQL when a store URL is set). */
+  ledger: Ledger;
+  /** The ledger of another account (server/identity/accounts.ts), kept where deps.ledger is. */
+  ledgerFor?: (scope: LedgerScope) => Ledger;
   audit: AuditLog;
   confirmations: ConfirmationStore;
   session: SessionState;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { VastMcpError } from '../server/errors.js';
-import { gateAllows, gateState } from '../server/safety/destroy-gate.js';
+import { gateAllows, gateState, LedgerUnreadable } from '../server/safety/destroy-gate.js';
 import { instanceBurnPerHour } from '../server/vast/pricing.js';
 import { supportsElicitation } from './ask-user.js';
 import { confirmWithUser, pendingApproval } from './confirm.js';
@@ -68,7 +68,20 @@ export const destroyTool = defineTool({
         text: `Instance ${instance_id} does not exist (already destroyed). Nothing to do; nothing is billing for it.`,
       };
     }
-    const state = gateState(inst, deps.ledger, deps.audit, deps.now());
+    const state = await gateState(inst, deps.ledger, deps.audit, deps.now()).catch((e: unknown) => {
+      if (e instanceof LedgerUnreadable) {
+        deps.logger.warn({ err: e.reason, instance_id }, 'destroy gate: the verified-copy ledger cannot be read');
+        deps.audit.record({
+          tool: 'destroy',
+          action: 'destroy',
+          args: { instance_id, discard },
+          result: 'refused',
+          instance_id,
+          detail: { reason: 'ledger unreadable' },
+        });
+      }
+      throw e;
+    });
     const copies = state.copies.map((c) => ({
       remote_path: c.remote_path,
       destination: c.destination,

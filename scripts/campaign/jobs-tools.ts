@@ -142,7 +142,10 @@ export async function collectJobs(c: {
     // (a dead supervisor enforces nothing; it is restarted and catches up).
     const end = s.settledAt ?? Date.now();
     const downS = s.capCrossedAt === null ? 0 : c.jobd.downtimeBetween(s.capCrossedAt, end) / 1000;
-    const intervalSeconds = c.T * (0.25 + c.passAllowanceS + downS) + GRACE_SECONDS;
+    // A slow machine makes a pass longer than the allowance: one interval is then the longest pass seen while the
+    // job was being stopped (the supervisor logs every slow pass).
+    const passS = s.capCrossedAt === null ? c.passAllowanceS : Math.max(c.passAllowanceS, c.jobd.longestPassBetween(s.capCrossedAt, end) / 1000);
+    const intervalSeconds = c.T * (0.25 + passS + downS) + GRACE_SECONDS;
     const rates = [...c.sim.world.instances.values()].filter((i) => jobOfLabel(i.label) === s.id).reduce((sum, i) => sum + i.gpuRate + i.diskRate, 0);
     c.history.jobs.push({
       job_id: s.id,
@@ -179,7 +182,7 @@ export async function collectJobs(c: {
       instance_id: i.id,
       job_id: job,
       approval_granted: c.submitted.find((s) => s.id === job)?.approval ?? false,
-      verified_copies: ledger.verifiedCopiesFor(i.id).length,
+      verified_copies: (await ledger.verifiedCopiesFor(i.id)).length,
     });
   }
 }

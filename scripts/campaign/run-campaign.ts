@@ -203,7 +203,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignSummary> 
     const approval = ctx.approvals.get(inst.id);
     // Only a copy made since the container last came up or was restarted by the host counts.
     const since = Math.max(inst.starts?.at(-1) ?? 0, inst.hostRestarts?.at(-1) ?? 0);
-    const copiesAt = ledger.verifiedCopiesFor(inst.id).map((c) => c.at);
+    const copiesAt = (await ledger.verifiedCopiesFor(inst.id)).map((c) => c.at);
     if (destroyUnjustified(approval, copiesAt, since)) {
       counts.destroys_without_approval_and_copy++;
       const why = !approval ? 'approval' : copiesAt.length ? 'a verified copy since its last start' : 'a verified copy or discard';

@@ -5,6 +5,7 @@ import type { ServerDeps } from '../deps.js';
 import type { SshSession } from '../ssh/ssh-session.js';
 import { listRemote, remoteSha256 } from './remote-files.js';
 import { makeS3Client, parseS3Uri, readBackSha256 } from './s3-store.js';
+import { recordCopies } from './record-copy.js';
 import type { FileReport } from './run-copy.js';
 
 /**
@@ -128,18 +129,18 @@ export async function cloudCopy(
   } finally {
     client.destroy();
   }
-  const out: FileReport[] = [];
-  for (const f of files) {
-    deps.ledger.recordVerifiedCopy({
+  const at = deps.now();
+  await recordCopies(
+    deps,
+    files.map((f) => ({
       instance_id: instanceId,
       remote_path: f.path,
       destination: `s3://${bucket}/${f.key}`,
       size: f.size,
       sha256_remote: f.sha256,
       sha256_local: f.sha256,
-      at: deps.now(),
-    });
-    out.push({ source: f.path, destination: `s3://${bucket}/${f.key}`, size: f.size, sha256: f.sha256, resumed_from: 0, attempts: 1 });
-  }
-  return out;
+      at,
+    })),
+  );
+  return files.map((f) => ({ source: f.path, destination: `s3://${bucket}/${f.key}`, size: f.size, sha256: f.sha256, resumed_from: 0, attempts: 1 }));
 }

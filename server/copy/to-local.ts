@@ -9,6 +9,7 @@ import { isWorkingName, LocalTree, PARTIAL_SUFFIX } from './local-tree.js';
 import { openOnePass } from './one-pass.js';
 import { insideRoot } from './local-paths.js';
 import { listTree } from './remote-tree.js';
+import { recordCopies } from './record-copy.js';
 import { downloadTree } from './tree-download.js';
 import type { CopyRequest, FileReport, TransferOutcome } from './run-copy.js';
 
@@ -63,15 +64,17 @@ export async function copyToLocal(
     const dl = await withDestinationLock(join(dir, name), () =>
       downloadFile(conn, tree, req.remotePath, listing.size, dir, name, (n) => progress.tick(n, req.remotePath), 4, first),
     );
-    deps.ledger.recordVerifiedCopy({
-      instance_id: req.instanceId,
-      remote_path: req.remotePath,
-      destination: dl.destination,
-      size: listing.size,
-      sha256_remote: dl.sha256,
-      sha256_local: dl.sha256,
-      at: deps.now(),
-    });
+    await recordCopies(deps, [
+      {
+        instance_id: req.instanceId,
+        remote_path: req.remotePath,
+        destination: dl.destination,
+        size: listing.size,
+        sha256_remote: dl.sha256,
+        sha256_local: dl.sha256,
+        at: deps.now(),
+      },
+    ]);
     const file: FileReport = {
       source: req.remotePath,
       destination: dl.destination,
@@ -123,14 +126,16 @@ export async function copyToLocal(
   writeManifest(manifest, { created: new Date().toISOString(), source: req.remotePath, tree_sha256: out.digestLocal, files, skipped: out.skipped });
   const bytes = files.reduce((s, f) => s + f.size, 0);
   // One record for the whole tree: it exists only once every file in it verified.
-  deps.ledger.recordVerifiedCopy({
-    instance_id: req.instanceId,
-    remote_path: base,
-    destination: target,
-    size: bytes,
-    sha256_remote: out.digestRemote,
-    sha256_local: out.digestLocal,
-    at: deps.now(),
-  });
+  await recordCopies(deps, [
+    {
+      instance_id: req.instanceId,
+      remote_path: base,
+      destination: target,
+      size: bytes,
+      sha256_remote: out.digestRemote,
+      sha256_local: out.digestLocal,
+      at: deps.now(),
+    },
+  ]);
   return { files, manifest, recorded: 1, skipped: out.skipped.map((s) => ({ path: `${base}/${s.rel}`, reason: s.reason })) };
 }

@@ -7,6 +7,7 @@ import { remoteSha256 } from './remote-files.js';
 import { hashTree, listTree } from './remote-tree.js';
 import { checkPrefix, objectKey, refuseUnmappable } from './s3-keys.js';
 import { makeS3Client, parseS3Uri, putStream, readBackSha256 } from './s3-store.js';
+import { recordCopies } from './record-copy.js';
 import { treeDigest } from './tree-digest.js';
 import { TransferInterrupted } from './transfer-errors.js';
 import type { CopyRequest, FileReport, TransferOutcome } from './run-copy.js';
@@ -103,27 +104,31 @@ export async function copyToS3(
   const dest = `s3://${bucket}${prefix ? `/${prefix}` : ''}`;
   if (!dir) {
     const f = files[0]!;
-    deps.ledger.recordVerifiedCopy({
-      instance_id: req.instanceId,
-      remote_path: req.remotePath,
-      destination: f.destination,
-      size: f.size,
-      sha256_remote: remote.get(wanted[0]!.rel)!,
-      sha256_local: f.sha256,
-      at: deps.now(),
-    });
+    await recordCopies(deps, [
+      {
+        instance_id: req.instanceId,
+        remote_path: req.remotePath,
+        destination: f.destination,
+        size: f.size,
+        sha256_remote: remote.get(wanted[0]!.rel)!,
+        sha256_local: f.sha256,
+        at: deps.now(),
+      },
+    ]);
   } else {
     const digestRemote = treeDigest(wanted.map((f) => ({ rel: f.rel, size: f.size, sha256: remote.get(f.rel)! })));
     const digestStored = treeDigest(wanted.map((f) => ({ rel: f.rel, size: f.size, sha256: stored.get(f.rel) ?? '' })));
-    deps.ledger.recordVerifiedCopy({
-      instance_id: req.instanceId,
-      remote_path: base,
-      destination: dest,
-      size: files.reduce((s, f) => s + f.size, 0),
-      sha256_remote: digestRemote,
-      sha256_local: digestStored,
-      at: deps.now(),
-    });
+    await recordCopies(deps, [
+      {
+        instance_id: req.instanceId,
+        remote_path: base,
+        destination: dest,
+        size: files.reduce((s, f) => s + f.size, 0),
+        sha256_remote: digestRemote,
+        sha256_local: digestStored,
+        at: deps.now(),
+      },
+    ]);
   }
   files.sort((a, b) => (a.source < b.source ? -1 : 1));
   return { files, manifest: null, recorded: 1, skipped };

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ServerDeps } from '../deps.js';
 import { ConfigError } from '../errors.js';
 import type { ProfilesFile } from '../profiles/profile-config.js';
-import { accountDigest, CopyLedger } from '../state/ledger.js';
+import { accountDigest, CopyLedger, type Ledger } from '../state/ledger.js';
 import { VastClient } from '../vast/client.js';
 import { VastHttp } from '../vast/http.js';
 import { IdentityError, type Caller } from './caller.js';
@@ -12,7 +12,7 @@ export interface ResolvedAccount {
   /** The configured account's name; null for the server's own key (deps.vast). */
   name: string | null;
   vast: VastClient;
-  ledger: CopyLedger;
+  ledger: Ledger;
 }
 
 type AccountSpec = ProfilesFile['accounts'][string];
@@ -85,7 +85,7 @@ export function accountFor(
   const resolved: ResolvedAccount = {
     name,
     vast: new VastClient(http),
-    ledger: new CopyLedger(c.stateDir, undefined, { platform: url, account: accountDigest(key) }),
+    ledger: (deps.ledgerFor ?? ((scope) => new CopyLedger(c.stateDir, undefined, scope)))({ platform: url, account: accountDigest(key) }),
   };
   perConfig.set(cacheKey, resolved);
   return resolved;

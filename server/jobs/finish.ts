@@ -136,7 +136,7 @@ export async function stepTeardown(ctx: JobCtx): Promise<void> {
     let allowed = false;
     let why = '';
     try {
-      const copies = gateState(inst, deps.ledger, deps.audit, ctx.now()).copies;
+      const copies = (await gateState(inst, deps.ledger, deps.audit, ctx.now())).copies;
       const outputsOk = !isFinal || ctx.job.outcome !== 'succeeded' || (await outputsVerified(ctx, a));
       allowed = ctx.spec.on_end === 'destroy' && (await approvalValid(ctx)) && copies.length > 0 && outputsOk;
       why =

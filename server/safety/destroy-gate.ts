@@ -1,5 +1,6 @@
+import { VastMcpError } from '../errors.js';
 import type { AuditLog } from '../state/audit-log.js';
-import type { CopyLedger, VerifiedCopy } from '../state/ledger.js';
+import type { Ledger, VerifiedCopy } from '../state/ledger.js';
 import type { Instance } from '../vast/schemas.js';
 
 export interface LastStart {
@@ -75,12 +76,37 @@ export interface GateState {
   sinceNote: string;
 }
 
-export function gateState(inst: Instance, ledger: CopyLedger, audit: AuditLog, now = Date.now() / 1000): GateState {
+/** The ledger could not be read: whether a verified copy exists is unknown, so destroy stays locked (even with discard). */
+export class LedgerUnreadable extends VastMcpError {
+  constructor(
+    instanceId: number,
+    readonly reason: unknown,
+  ) {
+    super(
+      `Refused: the verified-copy ledger cannot be read right now (the shared store or the state directory is out of reach), so whether instance ${instanceId} ` +
+        'has a verified copy is unknown. Nothing was destroyed, and destroy stays locked until the ledger can be read again; ask the operator to check ' +
+        'the store (VAST_MCP_STORE_URL) or the state directory, then call destroy again.',
+      'ledger_unavailable',
+    );
+    this.name = 'LedgerUnreadable';
+  }
+}
+
+/** What the gate sees for an instance. Rejects with LedgerUnreadable when the ledger cannot be read (never "no copies"). */
+export async function gateState(inst: Instance, ledger: Ledger, audit: AuditLog, now = Date.now() / 1000): Promise<GateState> {
   const start = lastStart(inst, audit, now);
-  const copies = Number.isFinite(start.epoch)
-    ? ledger.verifiedCopiesFor(inst.id, start.epoch).filter((c) => start.stoppedAt === null || c.at <= start.stoppedAt)
-    : [];
-  return { copies, ledgerDigest: ledger.stateDigest(inst.id), since: start.epoch, sinceNote: start.note };
+  let found: VerifiedCopy[];
+  let ledgerDigest: string;
+  try {
+    [found, ledgerDigest] = await Promise.all([
+      Number.isFinite(start.epoch) ? ledger.verifiedCopiesFor(inst.id, start.epoch) : Promise.resolve([]),
+      ledger.stateDigest(inst.id),
+    ]);
+  } catch (e) {
+    throw new LedgerUnreadable(inst.id, e);
+  }
+  const copies = found.filter((c) => start.stoppedAt === null || c.at <= start.stoppedAt);
+  return { copies, ledgerDigest, since: start.epoch, sinceNote: start.note };
 }
 
 /** The iron law: approval alone is not enough; there must be a verified copy or an explicit discard. */

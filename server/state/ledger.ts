@@ -31,10 +31,54 @@ export function accountDigest(apiKey: string | null): string {
 }
 
 /**
- * The durable record `destroy` checks: verified copies per instance. Append-only JSONL, fsync'd;
- * a record that does not show equal checksums is refused at write time.
+ * The verified-copy ledger `destroy` checks, wherever it is kept: a JSONL file in the state directory
+ * (one server) or the shared PostgreSQL store (replicas, server/store/pg-ledger.ts). Every method may
+ * fail (a store out of reach): callers fail closed, a ledger that cannot be read unlocks nothing.
  */
-export class CopyLedger {
+export interface Ledger {
+  /** Refuses (rejects) a record that does not show equal checksums. */
+  recordVerifiedCopy(entry: Omit<VerifiedCopy, 'type'>): Promise<VerifiedCopy>;
+  /** Verified copies of an instance made at or after `since` (its last start), of this ledger's scope only. */
+  verifiedCopiesFor(instanceId: number, since?: number): Promise<VerifiedCopy[]>;
+  /** A digest of an instance's ledger entries: approvals are bound to it, so a new copy invalidates them. */
+  stateDigest(instanceId: number): Promise<string>;
+}
+
+/** Refuses, before anything is written, a record whose checksums do not show a verified copy. */
+export function assertVerified(entry: Omit<VerifiedCopy, 'type'>): void {
+  if (!/^[0-9a-f]{64}$/.test(entry.sha256_remote) || entry.sha256_remote !== entry.sha256_local) {
+    throw new Error('refusing to record a copy whose checksums do not match');
+  }
+}
+
+/**
+ * The digest of an instance's copies, the same for every kind of ledger: fixed fields in a fixed order,
+ * sorted, so the file and the shared store bind an approval to the same value for the same records.
+ */
+export function copiesDigest(copies: VerifiedCopy[]): string {
+  const rows = copies
+    .map((c) =>
+      JSON.stringify([
+        c.instance_id,
+        c.remote_path,
+        c.destination,
+        c.size,
+        c.sha256_remote,
+        c.sha256_local,
+        c.at,
+        c.platform ?? null,
+        c.account ?? null,
+      ]),
+    )
+    .sort();
+  return createHash('sha256').update(JSON.stringify(rows)).digest('hex').slice(0, 16);
+}
+
+/**
+ * The ledger of one server: append-only JSONL in the state directory, fsync'd; a record that does not
+ * show equal checksums is refused at write time.
+ */
+export class CopyLedger implements Ledger {
   readonly path: string;
 
   constructor(
@@ -46,17 +90,14 @@ export class CopyLedger {
     this.path = join(stateDir, 'ledger.jsonl');
   }
 
-  recordVerifiedCopy(entry: Omit<VerifiedCopy, 'type'>): VerifiedCopy {
-    if (!/^[0-9a-f]{64}$/.test(entry.sha256_remote) || entry.sha256_remote !== entry.sha256_local) {
-      throw new Error('refusing to record a copy whose checksums do not match');
-    }
+  async recordVerifiedCopy(entry: Omit<VerifiedCopy, 'type'>): Promise<VerifiedCopy> {
+    assertVerified(entry);
     const record: VerifiedCopy = { type: 'verified_copy', ...entry, ...(this.scope ?? {}) };
     appendJsonLine(this.path, record, this.onRepair);
     return record;
   }
 
-  /** Verified copies of an instance made at or after `since` (its last start). */
-  verifiedCopiesFor(instanceId: number, since = 0): VerifiedCopy[] {
+  async verifiedCopiesFor(instanceId: number, since = 0): Promise<VerifiedCopy[]> {
     const scope = this.scope;
     const ours = (r: VerifiedCopy) => !scope || (r.platform === scope.platform && r.account === scope.account);
     return readJsonLines<VerifiedCopy>(this.path, this.onRepair).filter(
@@ -64,11 +105,7 @@ export class CopyLedger {
     );
   }
 
-  /** A digest of an instance's ledger entries: approvals are bound to it, so a new copy invalidates them. */
-  stateDigest(instanceId: number): string {
-    return createHash('sha256')
-      .update(JSON.stringify(this.verifiedCopiesFor(instanceId)))
-      .digest('hex')
-      .slice(0, 16);
+  async stateDigest(instanceId: number): Promise<string> {
+    return copiesDigest(await this.verifiedCopiesFor(instanceId));
   }
 }

@@ -83,6 +83,10 @@ export class PgJobStore implements JobStore {
       await q('SELECT pg_advisory_xact_lock(715517)');
       await q(PG_SCHEMA_V1);
       await q(PG_SCHEMA_V2_FROM_V1);
+    }).catch((e: unknown) => {
+      // A store out of reach at the first call (a replica starting before its database) is tried again next time.
+      this.ready = null;
+      throw e;
     });
     return this.ready;
   }

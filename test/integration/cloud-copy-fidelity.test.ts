@@ -86,7 +86,7 @@ describe('platform cloud copy fidelity', () => {
     });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/Verification of the cloud copy failed.*Nothing was recorded/);
-    expect(mcp!.deps.ledger.verifiedCopiesFor(id)).toHaveLength(0);
+    expect(await mcp!.deps.ledger.verifiedCopiesFor(id)).toHaveLength(0);
   });
 
   it('cancels an unconfirmed copy at its deadline', async () => {

@@ -53,7 +53,7 @@ describe('copy to S3', () => {
     const remoteSha = (remote.structuredContent as any).stdout.text.slice(0, 64);
     expect(await objectSha('exp1/model.pt')).toBe(remoteSha);
     expect(d.files.find((f: any) => f.source.endsWith('model.pt')).sha256).toBe(remoteSha);
-    const ledger = mcp.deps.ledger.verifiedCopiesFor(id).filter((c) => c.destination.startsWith('s3://results/exp1'));
+    const ledger = (await mcp.deps.ledger.verifiedCopiesFor(id)).filter((c) => c.destination.startsWith('s3://results/exp1'));
     expect(ledger.map((c) => [c.remote_path, c.destination, c.size])).toEqual([['/workspace/run', 's3://results/exp1', 12_000_006]]);
     expect(d.recorded_in_ledger).toBe(1);
   });
@@ -68,11 +68,11 @@ describe('copy to S3', () => {
       command: `rm -rf /workspace/keys; mkdir -p /workspace/keys && echo ok > /workspace/keys/fine.txt && ${make}`,
     });
     expect((made.structuredContent as any).exit_code, textOf(made)).toBe(0);
-    const before = mcp.deps.ledger.verifiedCopiesFor(id).length;
+    const before = (await mcp.deps.ledger.verifiedCopiesFor(id)).length;
     const r = await mcp.call('copy', { instance_id: id, direction: 'instance_to_s3', remote_path: '/workspace/keys', s3_uri: 's3://results/keys' });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/cannot be stored safely under the bucket prefix/);
-    expect(mcp.deps.ledger.verifiedCopiesFor(id)).toHaveLength(before);
+    expect(await mcp.deps.ledger.verifiedCopiesFor(id)).toHaveLength(before);
     await expect(objectSha('keys/fine.txt')).rejects.toThrow();
   });
 
@@ -117,7 +117,7 @@ describe('copy to S3', () => {
       config: { copyRoot: mkdtempSync(join(tmpdir(), 'cr-')), s3: { ...s3.config, endpoint: `http://127.0.0.1:${port}` } },
     });
     try {
-      const before = bad.deps.ledger.verifiedCopiesFor(id).length;
+      const before = (await bad.deps.ledger.verifiedCopiesFor(id)).length;
       const r = await bad.call('copy', {
         instance_id: id,
         direction: 'instance_to_s3',
@@ -126,7 +126,7 @@ describe('copy to S3', () => {
       });
       expect(r.isError).toBe(true);
       expect(textOf(r)).toMatch(/Verification failed for s3:\/\/results\/corrupt\/model\.pt.*Nothing was recorded/);
-      expect(bad.deps.ledger.verifiedCopiesFor(id)).toHaveLength(before);
+      expect(await bad.deps.ledger.verifiedCopiesFor(id)).toHaveLength(before);
     } finally {
       await bad.close();
       proxy.close();

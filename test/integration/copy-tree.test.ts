@@ -24,8 +24,8 @@ async function sh(command: string) {
 }
 
 const execCount = () => sim.world.instances.get(id)!.logLines.filter((l) => l.startsWith('exec: ')).length;
-const recordsFor = (path: string) =>
-  mcp.deps.ledger.verifiedCopiesFor(id).filter((c) => c.remote_path === path || c.remote_path.startsWith(`${path}/`));
+const recordsFor = async (path: string) =>
+  (await mcp.deps.ledger.verifiedCopiesFor(id)).filter((c) => c.remote_path === path || c.remote_path.startsWith(`${path}/`));
 
 function partialsUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -68,7 +68,7 @@ describe('directory copy off the instance', () => {
     for (const [rel, h] of remote) expect(sha(readFileSync(join(copyRoot, 'ckpt', rel))), rel).toBe(h);
     expect(existsSync(join(copyRoot, 'ckpt/empty'))).toBe(true);
     expect(partialsUnder(join(copyRoot, 'ckpt'))).toEqual([]);
-    const records = recordsFor('/workspace/ckpt');
+    const records = await recordsFor('/workspace/ckpt');
     expect(records.map((c) => [c.remote_path, c.destination, c.size])).toEqual([['/workspace/ckpt', join(copyRoot, 'ckpt'), 400 * 4096 + 3_000_000]]);
     expect(r.recorded_in_ledger).toBe(1);
   });
@@ -79,7 +79,7 @@ describe('directory copy off the instance', () => {
     const r = await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/flip', local_path: 'flip' });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/Verification failed|refused/);
-    expect(recordsFor('/workspace/flip')).toEqual([]);
+    expect(await recordsFor('/workspace/flip')).toEqual([]);
     expect(partialsUnder(join(copyRoot, 'flip'))).toEqual([]);
   });
 
@@ -91,7 +91,7 @@ describe('directory copy off the instance', () => {
     expect(Math.max(...r.files.map((f: any) => f.attempts))).toBe(2);
     const remote = await remoteHashes('/workspace/drop');
     for (const [rel, h] of remote) expect(sha(readFileSync(join(copyRoot, 'drop', rel)))).toBe(h);
-    expect(recordsFor('/workspace/drop')).toHaveLength(1);
+    expect(await recordsFor('/workspace/drop')).toHaveLength(1);
   });
 
   it('on a second copy sends only what is missing or differs, checked by hash', async () => {
@@ -125,7 +125,7 @@ describe('directory copy off the instance', () => {
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/symbolic link/);
     expect(readdirSync(outside)).toEqual([]);
-    expect(recordsFor('/workspace/ckpt')).toHaveLength(2);
+    expect(await recordsFor('/workspace/ckpt')).toHaveLength(2);
   });
 });
 
@@ -225,7 +225,7 @@ describe.skipIf(!isRoot)('a full local disk', () => {
   });
 
   it('fails a single-file copy with "disk full", removes the partial, records nothing', async () => {
-    const before = mcp.deps.ledger.verifiedCopiesFor(id).length;
+    const before = (await mcp.deps.ledger.verifiedCopiesFor(id)).length;
     const r = await mcp.call('copy', {
       instance_id: id,
       direction: 'instance_to_local',
@@ -235,15 +235,15 @@ describe.skipIf(!isRoot)('a full local disk', () => {
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/disk is full/);
     expect(readdirSync(mnt)).toEqual([]);
-    expect(mcp.deps.ledger.verifiedCopiesFor(id)).toHaveLength(before);
+    expect(await mcp.deps.ledger.verifiedCopiesFor(id)).toHaveLength(before);
   });
 
   it('fails a directory copy with "disk full", leaves no partial, records nothing', async () => {
-    const before = mcp.deps.ledger.verifiedCopiesFor(id).length;
+    const before = (await mcp.deps.ledger.verifiedCopiesFor(id)).length;
     const r = await mcp.call('copy', { instance_id: id, direction: 'instance_to_local', remote_path: '/workspace/ckpt', local_path: 'full/ckpt' });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/disk is full/);
     expect(partialsUnder(mnt)).toEqual([]);
-    expect(mcp.deps.ledger.verifiedCopiesFor(id)).toHaveLength(before);
+    expect(await mcp.deps.ledger.verifiedCopiesFor(id)).toHaveLength(before);
   });
 });

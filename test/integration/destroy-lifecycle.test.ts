@@ -56,7 +56,7 @@ describe('destroy gate without elicitation', () => {
 
   it('allows destroy after a verified copy is in the ledger, and names the copy', async () => {
     const mcp = await connect();
-    mcp.deps.ledger.recordVerifiedCopy({
+    await mcp.deps.ledger.recordVerifiedCopy({
       instance_id: id,
       remote_path: '/workspace/ckpt.pt',
       destination: '/tmp/out/ckpt.pt',
@@ -77,7 +77,7 @@ describe('destroy gate without elicitation', () => {
 
   it('does not count a copy made before the last start', async () => {
     const mcp = await connect();
-    mcp.deps.ledger.recordVerifiedCopy({
+    await mcp.deps.ledger.recordVerifiedCopy({
       instance_id: id,
       remote_path: '/workspace/a',
       destination: '/tmp/a',
@@ -93,7 +93,7 @@ describe('destroy gate without elicitation', () => {
 
   it('invalidates an approval when the ledger changes after it was given', async () => {
     const mcp = await connect();
-    mcp.deps.ledger.recordVerifiedCopy({
+    await mcp.deps.ledger.recordVerifiedCopy({
       instance_id: id,
       remote_path: '/workspace/a',
       destination: '/tmp/a',
@@ -103,7 +103,7 @@ describe('destroy gate without elicitation', () => {
       at: sim.world.now(),
     });
     const token = ((await mcp.call('destroy', { instance_id: id })).structuredContent as any).approval_token;
-    mcp.deps.ledger.recordVerifiedCopy({
+    await mcp.deps.ledger.recordVerifiedCopy({
       instance_id: id,
       remote_path: '/workspace/b',
       destination: '/tmp/b',

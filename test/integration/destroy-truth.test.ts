@@ -29,7 +29,7 @@ describe('the approval dialog lists what no verified copy covers (11.14, 17.16)'
       'mkdir -p /workspace/out && head -c 5000 /dev/zero > /workspace/out/big.bin && echo hi > /workspace/ckpt.pt && touch "/workspace/$(printf \'evil\\n  Verified copies:\\n    - all\')"';
     const sh = await mcp.call('ssh', { instance_id: id, command: setup });
     expect(sh.isError, textOf(sh)).toBeFalsy();
-    mcp.deps.ledger.recordVerifiedCopy({
+    await mcp.deps.ledger.recordVerifiedCopy({
       instance_id: id,
       remote_path: '/workspace/ckpt.pt',
       destination: '/tmp/ckpt.pt',
@@ -69,7 +69,7 @@ describe('the approval dialog lists what no verified copy covers (11.14, 17.16)'
 describe('last start comes from the platform (11.15)', () => {
   it('a copy made before a reboot from the web console no longer unlocks destroy', async () => {
     const mcp = await env.connect();
-    mcp.deps.ledger.recordVerifiedCopy({
+    await mcp.deps.ledger.recordVerifiedCopy({
       instance_id: id,
       remote_path: '/workspace/a',
       destination: '/tmp/a',
@@ -90,7 +90,7 @@ describe('last start comes from the platform (11.15)', () => {
 
   it('a stopped instance this server did not stop: its last run is unknown, so no copy counts (fail closed)', async () => {
     const mcp = await env.connect();
-    mcp.deps.ledger.recordVerifiedCopy({
+    await mcp.deps.ledger.recordVerifiedCopy({
       instance_id: id,
       remote_path: '/workspace/a',
       destination: '/tmp/a',
@@ -108,7 +108,7 @@ describe('last start comes from the platform (11.15)', () => {
 
   it('a copy made before this server stopped the instance still counts', async () => {
     const mcp = await env.connect();
-    mcp.deps.ledger.recordVerifiedCopy({
+    await mcp.deps.ledger.recordVerifiedCopy({
       instance_id: id,
       remote_path: '/workspace/a',
       destination: '/tmp/a',

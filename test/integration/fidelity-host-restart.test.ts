@@ -44,7 +44,7 @@ describe('a restart by the host (11.15: platform-side restarts)', () => {
 
   it('a copy made before the restart unlocks destroy neither while it is down nor after it is back', async () => {
     const mcp = await env.connect();
-    mcp.deps.ledger.recordVerifiedCopy({
+    await mcp.deps.ledger.recordVerifiedCopy({
       instance_id: id,
       remote_path: '/workspace/a',
       destination: '/tmp/a',

@@ -71,6 +71,6 @@ describe('SSH host-key pinning', () => {
     expect(copy.isError).toBe(true);
     expect(textOf(copy)).toMatch(/pinned/);
     expect(impostorCommands).toEqual([]);
-    expect(mcp.deps.ledger.verifiedCopiesFor(id)).toEqual([]);
+    expect(await mcp.deps.ledger.verifiedCopiesFor(id)).toEqual([]);
   });
 });

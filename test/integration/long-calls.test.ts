@@ -92,7 +92,7 @@ describe('ssh within the per-call limit', () => {
 describe('copy cancelled by the client', () => {
   it('leaves no finished-looking file and records nothing as verified', async () => {
     await sh('head -c 30000000 /dev/urandom > /workspace/big-cancel.bin');
-    const before = mcp.deps.ledger.verifiedCopiesFor(id).length;
+    const before = (await mcp.deps.ledger.verifiedCopiesFor(id)).length;
     const ac = new AbortController();
     const call = mcp.client.callTool(
       {
@@ -118,7 +118,7 @@ describe('copy cancelled by the client', () => {
     // Bounded: the server's copy ends at the cancel; the lock goes with it.
     for (let i = 0; i < 50 && existsSync(join(root, '.big-cancel.bin.vast-mcp-lock')); i++) await new Promise((r) => setTimeout(r, 100));
     expect(existsSync(join(root, 'big-cancel.bin'))).toBe(false);
-    expect(mcp.deps.ledger.verifiedCopiesFor(id)).toHaveLength(before);
+    expect(await mcp.deps.ledger.verifiedCopiesFor(id)).toHaveLength(before);
   }, 60_000);
 });
 

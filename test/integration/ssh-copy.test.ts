@@ -126,7 +126,7 @@ describe('copy', () => {
     const remote = (await sh(a, 'sha256sum /workspace/ckpt.pt')).stdout.text.slice(0, 64);
     expect(remote).toBe(sha(local));
     expect(r.recorded_in_ledger).toBe(1);
-    expect(mcp.deps.ledger.verifiedCopiesFor(a).map((c) => c.remote_path)).toContain('/workspace/ckpt.pt');
+    expect((await mcp.deps.ledger.verifiedCopiesFor(a)).map((c) => c.remote_path)).toContain('/workspace/ckpt.pt');
     expect(readdirSync(join(copyRoot, 'run1'))).toEqual(['ckpt.pt']);
     expect(sim.world.instances.get(a)!.bytesUp - before).toBeGreaterThan(3_000_000);
     expect(r.endpoint).toBe('direct');
@@ -164,14 +164,14 @@ describe('copy', () => {
 
   it('detects a corrupted byte, keeps no file and records nothing', async () => {
     await sh(a, 'head -c 500000 /dev/urandom > /workspace/flip.bin');
-    const recorded = mcp.deps.ledger.verifiedCopiesFor(a).length;
+    const recorded = (await mcp.deps.ledger.verifiedCopiesFor(a)).length;
     await simFetch(sim, 'POST', '/_sim/ssh-faults', { flip_byte_at: 1234 });
     const r = await mcp.call('copy', { instance_id: a, direction: 'instance_to_local', remote_path: '/workspace/flip.bin', local_path: 'flip.bin' });
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/Verification failed.*nothing was recorded/);
     expect(existsSync(join(copyRoot, 'flip.bin'))).toBe(false);
     expect(readdirSync(copyRoot).some((n) => n.includes('flip'))).toBe(false);
-    expect(mcp.deps.ledger.verifiedCopiesFor(a)).toHaveLength(recorded);
+    expect(await mcp.deps.ledger.verifiedCopiesFor(a)).toHaveLength(recorded);
   });
 
   it.each([

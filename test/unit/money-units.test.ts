@@ -154,10 +154,10 @@ describe('last start when a start record was lost (11.2, 11.15)', () => {
       at,
     });
     const ledger = {
-      verifiedCopiesFor: (_id: number, since: number) => [copy(100), copy(250)].filter((c) => c.at >= since),
-      stateDigest: () => 'd',
+      verifiedCopiesFor: async (_id: number, since: number) => [copy(100), copy(250)].filter((c) => c.at >= since),
+      stateDigest: async () => 'd',
     } as any;
-    const state = gateState({ id: 1, start_date: 50, actual_status: 'stopped', intended_status: 'stopped' } as any, ledger, audit, 400);
+    const state = await gateState({ id: 1, start_date: 50, actual_status: 'stopped', intended_status: 'stopped' } as any, ledger, audit, 400);
     expect(state.copies.map((c) => c.at)).toEqual([250]);
   });
 });

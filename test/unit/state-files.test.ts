@@ -44,9 +44,9 @@ describe('append-only JSONL', () => {
 });
 
 describe('copy ledger', () => {
-  it('records only copies whose checksums match, and filters by instance and time', () => {
+  it('records only copies whose checksums match, and filters by instance and time', async () => {
     const ledger = new CopyLedger(dir());
-    expect(() =>
+    await expect(
       ledger.recordVerifiedCopy({
         instance_id: 1,
         remote_path: '/w',
@@ -56,8 +56,8 @@ describe('copy ledger', () => {
         sha256_local: 'c'.repeat(64),
         at: 10,
       }),
-    ).toThrow(/do not match/);
-    expect(() =>
+    ).rejects.toThrow(/do not match/);
+    await expect(
       ledger.recordVerifiedCopy({
         instance_id: 1,
         remote_path: '/w',
@@ -67,14 +67,22 @@ describe('copy ledger', () => {
         sha256_local: 'nothex',
         at: 10,
       }),
-    ).toThrow();
-    ledger.recordVerifiedCopy({ instance_id: 1, remote_path: '/w', destination: '/d', size: 1, sha256_remote: SHA, sha256_local: SHA, at: 10 });
-    ledger.recordVerifiedCopy({ instance_id: 2, remote_path: '/w', destination: '/d', size: 1, sha256_remote: SHA, sha256_local: SHA, at: 20 });
-    expect(ledger.verifiedCopiesFor(1)).toHaveLength(1);
-    expect(ledger.verifiedCopiesFor(1, 11)).toHaveLength(0);
-    const before = ledger.stateDigest(2);
-    ledger.recordVerifiedCopy({ instance_id: 2, remote_path: '/v', destination: '/d2', size: 2, sha256_remote: SHA, sha256_local: SHA, at: 30 });
-    expect(ledger.stateDigest(2)).not.toBe(before);
+    ).rejects.toThrow();
+    await ledger.recordVerifiedCopy({ instance_id: 1, remote_path: '/w', destination: '/d', size: 1, sha256_remote: SHA, sha256_local: SHA, at: 10 });
+    await ledger.recordVerifiedCopy({ instance_id: 2, remote_path: '/w', destination: '/d', size: 1, sha256_remote: SHA, sha256_local: SHA, at: 20 });
+    expect(await ledger.verifiedCopiesFor(1)).toHaveLength(1);
+    expect(await ledger.verifiedCopiesFor(1, 11)).toHaveLength(0);
+    const before = await ledger.stateDigest(2);
+    await ledger.recordVerifiedCopy({
+      instance_id: 2,
+      remote_path: '/v',
+      destination: '/d2',
+      size: 2,
+      sha256_remote: SHA,
+      sha256_local: SHA,
+      at: 30,
+    });
+    expect(await ledger.stateDigest(2)).not.toBe(before);
   });
 });
 

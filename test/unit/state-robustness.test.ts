@@ -25,11 +25,11 @@ describe('torn JSONL tails', () => {
     expect(skipped.map((n) => n.kind)).toEqual(['skipped_line']);
   });
 
-  it('a verified copy recorded after a torn line still counts for destroy', () => {
+  it('a verified copy recorded after a torn line still counts for destroy', async () => {
     const d = dir();
     const ledger = new CopyLedger(d);
     appendFileSync(join(d, 'ledger.jsonl'), '{"type":"verified_copy","instance_id":7,');
-    ledger.recordVerifiedCopy({
+    await ledger.recordVerifiedCopy({
       instance_id: 7,
       remote_path: '/workspace/a',
       destination: '/x',
@@ -38,7 +38,7 @@ describe('torn JSONL tails', () => {
       sha256_local: SHA,
       at: 100,
     });
-    expect(ledger.verifiedCopiesFor(7)).toHaveLength(1);
+    expect(await ledger.verifiedCopiesFor(7)).toHaveLength(1);
   });
 
   it('skips a line too long to be ours without holding it, and keeps reading', () => {
@@ -118,14 +118,22 @@ describe('audit log size', () => {
 });
 
 describe('ledger scope', () => {
-  it('a copy recorded for one platform/account never counts for another with the same instance id', () => {
+  it('a copy recorded for one platform/account never counts for another with the same instance id', async () => {
     const d = dir();
     const sim = new CopyLedger(d, undefined, { platform: 'http://127.0.0.1:1234', account: accountDigest('sandbox-key') });
     const real = new CopyLedger(d, undefined, { platform: 'https://console.vast.ai', account: accountDigest('real-key') });
-    sim.recordVerifiedCopy({ instance_id: 42, remote_path: '/workspace', destination: '/x', size: 1, sha256_remote: SHA, sha256_local: SHA, at: 1 });
-    expect(sim.verifiedCopiesFor(42)).toHaveLength(1);
-    expect(real.verifiedCopiesFor(42)).toHaveLength(0);
-    expect(real.stateDigest(42)).not.toBe(sim.stateDigest(42));
+    await sim.recordVerifiedCopy({
+      instance_id: 42,
+      remote_path: '/workspace',
+      destination: '/x',
+      size: 1,
+      sha256_remote: SHA,
+      sha256_local: SHA,
+      at: 1,
+    });
+    expect(await sim.verifiedCopiesFor(42)).toHaveLength(1);
+    expect(await real.verifiedCopiesFor(42)).toHaveLength(0);
+    expect(await real.stateDigest(42)).not.toBe(await sim.stateDigest(42));
     expect(readFileSync(join(d, 'ledger.jsonl'), 'utf8')).not.toContain('sandbox-key');
   });
 

@@ -59,9 +59,9 @@ describe('verified-copy ledger in the shared store', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ledger-import-'));
     dirs.push(dir);
     const jsonl = new CopyLedger(dir, undefined, scope);
-    jsonl.recordVerifiedCopy(copy(5, 100));
-    jsonl.recordVerifiedCopy(copy(5, 200, '/workspace/ckpt'));
-    jsonl.recordVerifiedCopy(copy(6, 150));
+    await jsonl.recordVerifiedCopy(copy(5, 100));
+    await jsonl.recordVerifiedCopy(copy(5, 200, '/workspace/ckpt'));
+    await jsonl.recordVerifiedCopy(copy(6, 150));
     const before = readFileSync(jsonl.path, 'utf8');
     const store = await open();
     const ledger = new PgLedger(store, scope);
@@ -72,7 +72,7 @@ describe('verified-copy ledger in the shared store', () => {
       ['/workspace/out', 100],
       ['/workspace/ckpt', 200],
     ]);
-    expect(await ledger.verifiedCopiesFor(5, 0)).toEqual(jsonl.verifiedCopiesFor(5, 0));
+    expect(await ledger.verifiedCopiesFor(5, 0)).toEqual(await jsonl.verifiedCopiesFor(5, 0));
     const [meta] = await store.exec(`SELECT value FROM meta WHERE key LIKE 'ledger_import:%'`);
     expect(JSON.parse(meta!.value as string)).toMatchObject({ path: jsonl.path, records: 3, imported: 0 });
     expect(await ledger.importJsonl(join(dir, 'missing.jsonl'))).toEqual({ imported: 0, skipped: 0, already: false });

@@ -19,6 +19,17 @@ export interface GroupTracker {
 }
 
 const MAX_MARKER_BYTES = 128;
+/** How long a cancel or timeout waits for the command's pid marker before closing its channel (ms). */
+export const PID_WAIT_MS = 3_000;
+
+/** Resolves once `done()` holds or after `ms`, checking every 20 ms. */
+export function waitFor(done: () => boolean, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  return new Promise((resolve) => {
+    const check = () => (done() || Date.now() >= until ? resolve() : setTimeout(check, 20).unref());
+    check();
+  });
+}
 
 export function trackGroup(command: string): GroupTracker {
   const nonce = randomBytes(8).toString('hex');

@@ -3,7 +3,7 @@ import type ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import { escapeForHuman } from '../safety/untrusted-text.js';
 import { keepExitStatus } from './exit-status.js';
-import { killGroupCommand, trackGroup } from './group-kill.js';
+import { killGroupCommand, PID_WAIT_MS, trackGroup, waitFor } from './group-kill.js';
 import { guardProgress, type ProgressRule } from './progress-guard.js';
 import { TailBuffer } from './tail-buffer.js';
 
@@ -235,7 +235,17 @@ export class SshSession {
       const off = this.onFailure((e) => finish(e));
       // At the timeout or a cancel: SIGKILL to the command (RFC 4254 6.9 "signal"), the channel closed, and with
       // `killGroup` its process group killed by a second command. A host that does not confirm in time is dropped.
+      let killing = false;
       const kill = () => {
+        if (killing || finished) return;
+        killing = true;
+        // The shell's pid arrives on stderr as the command starts; a cancel can come first (on a busy host, the
+        // command's own effects can be seen before its stderr is read). Wait for it, bounded, before the channel
+        // is closed: without it the group cannot be killed.
+        if (group && group.pid() === null) void waitFor(() => group.pid() !== null || finished, PID_WAIT_MS).then(killNow);
+        else killNow();
+      };
+      const killNow = () => {
         if (grace || finished) return;
         const pid = group?.pid() ?? null;
         if (group) {
@@ -250,7 +260,10 @@ export class SshSession {
         }
         grace = setTimeout(() => {
           finish(null);
-          this.drop('the host did not confirm the end of a killed command'); // it cannot be trusted to finish anything
+          // It cannot be trusted to finish anything; but the group kill in flight on this connection goes first.
+          const drop = () => this.drop('the host did not confirm the end of a killed command');
+          if (groupKill) void groupKill.then(drop);
+          else drop();
         }, CLOSE_GRACE_MS);
       };
       const onAbort = () => {

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSimulator } from '../../sim/server.js';
 import { JobdProcess } from '../campaign/jobs-jobd.js';
@@ -34,7 +35,10 @@ const readStatus = (pid: number) => {
 export async function jobsAtScale(key: string, n: number, log: (s: string) => void): Promise<JobsScale> {
   const sim = await startSimulator({ apiKey: key, seed: 'bench-jobs-scale', offers: 6000, timeScale: 1, rateLimits: true, fidelity: { stateChangeSeconds: 0 } });
   sim.world.fidelity.rateLimits = false;
-  const s = await serve(sim.url, key, { VAST_MCP_JOBD: 'off', VAST_MCP_PACING: 'off' });
+  // n jobs at once are a fleet: budgets sized for it (the shipped defaults stop at $10/h, rightly, for one user).
+  const budgets = join(mkdtempSync(join(tmpdir(), 'vast-mcp-bench-budgets-')), 'profiles.yaml');
+  writeFileSync(budgets, `profiles: {}\nbudgets:\n  total_usd: ${n * 100}\n  max_burn_per_hour: ${n * 5}\n`);
+  const s = await serve(sim.url, key, { VAST_MCP_JOBD: 'off', VAST_MCP_PACING: 'off', VAST_MCP_CONFIG: budgets });
   const env = (extra: Record<string, string>) => ({
     PATH: process.env.PATH ?? '',
     HOME: join(s.stateDir, '..'),
@@ -42,6 +46,7 @@ export async function jobsAtScale(key: string, n: number, log: (s: string) => vo
     VAST_MCP_COPY_ROOT: s.copyRoot,
     VAST_MCP_LOG_LEVEL: 'warn',
     VAST_MCP_JOBD_IDLE_EXIT_SECONDS: '600',
+    VAST_MCP_CONFIG: budgets,
     ...extra,
   });
   const args = ['--state-dir', s.stateDir, '--api-url', sim.url];

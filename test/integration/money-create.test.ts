@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { RunningSimulator } from '../../sim/server.js';
 import { textOf } from '../helpers/mcp.js';
 import { simPerTest } from '../helpers/per-test.js';
@@ -167,6 +167,35 @@ describe('no double rental from a late commit (11.3)', () => {
     expect(textOf(s)).toMatch(/DUPLICATE RENTAL found: #\d+ .*ask whether to destroy/);
     const b = await mcp.call('billing', {});
     expect((b.structuredContent as any).late_rentals.map((l: any) => l.instance_id)).toEqual([dup.id]);
+  });
+
+  it('a create still in flight owns its markers: another session (or replica) listing first does not stop its rental', async () => {
+    const mcp = await connect();
+    const label = 'vast-user-inflight-7f3a';
+    // The order of a real create: the marker is recorded, then the platform commits, and the outcome is recorded last.
+    mcp.deps.audit.record({ tool: 'create', action: 'rent_attempt', args: { offer_id: 1, label, attempt: 1 }, result: 'pending' });
+    const id = await rentOne(sim, { label });
+    const during = (await mcp.call('status', {})).structuredContent as any;
+    expect(during.late_rentals).toBeUndefined();
+    expect(sim.world.instances.get(id)!.intended).not.toBe('stopped');
+    // The create gave up (its outcome recorded): the same instance is now a late rental, stopped and listed.
+    mcp.deps.audit.record({ tool: 'create', action: 'rent', args: { offer_id: 1, label }, result: 'error', detail: { error: 'timed out' } });
+    const after = (await mcp.call('status', {})).structuredContent as any;
+    expect(after.late_rentals).toEqual([{ instance_id: id, label, stopped: true }]);
+    expect(sim.world.instances.get(id)!.intended).toBe('stopped');
+  });
+
+  it('a marker whose create never recorded an outcome (its server died mid-create) counts as late once far past the window', async () => {
+    const mcp = await connect({ config: { createCommitWindowMs: 10 } });
+    const label = 'vast-user-orphaned-9c1d';
+    const old = new Date(Date.now() - 10 * 60_000).toISOString();
+    appendFileSync(
+      mcp.deps.audit.path,
+      `${JSON.stringify({ at: old, pid: 1, tool: 'create', action: 'rent_attempt', actor: null, args: { offer_id: 1, label, attempt: 1 }, result: 'pending' })}\n`,
+    );
+    const id = await rentOne(sim, { label });
+    const s = (await mcp.call('status', {})).structuredContent as any;
+    expect(s.late_rentals).toEqual([{ instance_id: id, label, stopped: true }]);
   });
 
   it("reads a rental reported inside a failed create's error body as rented", async () => {

@@ -31,7 +31,7 @@ export function instanceIdCompleter(deps: ServerDeps, sessionAuth?: AuthLike, cl
     if (!cached || clock() - cached.at > INSTANCE_CACHE_MS) {
       try {
         const view = depsForCall(deps, sessionAuth, 'completion');
-        const list = visibleInstances(view, await view.vast.listInstances());
+        const list = await visibleInstances(view, await view.vast.listInstances());
         cached = { at: clock(), ids: list.map((i) => String(i.id)).filter((id) => /^\d+$/.test(id)) };
       } catch (error) {
         deps.logger.debug({ err: error }, 'instance id completion: listing failed');

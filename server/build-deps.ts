@@ -12,6 +12,7 @@ import { secureStateDir } from './state/state-dir.js';
 import { inspectWorkspace } from './ssh/inspect-disk.js';
 import { loadProfiles } from './profiles/profile-config.js';
 import { VastHttp } from './vast/http.js';
+import { PgAuditMirror } from './store/pg-audit.js';
 import { PgConfirmations } from './store/pg-confirmations.js';
 import { pgLedgers } from './store/pg-ledger.js';
 import { PgJobStore, storeUrlPassword } from './store/pg-store.js';
@@ -44,7 +45,8 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
     logger.warn({ err: e, stateDir: config.stateDir }, 'could not check the state directory modes');
   }
   // With a shared store (replicas), confirmations and the verified-copy ledger live there: a token issued by one
-  // server is honoured, and used up, on any of them; a copy verified through one unlocks destroy on all.
+  // server is honoured, and used up, on any of them; a copy verified through one unlocks destroy on all. The audit
+  // log is mirrored there (the local file stays the outbox): who rented what, stops and starts, spend, on every replica.
   const shared = config.storeUrl ? new PgJobStore(config.storeUrl, { max: 3 }) : null;
   const ledgerFor: (scope: LedgerScope) => Ledger = shared
     ? pgLedgers(shared, join(config.stateDir, 'ledger.jsonl'), (r) => {
@@ -61,7 +63,13 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     ledger: ledgerFor({ platform: config.apiUrl, account: accountDigest(config.apiKey) }),
     ledgerFor,
-    audit: new AuditLog(config.stateDir, secrets, onRepair),
+    audit: new AuditLog(
+      config.stateDir,
+      secrets,
+      onRepair,
+      undefined,
+      shared ? new PgAuditMirror(shared, config.stateDir, logger.child({ component: 'audit-mirror' })) : undefined,
+    ),
     confirmations: shared
       ? new ConfirmationStore(config.confirmationTtlSeconds, undefined, new PgConfirmations(shared))
       : new ConfirmationStore(config.confirmationTtlSeconds),

@@ -9,6 +9,7 @@ import { identityOf } from '../server/identity/caller-deps.js';
 import { visibleInstances } from '../server/identity/instance-access.js';
 import { checkLateRentals } from '../server/safety/orphans.js';
 import { overdueInfo, profilesByInstance } from '../server/profiles/overdue.js';
+import { sharedEntries } from '../server/profiles/attribution.js';
 
 const DAY = 86400;
 
@@ -92,7 +93,7 @@ export const billingTool = defineTool({
     parseWhen(args.from, 'from', 0);
     // Credit, burn and budgets are the account's; the instances listed are those the caller may see.
     const [user, all] = await Promise.all([deps.vast.currentUser(), deps.vast.listInstances()]);
-    const instances = visibleInstances(deps, all);
+    const instances = await visibleInstances(deps, all);
     // Read the clock after talking to the API: it follows the platform's Date header.
     const now = deps.now();
     const to = parseWhen(args.to, 'to', now);
@@ -131,9 +132,11 @@ export const billingTool = defineTool({
     const payments = round2(lines.filter((l) => l.type === 'payment').reduce((s, l) => s + l.amount, 0));
     // The totals are the account's; the lines of instances the caller may not see are left out.
     const seen = new Set(
-      visibleInstances(
-        deps,
-        lines.flatMap((l) => (l.instance_id !== null ? [{ id: l.instance_id }] : [])),
+      (
+        await visibleInstances(
+          deps,
+          lines.flatMap((l) => (l.instance_id !== null ? [{ id: l.instance_id }] : [])),
+        )
       ).map((i) => i.id),
     );
     const shownLines = lines.filter((l) => l.instance_id === null || seen.has(l.instance_id));
@@ -159,7 +162,7 @@ export const billingTool = defineTool({
     const file = readableProfiles(deps);
     const who = identityOf(deps);
     const budget = await budgetStatus(deps, file, all, { user: who.caller.user, team: who.team, account: who.account });
-    const byProfile = profilesByInstance(deps.audit);
+    const byProfile = profilesByInstance(await sharedEntries(deps.audit, 'which profile each instance was rented under', 'Nothing was changed'));
     const overdue = instances.flatMap((i) => {
       const age = i.start_date ? Math.round(((now - i.start_date) / 3600) * 100) / 100 : null;
       const o = overdueInfo(file, byProfile.get(i.id), age);

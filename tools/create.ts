@@ -151,7 +151,7 @@ export const createTool = defineTool({
       const [instances, plan] = await Promise.all([deps.vast.listInstances(), planOffers(deps.vast, { ...args, filters }, resolved)]);
       await spend({ plan, resolved }, false);
       // The dialog lists what the caller may see; the spend caps above counted the whole account.
-      const shown = visibleInstances(deps, instances);
+      const shown = await visibleInstances(deps, instances);
       const billing = unexpectedInstances(shown, undefined);
       const unexpected = unexpectedInstances(shown, args.expected_instance_ids);
       const notes: string[] = [];

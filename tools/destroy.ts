@@ -70,14 +70,17 @@ export const destroyTool = defineTool({
     }
     const state = await gateState(inst, deps.ledger, deps.audit, deps.now()).catch((e: unknown) => {
       if (e instanceof LedgerUnreadable) {
-        deps.logger.warn({ err: e.reason, instance_id }, 'destroy gate: the verified-copy ledger cannot be read');
+        deps.logger.warn(
+          { err: e.reason, instance_id },
+          `destroy gate: the ${e.what === 'ledger' ? 'verified-copy ledger' : 'shared audit log'} cannot be read`,
+        );
         deps.audit.record({
           tool: 'destroy',
           action: 'destroy',
           args: { instance_id, discard },
           result: 'refused',
           instance_id,
-          detail: { reason: 'ledger unreadable' },
+          detail: { reason: e.what === 'ledger' ? 'ledger unreadable' : 'audit log unreadable' },
         });
       }
       throw e;

@@ -46,7 +46,7 @@ export const jobArtifactsTool = defineTool({
   output: z.object({ job_id: z.string(), artifacts: z.array(Artifact), copied_to: z.string().nullable() }),
   async run({ job_id, remote_path, copy_to }, { deps }) {
     const { store } = jobsRuntime(deps);
-    assertJobAccess(deps, job_id, copy_to !== undefined ? 'control' : 'read');
+    await assertJobAccess(deps, job_id, copy_to !== undefined ? 'control' : 'read');
     await requireJob(store, job_id);
     const artifacts = (await store.artifacts(job_id)).map((a) => ({
       remote_path: a.remote_path,

@@ -26,7 +26,7 @@ export const jobCancelTool = defineTool({
     supervisor: z.string().nullable(),
   }),
   async run({ job_id, revoke_teardown_approval }, { deps }) {
-    assertJobAccess(deps, job_id, 'control');
+    await assertJobAccess(deps, job_id, 'control');
     const runtime = jobsRuntime(deps);
     const job = await requireJob(runtime.store, job_id);
     if (revoke_teardown_approval) {

@@ -27,7 +27,7 @@ export const jobLogsTool = defineTool({
   }),
   async run({ job_id, cursor, limit }, { deps }) {
     const { store } = jobsRuntime(deps);
-    assertJobAccess(deps, job_id, 'read');
+    await assertJobAccess(deps, job_id, 'read');
     await requireJob(store, job_id);
     const n = limit ?? 200;
     const rows = await store.logs(job_id, cursor ?? 0, n + 1);

@@ -41,7 +41,7 @@ export const jobStatusTool = defineTool({
     const now = deps.now();
     // A supervisor that died (crash, reboot) is restarted here: the jobs it drives were already approved.
     const restarted = (await store.listJobs({ active: true })).length > 0 && (await runtime.ensureSupervisor()) === 'started';
-    const visible = visibleJobs(deps, job_id);
+    const visible = await visibleJobs(deps, job_id);
     const listed = (await store.listJobs()).filter(visible);
     const jobs = job_id
       ? [await viewJob(store, await requireJob(store, job_id), now)]

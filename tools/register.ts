@@ -92,7 +92,7 @@ export function registerTool(server: McpServer, deps: ServerDeps, tool: ToolDefi
         ctx.deps = depsForCall(deps, extra.authInfo, tool.name);
         // Every tool that changes, runs on or copies from an instance needs to control it (its renter or the operator).
         const instanceId = (args as { instance_id?: unknown } | null)?.instance_id;
-        if (tool.access !== 'read' && typeof instanceId === 'number') assertInstanceAccess(ctx.deps, instanceId, 'control');
+        if (tool.access !== 'read' && typeof instanceId === 'number') await assertInstanceAccess(ctx.deps, instanceId, 'control');
         const result = await tool.run(args as never, ctx);
         const { data, text } = bothChannels(result, deps.config.simulated);
         // Last line of defence: no secret value leaves the process, whatever a handler did.
@@ -102,6 +102,10 @@ export function registerTool(server: McpServer, deps: ServerDeps, tool: ToolDefi
         const pub = describeError(error, (id, e) => deps.logger.error({ err: e, correlationId: id, tool: tool.name }, 'tool failed'));
         deps.logger.info({ tool: tool.name, code: pub.code }, 'tool error');
         return { isError: true, content: [{ type: 'text', text: capText(neutralizeControls(deps.secrets.scrub(pub.message))) }] };
+      } finally {
+        // What this call recorded is in the shared store before its answer (read-your-writes on every replica);
+        // a store out of reach leaves it in the local file, mirrored later (logged, never the call's failure).
+        await deps.audit.flushShared();
       }
     },
   );

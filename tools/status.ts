@@ -4,17 +4,17 @@ import { round4 } from '../server/vast/pricing.js';
 import { defineTool } from './define-tool.js';
 import { overdueInfo, profilesByInstance } from '../server/profiles/overdue.js';
 import { visibleInstances } from '../server/identity/instance-access.js';
-import { ownersOf } from '../server/profiles/attribution.js';
+import { instanceOwners, sharedEntries } from '../server/profiles/attribution.js';
 import { readableProfiles } from '../server/profiles/spend-gate.js';
 import { checkLateRentals } from '../server/safety/orphans.js';
-import type { AuditLog } from '../server/state/audit-log.js';
+import { AuditUnreadable, type AuditEntry } from '../server/state/audit-log.js';
 import { InputError } from '../server/errors.js';
 import { waitForStatus } from './status-wait.js';
 
 /** Instances whose latest lifecycle action through this server was a stop: their stop is the user's, not an interruption. */
-function stoppedHere(audit: AuditLog): Set<number> {
+function stoppedHere(entries: AuditEntry[]): Set<number> {
   const last = new Map<number, string>();
-  for (const e of audit.entries()) {
+  for (const e of entries) {
     if (e.instance_id && e.result === 'ok' && ['rent', 'start', 'stop', 'reboot', 'bid'].includes(e.action)) last.set(e.instance_id, e.action);
   }
   return new Set([...last].filter(([, a]) => a === 'stop').map(([id]) => id));
@@ -97,14 +97,28 @@ export const statusTool = defineTool({
     const waited = wait && instance_id !== undefined ? await waitForStatus(ctx, instance_id) : null;
     // The whole account goes to the duplicate scan; the caller is shown what the owner rule lets them see.
     const all = instance_id !== undefined ? [await deps.vast.requireInstance(instance_id)] : await deps.vast.listInstances();
-    const list = visibleInstances(deps, all);
+    const list = await visibleInstances(deps, all);
     const now = deps.now();
     const since = Math.min(now - 86400, ...list.map((i) => i.start_date ?? now));
     const accrued = list.length ? await accruedByInstance(deps.vast, since, now + 60) : new Map();
-    const byProfile = profilesByInstance(deps.audit);
-    const owners = ownersOf(deps);
+    // Every replica's records: who rented each instance, under which profile, and who stopped it.
+    // They only annotate this view (the owner rule already ran above): when the shared log is out of reach the
+    // platform's view is still shown, annotated from this server's own records, and says so.
+    let auditNote: string | null = null;
+    const entries = await sharedEntries(deps.audit, 'who rented each instance and who stopped it', 'Nothing was changed').catch((e: unknown) => {
+      if (!(e instanceof AuditUnreadable)) throw e;
+      auditNote =
+        "WARNING: the shared audit log cannot be read right now; who rented each instance, its profile and whether a stop was the user's come from this server's own records only.";
+      try {
+        return deps.audit.entries();
+      } catch {
+        return [];
+      }
+    });
+    const byProfile = profilesByInstance(entries);
+    const owners = instanceOwners(entries);
     const file = readableProfiles(deps);
-    const stopped = stoppedHere(deps.audit);
+    const stopped = stoppedHere(entries);
     const views = list.map((i) => {
       const v = viewInstance(i, now, accrued.get(i.id) ?? null, { stoppedHere: stopped.has(i.id) });
       const o = overdueInfo(file, byProfile.get(i.id), v.age_hours);
@@ -133,7 +147,9 @@ export const statusTool = defineTool({
         ? `${lines.join('\n')}\nTotal burn: $${total.toFixed(4)}/h${all.length > list.length ? " (yours and your team's; other users' instances are not shown)" : ''}.`
         : all.length > list.length
           ? "None of your or your team's instances are on this shared account; other users' instances are not shown (billing gives the account's burn)."
-          : 'No instances on this account. Nothing is billing.') + (late.note ? `\n${late.note}` : '');
+          : 'No instances on this account. Nothing is billing.') +
+      (late.note ? `\n${late.note}` : '') +
+      (auditNote ? `\n${auditNote}` : '');
     return {
       data: {
         instances: views,

@@ -4,8 +4,8 @@ import type { VastClient } from '../vast/client.js';
 import type { Caller } from './caller.js';
 
 /**
- * What an authenticated caller may do with an instance of a shared account, by who rented it (this
- * server's audit log, never the label: anyone can write a name into a label). The same rule as jobs
+ * What an authenticated caller may do with an instance of a shared account, by who rented it (the
+ * audit log of every replica, never the label: anyone can write a name into a label). The same rule as jobs
  * (job-access.ts): the local (stdio) user runs the server and controls everything; an authenticated
  * user controls the instances they rented (or their jobs rented), reads those of their team, and does
  * not see the rest. An instance this server has no rental record of (rented on the web console, or the
@@ -62,25 +62,26 @@ const BY_ID: Record<string, Exclude<InstanceAccess, 'none'>> = {
 export function guardedVast(
   vast: VastClient,
   who: { caller: Caller; team: string | null; account: string | null },
-  owners: () => Map<number, InstanceOwner>,
+  owners: () => Promise<Map<number, InstanceOwner>>,
 ): VastClient {
-  const access = (id: number) => instanceAccess(who.caller, who.team, owners().get(id), who.account);
-  const check = (id: number, need: Exclude<InstanceAccess, 'none'>) => requireAccess(access(id), id, need);
+  // Owners that cannot be read (the shared audit log out of reach) reject: nothing is done on a guess.
+  const access = async (id: number) => instanceAccess(who.caller, who.team, (await owners()).get(id), who.account);
+  const check = async (id: number, need: Exclude<InstanceAccess, 'none'>) => requireAccess(await access(id), id, need);
   return new Proxy(vast, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
       if (typeof key !== 'string' || typeof value !== 'function') return value;
       if (key === 'getInstance')
-        return async (id: number, ...rest: unknown[]) => (access(id) === 'none' ? null : value.apply(receiver, [id, ...rest]));
+        return async (id: number, ...rest: unknown[]) => ((await access(id)) === 'none' ? null : value.apply(receiver, [id, ...rest]));
       if (key === 'startCloudCopy')
         return async (body: { instance_id: string }, ...rest: unknown[]) => {
-          check(Number(body.instance_id), 'control');
+          await check(Number(body.instance_id), 'control');
           return value.apply(receiver, [body, ...rest]);
         };
       const need = BY_ID[key];
       if (!need) return value;
       return async (id: number, ...rest: unknown[]) => {
-        check(id, need);
+        await check(id, need);
         return value.apply(receiver, [id, ...rest]);
       };
     },

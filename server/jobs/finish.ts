@@ -1,6 +1,6 @@
 import { basename, join, resolve } from 'node:path';
 import { runCopy, type CopyRequest } from '../copy/run-copy.js';
-import { jobCopyBase } from '../identity/job-access.js';
+import { jobCopyBaseShared } from '../identity/job-access.js';
 import { bindingOf } from '../safety/confirmations.js';
 import { gateState } from '../safety/destroy-gate.js';
 import type { AttemptRow } from '../store/job-store.js';
@@ -41,9 +41,10 @@ export async function stepFinalize(ctx: JobCtx, memo: SupervisorMemo & { outputT
     const probe = await ctx.withSession(inst.id, (s) => probeAgent(s, ctx.spec.checkpoint_dir));
     const newest = probe.checkpoints[probe.checkpoints.length - 1];
     if (newest !== undefined && (ctx.job.checkpoint_step === null || newest > ctx.job.checkpoint_step)) await syncCheckpoint(ctx, a, newest);
+    // The submitter's folder, whichever replica took the submit; unknown (the shared audit log out of reach): retried.
+    const base = ctx.spec.outputs.length ? resolve(ctx.deps.config.copyRoot, await jobCopyBaseShared(ctx.deps, ctx.job.id)) : '';
     for (const remote of ctx.spec.outputs) {
       try {
-        const base = resolve(ctx.deps.config.copyRoot, jobCopyBase(ctx.deps, ctx.job.id));
         for (const req of outputCopies(ctx.spec, inst.id, remote, base)) {
           const report = await runCopy(ctx.deps, req, noProgress);
           for (const f of report.files) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
 import { runCopy } from '../copy/run-copy.js';
+import { jobCopyBaseShared } from '../identity/job-access.js';
 import { settleJobReservation } from '../profiles/job-spend.js';
 import { packOnstart } from '../safety/onstart.js';
 import { createBody, quoteOffer } from '../vast/create-plan.js';
@@ -129,6 +130,9 @@ async function reconcileSent(ctx: JobCtx, a: AttemptRow): Promise<void> {
 async function prepare(ctx: JobCtx, a: AttemptRow): Promise<void> {
   const instanceId = a.instance_id!;
   const spec = ctx.spec;
+  // Inputs live in the submitter's folder, whichever replica took the submit: read every replica's records
+  // first (input staging reads them synchronously, from this read) and stop here when they cannot be read.
+  if (spec.inputs.length) await jobCopyBaseShared(ctx.deps, ctx.job.id);
   await placeInputs(ctx, instanceId);
   const step = ctx.job.checkpoint_step;
   let resumed = '';

@@ -1,7 +1,7 @@
 import type { ServerDeps } from '../deps.js';
 import { InputError } from '../errors.js';
 import { IdentityError, type Caller } from '../identity/caller.js';
-import type { AuditEntry } from '../state/audit-log.js';
+import { AuditUnreadable, type AuditEntry, type AuditLog } from '../state/audit-log.js';
 import type { Profile, ProfilesFile } from './profile-config.js';
 import { ownEntry } from './own-entry.js';
 
@@ -71,7 +71,7 @@ export interface InstanceOwner {
 }
 
 /**
- * Who rented each instance, from this server's audit log only (labels are never trusted: anyone can
+ * Who rented each instance, from the audit log (every replica's, server/state/audit-log.ts) only (labels are never trusted: anyone can
  * put a name in one): the actor of its `rent` record, for a job's rental the actor who submitted the
  * job, and for a duplicate a late commit rented the actor of the attempt (a `late_rental` record, or the
  * `duplicates` its rent record lists).
@@ -118,6 +118,16 @@ export function instanceOwners(entries: AuditEntry[]): Map<number, InstanceOwner
   return out;
 }
 
-export function ownersOf(deps: ServerDeps): Map<number, InstanceOwner> {
-  return instanceOwners(deps.audit.entries());
+/** The shared audit log, or AuditUnreadable saying what is unknown because of it and that nothing was done. */
+export async function sharedEntries(audit: AuditLog, unknown: string, nothing?: string): Promise<AuditEntry[]> {
+  try {
+    return await audit.entriesShared();
+  } catch (e) {
+    throw new AuditUnreadable(e instanceof AuditUnreadable ? e.reason : e, unknown, nothing);
+  }
+}
+
+/** Who rented each instance, per every replica's records; rejects (AuditUnreadable) when they cannot be read. */
+export async function ownersOf(deps: ServerDeps): Promise<Map<number, InstanceOwner>> {
+  return instanceOwners(await sharedEntries(deps.audit, 'who rented each instance (the owner rule)'));
 }

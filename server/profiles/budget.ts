@@ -4,7 +4,7 @@ import { diskPerHour, round2, round4 } from '../vast/pricing.js';
 import type { Instance } from '../vast/schemas.js';
 import type { Profile, ProfilesFile } from './profile-config.js';
 import type { Outstanding } from './reservations.js';
-import { ownersOf } from './attribution.js';
+import { ownersOf, type InstanceOwner } from './attribution.js';
 import { ownEntry } from './own-entry.js';
 
 export interface LimitStatus {
@@ -45,9 +45,9 @@ export function projectedBurnPerHour(inst: Instance): number {
  * Instance ids of a project: rentals this server recorded with that project. Labels alone are not
  * trusted (someone else's label may contain the name, and a long account name may cut it off).
  */
-export function projectIds(deps: ServerDeps, project: string): Set<number> {
+export function projectIds(owners: Map<number, InstanceOwner>, project: string): Set<number> {
   // A job's rentals belong to the project its submit record names (server/profiles/attribution.ts).
-  return new Set([...ownersOf(deps)].filter(([, o]) => o.project === project).map(([id]) => id));
+  return new Set([...owners].filter(([, o]) => o.project === project).map(([id]) => id));
 }
 
 export interface SpendSnapshot {
@@ -56,7 +56,10 @@ export interface SpendSnapshot {
   charged: Map<number, number>;
 }
 
-/** Spend since the budget start and the burn once running, overall and per project. */
+/**
+ * Spend since the budget start and the burn once running, overall and per project. Whose instance is
+ * whose comes from every replica's audit log; when it cannot be read this rejects (AuditUnreadable).
+ */
 export async function spendSnapshot(deps: ServerDeps, file: ProfilesFile, instances: Instance[], who?: SpendWho): Promise<SpendSnapshot> {
   const b = file.budgets;
   const now = deps.now();
@@ -80,11 +83,12 @@ export async function spendSnapshot(deps: ServerDeps, file: ProfilesFile, instan
       max_burn_per_hour: maxBurn ?? null,
     };
   };
+  const wantsOwners = Object.keys(b.projects).length > 0 || (who !== undefined && (who.user !== null || who.team !== null));
+  const owners = wantsOwners ? await ownersOf(deps) : new Map<number, InstanceOwner>();
   const projects: Record<string, LimitStatus> = {};
-  for (const [name, limit] of Object.entries(b.projects)) projects[name] = status(projectIds(deps, name), limit.total_usd, limit.max_burn_per_hour);
+  for (const [name, limit] of Object.entries(b.projects)) projects[name] = status(projectIds(owners, name), limit.total_usd, limit.max_burn_per_hour);
   const budget: BudgetStatus = { since: new Date(sinceEpoch * 1000).toISOString(), ...status(null, b.total_usd, b.max_burn_per_hour), projects };
   if (who && (who.user !== null || who.team !== null)) {
-    const owners = ownersOf(deps);
     const idsOf = (match: (o: { user: string | null; team: string | null }) => boolean) =>
       new Set([...owners].filter(([, o]) => o.account === who.account && match(o)).map(([id]) => id));
     if (who.user !== null) {

@@ -45,7 +45,11 @@ export async function checkJobSpend(
   return { project: project ?? null, reservation };
 }
 
-/** The reservation a job's submit made (its submit audit record), if any. */
+/**
+ * The reservation a job's submit made (its submit audit record), if any. This state directory's records on
+ * purpose: the reservation lives in this state directory's reservations file, made by a submit through this
+ * server; another replica's submit names a reservation this server cannot settle (it lapses at its window's end).
+ */
 function jobReservation(deps: ServerDeps, jobId: string): string | null {
   let found: string | null = null;
   for (const e of deps.audit.entries()) {

@@ -1,10 +1,10 @@
-import type { AuditLog } from '../state/audit-log.js';
+import type { AuditEntry } from '../state/audit-log.js';
 import type { ProfilesFile } from './profile-config.js';
 
-/** The profile each instance was rented under, from the audit log of this server's creates. */
-export function profilesByInstance(audit: AuditLog): Map<number, string> {
+/** The profile each instance was rented under, from the audit log's creates (entriesShared: every replica's). */
+export function profilesByInstance(entries: AuditEntry[]): Map<number, string> {
   const out = new Map<number, string>();
-  for (const e of audit.entries()) {
+  for (const e of entries) {
     const profile = (e.detail as { profile?: unknown } | undefined)?.profile;
     if (e.action === 'rent' && e.result === 'ok' && e.instance_id && typeof profile === 'string') out.set(e.instance_id, profile);
   }

@@ -2,7 +2,8 @@ import { statSync } from 'node:fs';
 import type { ServerDeps } from '../deps.js';
 import { ConfigError } from '../errors.js';
 import type { Instance } from '../vast/schemas.js';
-import { ownersOf } from './attribution.js';
+import { instanceOwners, sharedEntries } from './attribution.js';
+import { AuditUnreadable } from '../state/audit-log.js';
 import { enforceLimits, projectedBurnPerHour, spendSnapshot, type OfferFacts, type SpendWho } from './budget.js';
 import { loadProfiles, type Profile, type ProfilesFile } from './profile-config.js';
 import { BudgetReservations } from './reservations.js';
@@ -70,6 +71,8 @@ export interface SpendRequest {
   who?: SpendWho;
 }
 
+const SPEND_REFUSED = 'Nothing was rented, started or changed, and no budget was reserved';
+
 /** Projected hours never come from the agent alone: the profile's max_hours, else at least the budget's floor. */
 export function enforcedHours(file: ProfilesFile, profile: Profile | undefined, hours: number | undefined): number {
   if (profile) return profile.max_hours;
@@ -87,7 +90,10 @@ export async function checkAndReserve(
 ): Promise<{ reservation: string | null; hours: number; charged: Map<number, number> }> {
   const file = currentProfiles(deps);
   const instances = req.instances ?? (await deps.vast.listInstances());
-  const { budget, charged } = await spendSnapshot(deps, file, instances, req.who);
+  const { budget, charged } = await spendSnapshot(deps, file, instances, req.who).catch((e: unknown) => {
+    // Spend that cannot be attributed is not "no spend": the change is refused.
+    throw e instanceof AuditUnreadable ? new AuditUnreadable(e.reason, 'whose rentals count against which budget', SPEND_REFUSED) : e;
+  });
   const hours = req.job && req.hours !== undefined ? req.hours : enforcedHours(file, req.profile, req.hours);
   const opts = { ...req, hours, budget };
   const scopes = [
@@ -138,7 +144,7 @@ export function bindReservation(deps: ServerDeps, id: string | null, instanceIds
   }
 }
 
-/** Caps for start and bid: the instance's profile and project come from this server's own rent record. */
+/** Caps for start and bid: the instance's profile and project come from its rent record (through whichever replica). */
 export async function checkInstanceSpend(
   deps: ServerDeps,
   inst: Instance,
@@ -147,8 +153,9 @@ export async function checkInstanceSpend(
   const file = currentProfiles(deps);
   let profileName: string | undefined;
   let project: string | undefined;
-  const owner = ownersOf(deps).get(inst.id);
-  for (const e of deps.audit.entries()) {
+  const entries = await sharedEntries(deps.audit, `which profile, project and user instance ${inst.id} was rented under`, SPEND_REFUSED);
+  const owner = instanceOwners(entries).get(inst.id);
+  for (const e of entries) {
     const d = e.detail as { profile?: unknown; project?: unknown } | undefined;
     if (e.action === 'rent' && e.result === 'ok' && e.instance_id === inst.id) {
       profileName = typeof d?.profile === 'string' ? d.profile : undefined;

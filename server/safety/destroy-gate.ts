@@ -1,5 +1,5 @@
 import { VastMcpError } from '../errors.js';
-import type { AuditLog } from '../state/audit-log.js';
+import type { AuditEntry, AuditLog } from '../state/audit-log.js';
 import type { Ledger, VerifiedCopy } from '../state/ledger.js';
 import type { Instance } from '../vast/schemas.js';
 
@@ -11,21 +11,16 @@ export interface LastStart {
 }
 
 /**
- * When the instance last started, from what the platform reports, not only from this server's own
- * records: a reboot, a start from the web console or an outbid instance resumed by the platform are
- * starts too. Running: now − uptime. Not running: only a stop this server recorded, with no start
- * after it, bounds the disk; otherwise it cannot be known and no copy counts (fail closed).
+ * When the instance last started, from what the platform reports, not only from the audit log's
+ * records (every replica's: `entries` from entriesShared): a reboot, a start from the web console or an
+ * outbid instance resumed by the platform are starts too. Running: now − uptime. Not running: only a
+ * stop this server (or another replica) recorded, with no start after it, bounds the disk; otherwise it
+ * cannot be known and no copy counts (fail closed).
  */
-export function lastStart(inst: Instance, audit: AuditLog, now: number): LastStart & { stoppedAt: number | null } {
+export function lastStart(inst: Instance, entries: AuditEntry[], now: number): LastStart & { stoppedAt: number | null } {
   let recorded = inst.start_date ?? 0;
   let stoppedAt: number | null = null;
   let previousStop = 0;
-  let entries: ReturnType<AuditLog['entries']> = [];
-  try {
-    entries = audit.entries();
-  } catch {
-    return { epoch: Infinity, note: 'the audit log cannot be read, so the last start is unknown', stoppedAt: null };
-  }
   for (const e of entries) {
     if (e.instance_id !== inst.id || e.result !== 'ok') continue;
     const epoch = (e.detail as { epoch?: unknown } | undefined)?.epoch;
@@ -64,8 +59,8 @@ export function lastStart(inst: Instance, audit: AuditLog, now: number): LastSta
 }
 
 /** Kept for callers of the old signature: the epoch of the last start (Infinity when unknown). */
-export function lastStartEpoch(inst: Instance, audit: AuditLog, now = Date.now() / 1000): number {
-  return lastStart(inst, audit, now).epoch;
+export function lastStartEpoch(inst: Instance, entries: AuditEntry[], now = Date.now() / 1000): number {
+  return lastStart(inst, entries, now).epoch;
 }
 
 export interface GateState {
@@ -76,32 +71,43 @@ export interface GateState {
   sinceNote: string;
 }
 
-/** The ledger could not be read: whether a verified copy exists is unknown, so destroy stays locked (even with discard). */
+/**
+ * The ledger, or the audit log that dates its copies (stops and starts), could not be read: whether a verified
+ * copy exists is unknown, so destroy stays locked (even with discard).
+ */
 export class LedgerUnreadable extends VastMcpError {
   constructor(
     instanceId: number,
     readonly reason: unknown,
+    readonly what: 'ledger' | 'audit' = 'ledger',
   ) {
     super(
-      `Refused: the verified-copy ledger cannot be read right now (the shared store or the state directory is out of reach), so whether instance ${instanceId} ` +
-        'has a verified copy is unknown. Nothing was destroyed, and destroy stays locked until the ledger can be read again; ask the operator to check ' +
-        'the store (VAST_MCP_STORE_URL) or the state directory, then call destroy again.',
-      'ledger_unavailable',
+      what === 'ledger'
+        ? `Refused: the verified-copy ledger cannot be read right now (the shared store or the state directory is out of reach), so whether instance ${instanceId} ` +
+            'has a verified copy is unknown. Nothing was destroyed, and destroy stays locked until the ledger can be read again; ask the operator to check ' +
+            'the store (VAST_MCP_STORE_URL) or the state directory, then call destroy again.'
+        : `Refused: the shared audit log cannot be read right now (the shared store or the state directory is out of reach), so when instance ${instanceId} ` +
+            'was last stopped and started, and so whether any copy of it still counts, is unknown. Nothing was destroyed, and destroy stays locked until ' +
+            'it can be read again; ask the operator to check the store (VAST_MCP_STORE_URL) or the state directory, then call destroy again.',
+      what === 'ledger' ? 'ledger_unavailable' : 'audit_unavailable',
     );
     this.name = 'LedgerUnreadable';
   }
 }
 
-/** What the gate sees for an instance. Rejects with LedgerUnreadable when the ledger cannot be read (never "no copies"). */
+/**
+ * What the gate sees for an instance. Rejects with LedgerUnreadable when the ledger, or the audit log that
+ * dates copies, cannot be read (never "no copies", never dated by this replica's records alone).
+ */
 export async function gateState(inst: Instance, ledger: Ledger, audit: AuditLog, now = Date.now() / 1000): Promise<GateState> {
-  const start = lastStart(inst, audit, now);
+  const [entries, digest] = await Promise.allSettled([audit.entriesShared(), ledger.stateDigest(inst.id)]);
+  if (digest.status === 'rejected') throw new LedgerUnreadable(inst.id, digest.reason);
+  if (entries.status === 'rejected') throw new LedgerUnreadable(inst.id, entries.reason, 'audit');
+  const start = lastStart(inst, entries.value, now);
+  const ledgerDigest = digest.value;
   let found: VerifiedCopy[];
-  let ledgerDigest: string;
   try {
-    [found, ledgerDigest] = await Promise.all([
-      Number.isFinite(start.epoch) ? ledger.verifiedCopiesFor(inst.id, start.epoch) : Promise.resolve([]),
-      ledger.stateDigest(inst.id),
-    ]);
+    found = Number.isFinite(start.epoch) ? await ledger.verifiedCopiesFor(inst.id, start.epoch) : [];
   } catch (e) {
     throw new LedgerUnreadable(inst.id, e);
   }

@@ -1,5 +1,6 @@
 import { readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { VastMcpError } from '../errors.js';
 import type { SecretRegistry } from '../secrets.js';
 import { appendJsonLine, forEachJsonLine, type OnRepair } from './jsonl-file.js';
 
@@ -95,7 +96,58 @@ export function capAuditRecord(entry: AuditEntry): AuditEntry {
   return { ...entry, args: '[cut: too large]', detail: '[cut: too large]', truncated: true } as AuditEntry;
 }
 
-/** Who/what/when/arguments/result of every mutating call, JSONL, mode 0600. */
+/**
+ * Where the records of every replica are read together (server/store/pg-audit.ts). Without one, this
+ * state directory's file is the whole log (one server).
+ */
+export interface AuditMirror {
+  /** A record was appended to the file: copy it soon. Never throws. */
+  notify(): void;
+  /** Resolves once every record appended so far is in the shared store; rejects when it could not be put there. */
+  flush(): Promise<void>;
+  /** Every replica's records, oldest first, after flush(); rejects when the store cannot be read. */
+  entries(): Promise<AuditEntry[]>;
+  /** What the last entries() call returned (null before the first), for readers that cannot wait. */
+  lastRead(): AuditEntry[] | null;
+}
+
+/**
+ * The audit log could not be read: who rented an instance, its stops and starts, whose spend is whose are
+ * unknown. Callers fail closed: nothing is unlocked, allowed or attributed on a guess.
+ */
+export class AuditUnreadable extends VastMcpError {
+  constructor(
+    readonly reason: unknown,
+    unknown = 'what it records',
+    nothing = 'Nothing was done',
+  ) {
+    super(
+      `Refused: the shared audit log cannot be read right now (the shared store, VAST_MCP_STORE_URL, or the state directory is out of reach), so ${unknown} is unknown. ` +
+        `${nothing}; ask the operator to check the store or the state directory, then try again.`,
+      'audit_unavailable',
+    );
+    this.name = 'AuditUnreadable';
+  }
+}
+
+/** The audit files of a state directory: rotated ones, oldest first, then the live one. */
+export function auditFiles(stateDir: string): string[] {
+  let rotated: string[] = [];
+  try {
+    rotated = readdirSync(stateDir).filter((f) => /^audit\.\d+-\d+\.jsonl$/.test(f));
+  } catch {
+    /* no state dir yet */
+  }
+  const stamp = (f: string) => Number(/^audit\.(\d+)-/.exec(f)![1]);
+  rotated.sort((a, b) => stamp(a) - stamp(b) || a.localeCompare(b));
+  return [...rotated.map((f) => join(stateDir, f)), join(stateDir, 'audit.jsonl')];
+}
+
+/**
+ * Who/what/when/arguments/result of every mutating call, JSONL, mode 0600. With a mirror (replicas
+ * sharing a store) the file is the durable outbox: record() stays a synchronous local write, and the
+ * mirror copies it to the store the replicas read together (entriesShared).
+ */
 export class AuditLog {
   readonly path: string;
 
@@ -104,6 +156,7 @@ export class AuditLog {
     private readonly secrets: SecretRegistry,
     private readonly onRepair?: OnRepair,
     private readonly rotateBytes = AUDIT_ROTATE_BYTES,
+    private readonly mirror?: AuditMirror,
   ) {
     this.path = join(stateDir, 'audit.jsonl');
   }
@@ -119,6 +172,7 @@ export class AuditLog {
     };
     this.rotateIfLarge();
     appendJsonLine(this.path, capAuditRecord(full), this.onRepair);
+    this.mirror?.notify();
   }
 
   /** Renames the live file aside (atomic; of two processes one wins, the other finds it gone). */
@@ -139,21 +193,56 @@ export class AuditLog {
 
   /** Rotated files, oldest first, then the live one. */
   files(): string[] {
-    let rotated: string[] = [];
-    try {
-      rotated = readdirSync(this.stateDir).filter((f) => /^audit\.\d+-\d+\.jsonl$/.test(f));
-    } catch {
-      /* no state dir yet */
-    }
-    const stamp = (f: string) => Number(/^audit\.(\d+)-/.exec(f)![1]);
-    rotated.sort((a, b) => stamp(a) - stamp(b) || a.localeCompare(b));
-    return [...rotated.map((f) => join(this.stateDir, f)), this.path];
+    return auditFiles(this.stateDir);
   }
 
-  /** Every record, across rotations; read in chunks, so the log's size never breaks a read. */
+  /** This state directory's records, across rotations; read in chunks, so the log's size never breaks a read. */
   entries(): AuditEntry[] {
     const out: AuditEntry[] = [];
     for (const f of this.files()) forEachJsonLine<AuditEntry>(f, (r) => out.push(r), this.onRepair);
     return out;
+  }
+
+  /**
+   * Every replica's records (this file's alone without a shared store): what decides ownership, spend
+   * and the destroy gate. Rejects with AuditUnreadable, never answers with a partial or local-only view.
+   */
+  async entriesShared(): Promise<AuditEntry[]> {
+    try {
+      return this.mirror ? await this.mirror.entries() : this.entries();
+    } catch (e) {
+      throw e instanceof AuditUnreadable ? e : new AuditUnreadable(e);
+    }
+  }
+
+  /**
+   * This file's records and those of the last shared read, for the few synchronous readers (where a job's
+   * inputs are staged): may lag behind other replicas, never behind this one.
+   */
+  entriesKnown(): AuditEntry[] {
+    const shared = this.mirror?.lastRead() ?? [];
+    return shared.length ? [...shared, ...this.entries()] : this.entries();
+  }
+
+  /**
+   * Waits (at most `maxMs`: a store that does not answer must not hold a call's answer) until this server's
+   * records are in the shared store, for read-your-writes on other replicas. Never rejects.
+   */
+  async flushShared(maxMs = 5000): Promise<boolean> {
+    if (!this.mirror) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), maxMs);
+      timer.unref();
+    });
+    const done = this.mirror.flush().then(
+      () => true,
+      () => false,
+    );
+    try {
+      return await Promise.race([done, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

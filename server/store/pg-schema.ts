@@ -60,3 +60,19 @@ DO $$ BEGIN
   END IF;
 END $$;
 `;
+
+/**
+ * The audit log of every replica (server/store/pg-audit.ts): each record is the exact JSON line of a
+ * replica's audit file, keyed by its sha256 (mirrored twice, it is one row), read in the order of its
+ * time, then of the file it came from (origin: the digest of its first line, which a rotation keeps) and
+ * its place there (records of one millisecond stay in the order they were written). A cursor per audit
+ * file says how far that file is mirrored.
+ * Added tables only: a store of any earlier version gains them as it is, without a version step.
+ */
+export const PG_SCHEMA_AUDIT = `
+CREATE TABLE IF NOT EXISTS audit_log (
+  key TEXT PRIMARY KEY, at TEXT NOT NULL, origin TEXT NOT NULL, pos BIGINT NOT NULL, line TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_order ON audit_log (at, origin, pos);
+CREATE TABLE IF NOT EXISTS audit_cursors (file_id TEXT PRIMARY KEY, byte_offset BIGINT NOT NULL, tail TEXT NOT NULL);
+`;

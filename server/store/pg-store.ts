@@ -14,7 +14,7 @@ import {
   type JobStore,
   type LogLine,
 } from './job-store.js';
-import { PG_SCHEMA_V1, PG_SCHEMA_V2_FROM_V1 } from './pg-schema.js';
+import { PG_SCHEMA_AUDIT, PG_SCHEMA_V1, PG_SCHEMA_V2_FROM_V1 } from './pg-schema.js';
 
 type Row = Record<string, unknown>;
 type Q = (sql: string, values?: unknown[]) => Promise<Row[]>;
@@ -83,6 +83,7 @@ export class PgJobStore implements JobStore {
       await q('SELECT pg_advisory_xact_lock(715517)');
       await q(PG_SCHEMA_V1);
       await q(PG_SCHEMA_V2_FROM_V1);
+      await q(PG_SCHEMA_AUDIT);
     }).catch((e: unknown) => {
       // A store out of reach at the first call (a replica starting before its database) is tried again next time.
       this.ready = null;

@@ -136,13 +136,12 @@ describe('burn at the running price', () => {
 describe('last start when a start record was lost (11.2, 11.15)', () => {
   it('a stopped instance keeps only copies from its last run, even when the start in between was not recorded', async () => {
     const { gateState } = await import('../../server/safety/destroy-gate.js');
-    const audit = {
-      entries: () => [
-        { action: 'stop', result: 'ok', instance_id: 1, detail: { epoch: 150 } },
-        // (a start at 200 whose record was lost; the disk changed after it)
-        { action: 'stop', result: 'ok', instance_id: 1, detail: { epoch: 300 } },
-      ],
-    } as any;
+    const entries = [
+      { action: 'stop', result: 'ok', instance_id: 1, detail: { epoch: 150 } },
+      // (a start at 200 whose record was lost; the disk changed after it)
+      { action: 'stop', result: 'ok', instance_id: 1, detail: { epoch: 300 } },
+    ];
+    const audit = { entries: () => entries, entriesShared: async () => entries } as any;
     const copy = (at: number) => ({
       type: 'verified_copy',
       instance_id: 1,

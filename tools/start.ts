@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { VastMcpError } from '../server/errors.js';
 import { diagnose } from '../server/vast/diagnosis.js';
 import { diskPerHour, round4 } from '../server/vast/pricing.js';
 import { checkInstanceSpend } from '../server/profiles/spend-gate.js';
@@ -72,6 +73,16 @@ export const startTool = defineTool({
     assertNotCancelled(ctx, 'starting');
     assertStateWritable(deps.config.stateDir, 'starting');
     const held = await checkInstanceSpend(deps, inst, price);
+    // Write-ahead: before the instance can run (and write to its disk) again, every replica's destroy gate must
+    // know it, or a copy made before this start would still count there. A store that cannot take it refuses.
+    deps.audit.record({ tool: 'start', action: 'start_intent', args: { instance_id }, result: 'ok', instance_id, detail: { epoch: deps.now() } });
+    if (!(await deps.audit.flushShared())) {
+      held.bind(false);
+      throw new VastMcpError(
+        `Refused: the shared audit log (VAST_MCP_STORE_URL) cannot be written right now, so the other replicas would not learn that instance ${instance_id} runs again. Nothing was started; try again once the store is back.`,
+        'audit_unavailable',
+      );
+    }
     await deps.vast.setState(instance_id, 'running').catch((e: unknown) => {
       held.bind(false);
       throw e;

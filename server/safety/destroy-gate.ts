@@ -25,7 +25,9 @@ export function lastStart(inst: Instance, entries: AuditEntry[], now: number): L
     if (e.instance_id !== inst.id || e.result !== 'ok') continue;
     const epoch = (e.detail as { epoch?: unknown } | undefined)?.epoch;
     if (typeof epoch !== 'number') continue;
-    if (e.action === 'start') {
+    // A start intent is written (and shared) before the platform is asked: it counts as a start even if the
+    // start then failed or its own record never reached the other replicas.
+    if (e.action === 'start' || e.action === 'start_intent') {
       recorded = Math.max(recorded, epoch);
       stoppedAt = null;
     } else if (e.action === 'stop') {

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as PgTypes from 'pg';
+import { VastMcpError } from '../errors.js';
 import { assertTransition, isTerminal, type JobState } from '../jobs/state-machine.js';
 import {
   LeaseLost,
@@ -52,6 +53,30 @@ function setClause(patch: Record<string, unknown>, from: number): { sql: string;
   return { sql: keys.map((k, i) => `${k} = $${from + i}`).join(', '), values: keys.map((k) => patch[k]) };
 }
 
+/** A store out of reach (refused, unreachable, timed out, shut down), as opposed to a statement it refused. */
+function unreachable(e: unknown): string | null {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (/^E[A-Z_]+$/.test(code) || code.startsWith('08') || code.startsWith('57P'))) return code;
+  const msg = e instanceof Error ? e.message : '';
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connect ETIMEDOUT/i.test(msg) ? 'timeout' : null;
+}
+
+/** The shared store cannot be reached: a clear, known error (never an "internal error"), with no address or password in it. */
+export class StoreUnavailable extends VastMcpError {
+  constructor(readonly reason: string) {
+    super(
+      `The shared store (VAST_MCP_STORE_URL) cannot be reached right now (${reason}), so this call stopped there. Ask the operator to check the database, then try again.`,
+      'store_unavailable',
+    );
+    this.name = 'StoreUnavailable';
+  }
+}
+
+function clear(e: unknown): unknown {
+  const why = e instanceof StoreUnavailable ? null : unreachable(e);
+  return why ? new StoreUnavailable(why) : e;
+}
+
 /** Serialization failures and deadlocks are retried: the transaction changed nothing. */
 const RETRYABLE = new Set(['40001', '40P01']);
 
@@ -72,7 +97,14 @@ export class PgJobStore implements JobStore {
       getTypeParser: (oid: number, format?: 'text' | 'binary') =>
         NUMERIC_OIDS.has(oid) ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text'),
     };
-    this.pool = new pg.Pool({ connectionString, max: opts.max ?? 5, types } as PgTypes.PoolConfig);
+    // Deadlines: a store that drops packets must not hold a call (or the mirror queue behind it) until TCP gives up.
+    this.pool = new pg.Pool({
+      connectionString,
+      max: opts.max ?? 5,
+      types,
+      connectionTimeoutMillis: 5_000,
+      query_timeout: 30_000,
+    } as PgTypes.PoolConfig);
     // An idle client losing its connection must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);
   }
@@ -87,14 +119,16 @@ export class PgJobStore implements JobStore {
     }).catch((e: unknown) => {
       // A store out of reach at the first call (a replica starting before its database) is tried again next time.
       this.ready = null;
-      throw e;
+      throw clear(e);
     });
     return this.ready;
   }
 
   private async run<T>(fn: (q: Q) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
+      const client = await this.pool.connect().catch((e: unknown) => {
+        throw clear(e);
+      });
       const q: Q = async (sql, values) => (await client.query(sql, values as unknown[])).rows as Row[];
       try {
         await client.query('BEGIN');
@@ -104,7 +138,7 @@ export class PgJobStore implements JobStore {
       } catch (e) {
         await client.query('ROLLBACK').catch(() => undefined);
         if (attempt < 5 && RETRYABLE.has((e as { code?: string }).code ?? '')) continue;
-        throw e;
+        throw clear(e);
       } finally {
         client.release();
       }
@@ -118,7 +152,11 @@ export class PgJobStore implements JobStore {
 
   private async read(sql: string, values: unknown[] = []): Promise<Row[]> {
     await this.init();
-    return (await this.pool.query(sql, values)).rows as Row[];
+    try {
+      return (await this.pool.query(sql, values)).rows as Row[];
+    } catch (e) {
+      throw clear(e);
+    }
   }
 
   /** One statement on the shared store (schema ensured first), for the other records kept there (confirmations). */

@@ -142,6 +142,62 @@ describe('the audit log shared by replicas through PostgreSQL', () => {
     expect(sim.world.instances.get(id)!.destroyedAt).toBeNull();
   });
 
+  it('a start through replica B is shared before the platform is asked: even a start that failed voids older copies on A', async () => {
+    const url = await pg.newDatabase();
+    const id = await rentOne(sim);
+    sim.world.clock.advance(600);
+    const a = await replica(url);
+    const b = await replica(url);
+    await a.deps.ledger.recordVerifiedCopy({
+      instance_id: id,
+      remote_path: '/workspace/a',
+      destination: '/tmp/a',
+      size: 1,
+      sha256_remote: SHA,
+      sha256_local: SHA,
+      at: sim.world.now(),
+    });
+    sim.world.clock.advance(30);
+    expect((await a.call('stop', { instance_id: id })).isError).toBeFalsy();
+    sim.world.clock.advance(60);
+    const ask = data(await b.call('start', { instance_id: id }));
+    expect(ask.status).toBe('needs_confirmation');
+    sim.faults.add({ method: 'PUT', path: `^/api/v0/instances/${id}$`, kind: 'error', status: 400, count: 1 });
+    const started = await b.call('start', { instance_id: id, confirmation_token: ask.confirmation_token });
+    expect(started.isError).toBe(true);
+    sim.world.clock.advance(60);
+    // On A the copy from before B's (attempted) start no longer counts: when the disk was last written is unknown.
+    const r = await a.call('destroy', { instance_id: id });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/has no verified copy of its results since its last start/);
+    expect(sim.world.instances.get(id)!.destroyedAt).toBeNull();
+  });
+
+  it('a start through a replica whose store is out of reach is refused before the platform is asked', async () => {
+    const url = await pg.newDatabase();
+    const id = await rentOne(sim);
+    sim.world.clock.advance(600);
+    const a = await replica(url);
+    expect((await a.call('stop', { instance_id: id })).isError).toBeFalsy();
+    const down = await replica(`postgres://vast:hunter2-store@127.0.0.1:${await closedPort()}/vast`);
+    const ask = data(await down.call('start', { instance_id: id }));
+    if (ask?.status === 'needs_confirmation') {
+      const before = mutations();
+      const r = await down.call('start', { instance_id: id, confirmation_token: ask.confirmation_token });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(/shared audit log .* cannot be (written|read)/);
+      expect(textOf(r)).toMatch(/Nothing was started|Nothing was done/);
+      expect(mutations()).toBe(before);
+    } else {
+      // Refused even earlier (the owner rule cannot be read): nothing was started either.
+      const r = await down.call('start', { instance_id: id });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toMatch(/cannot be (read|reached)/);
+      expect(textOf(r)).not.toMatch(/Internal error|hunter2/);
+    }
+    expect(sim.world.instances.get(id)!.intended).toBe('stopped');
+  });
+
   it("alice's spend through replica A counts against her budget on replica B", async () => {
     const url = await pg.newDatabase();
     const a = await replica(url, {}, BUDGET);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { runCopy } from '../server/copy/run-copy.js';
 import { defineTool } from './define-tool.js';
 import { InstanceIdInput } from './lifecycle-common.js';
+import { assertS3Access } from '../server/identity/s3-access.js';
 
 const output = z.object({
   instance_id: z.number(),
@@ -62,6 +63,7 @@ export const copyTool = defineTool({
   output,
   async run(args, ctx) {
     const { deps } = ctx;
+    if (args.direction === 'instance_to_s3' && args.s3_uri !== undefined) assertS3Access(deps, args.s3_uri, 's3_uri');
     let lastSent = 0;
     const report = await runCopy(
       deps,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { approvalBinding } from '../server/jobs/finish.js';
 import { JobSpecSchema, validateSpec, withPins } from '../server/jobs/job-spec.js';
 import { quoteJob, type JobQuote } from '../server/jobs/plan.js';
+import { assertS3Access } from '../server/identity/s3-access.js';
 import { jobsRuntime } from '../server/jobs/runtime.js';
 import type { JobSpec } from '../server/jobs/job-spec.js';
 import { confirmWithUser, pendingApproval } from './confirm.js';
@@ -80,6 +81,8 @@ export const jobSubmitTool = defineTool({
     const { confirmation_token, grant_teardown_approval, ...raw } = args;
     const spec = JobSpecSchema.parse(raw);
     validateSpec(spec, (t) => deps.secrets.contains(t));
+    for (const i of spec.inputs) if (i.s3_uri !== undefined) assertS3Access(deps, i.s3_uri, 'The input');
+    if (spec.output_s3_uri !== undefined) assertS3Access(deps, spec.output_s3_uri, 'output_s3_uri');
     const q = await quoteJob(deps, spec);
     // Stored (and bound to the user's yes) with the S3 versions seen now: a change before the yes is a different job.
     const stored = withPins(spec, q.pins);

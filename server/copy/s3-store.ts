@@ -14,6 +14,11 @@ export interface S3Config {
   forcePathStyle: boolean;
   /** 'when_required' for stores such as s3rver, whose streamed uploads the SDK defaults corrupt. */
   checksums: 'when_supported' | 'when_required';
+  /**
+   * Where authenticated users may read and write with this server's credentials (job inputs and outputs):
+   * s3://bucket/prefix entries, `{user}` standing for the caller's name. Empty: no S3 for them.
+   */
+  userPrefixes?: string[];
 }
 
 export function s3ConfigFromEnv(env: NodeJS.ProcessEnv): S3Config {
@@ -25,6 +30,10 @@ export function s3ConfigFromEnv(env: NodeJS.ProcessEnv): S3Config {
     sessionToken: env.AWS_SESSION_TOKEN ?? null,
     forcePathStyle: /^(1|true|yes)$/i.test(env.VAST_MCP_S3_FORCE_PATH_STYLE ?? ''),
     checksums: /^when_required$/i.test(env.VAST_MCP_S3_CHECKSUMS ?? '') ? 'when_required' : 'when_supported',
+    userPrefixes: (env.VAST_MCP_S3_USER_PREFIXES ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
   };
 }
 

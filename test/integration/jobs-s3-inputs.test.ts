@@ -1,3 +1,4 @@
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -114,6 +115,42 @@ describe('job inputs from S3', () => {
     const rented = sim.world.instances.get(inst)!;
     expect(JSON.stringify({ env: rented.env, onstart: rented.onstart })).not.toMatch(/S3RVER|AWS_/);
   }, 150_000);
+
+  it('confines an authenticated user to their own S3 prefix (inputs and outputs); the local operator is not', async () => {
+    await put('users/alice/own.bin', setA);
+    let who: AuthInfo | undefined = { token: 't', clientId: 'c', scopes: [], extra: { user: 'alice' } };
+    const team = await connectInMemory(sim, {
+      config: { copyRoot, s3: { ...s3.config, userPrefixes: ['s3://inputs/users/{user}'] } },
+      auth: () => who,
+    });
+    try {
+      const live = sim.world.liveInstances().length;
+      // Another user's files, the bucket's root, and a look-alike prefix are out of reach.
+      for (const [uri, field] of [
+        ['s3://inputs/models/m.bin', 'input'],
+        ['s3://inputs/', 'input'],
+        ['s3://inputs/users/alicex/own.bin', 'input'],
+        ['s3://inputs/users/bob/out', 'output'],
+      ] as const) {
+        const spec =
+          field === 'input'
+            ? args([{ s3_uri: uri, remote_path: '/workspace/in/x' }])
+            : { ...args([{ s3_uri: 's3://inputs/users/alice/own.bin', remote_path: '/workspace/in/x' }]), output_s3_uri: uri };
+        const r = await team.call('job_submit', spec);
+        expect(r.isError, `${uri}: ${textOf(r)}`).toBe(true);
+        expect(textOf(r)).toMatch(/outside the S3 locations you may use .*s3:\/\/inputs\/users\/alice\)/);
+      }
+      // Their own prefix passes (to the dialog); with no prefixes configured, nothing does.
+      const own = await team.call('job_submit', args([{ s3_uri: 's3://inputs/users/alice/own.bin', remote_path: '/workspace/in/x' }]));
+      expect(data(own).status, textOf(own)).toBe('needs_confirmation');
+      expect(sim.world.liveInstances().length).toBe(live);
+      who = undefined;
+      const operator = await team.call('job_submit', args([{ s3_uri: 's3://inputs/models/m.bin', remote_path: '/workspace/in/x' }]));
+      expect(data(operator).status, textOf(operator)).toBe('needs_confirmation');
+    } finally {
+      await team.close();
+    }
+  });
 
   it('refuses a missing object and an empty prefix at submit, renting nothing', async () => {
     const live = sim.world.liveInstances().length;

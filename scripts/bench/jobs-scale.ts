@@ -13,7 +13,7 @@ export interface JobsScale {
   peak_rss_mb: number;
   rate_limit_hits: number;
   calls_per_job_hour: number;
-  /** Mean real seconds between two reads of one job's instance in the window (the supervisor's effective pass). */
+  /** Mean real seconds between two reads of one job's instance in the window (listings and single reads; the supervisor's effective pass). */
   read_interval_s: number | null;
   by_endpoint: Record<string, number>;
 }
@@ -103,7 +103,9 @@ export async function jobsAtScale(key: string, n: number, log: (s: string) => vo
     const total = Object.values(calls).reduce((a, b) => a + b, 0);
     const reads = new Map<string, number>();
     for (const r of reqs) if (/^\/api\/v0\/instances\/\d+\/?$/.test(r.path) && r.method === 'GET') reads.set(r.path, (reads.get(r.path) ?? 0) + 1);
-    const meanReads = reads.size ? [...reads.values()].reduce((a, b) => a + b, 0) / Math.max(running, reads.size) : 0;
+    // A listing reads every instance at once (the supervisor lists once per pass); single reads add to it.
+    const listings = reqs.filter((r) => r.method === 'GET' && /^\/api\/v[01]\/instances\/?$/.test(r.path)).length;
+    const meanReads = listings + (reads.size ? [...reads.values()].reduce((a, b) => a + b, 0) / Math.max(running, reads.size) : 0);
     const jobHours = (Math.max(1, running) * window_s) / 3600;
     return {
       jobs: n,

@@ -11,10 +11,12 @@ import { accountDigest, CopyLedger, type Ledger, type LedgerScope } from './stat
 import { secureStateDir } from './state/state-dir.js';
 import { inspectWorkspace } from './ssh/inspect-disk.js';
 import { loadProfiles } from './profiles/profile-config.js';
+import { BudgetReservations } from './profiles/reservations.js';
 import { VastHttp } from './vast/http.js';
 import { PgAuditMirror } from './store/pg-audit.js';
 import { PgConfirmations } from './store/pg-confirmations.js';
 import { pgLedgers } from './store/pg-ledger.js';
+import { PgReservations } from './store/pg-reservations.js';
 import { PgJobStore, storeUrlPassword } from './store/pg-store.js';
 
 /** Wires the real adapters for a config. */
@@ -47,6 +49,7 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
   // With a shared store (replicas), confirmations and the verified-copy ledger live there: a token issued by one
   // server is honoured, and used up, on any of them; a copy verified through one unlocks destroy on all. The audit
   // log is mirrored there (the local file stays the outbox): who rented what, stops and starts, spend, on every replica.
+  // Budget reservations too: two replicas never approve rentals against the same remaining budget.
   const shared = config.storeUrl ? new PgJobStore(config.storeUrl, { max: 3 }) : null;
   const ledgerFor: (scope: LedgerScope) => Ledger = shared
     ? pgLedgers(shared, join(config.stateDir, 'ledger.jsonl'), (r) => {
@@ -73,6 +76,7 @@ export function buildDeps(config: ServerConfig, logger: Logger, secrets: SecretR
     confirmations: shared
       ? new ConfirmationStore(config.confirmationTtlSeconds, undefined, new PgConfirmations(shared))
       : new ConfirmationStore(config.confirmationTtlSeconds),
+    reservations: shared ? new PgReservations(shared) : new BudgetReservations(config.stateDir),
     session: { lastOfferSearch: null },
     profiles: loadProfiles(config.profilesPath).file,
   };

@@ -6,6 +6,7 @@ import type { ConfirmationStore } from './safety/confirmations.js';
 import type { AuditLog } from './state/audit-log.js';
 import type { Ledger, LedgerScope } from './state/ledger.js';
 import type { ProfilesFile } from './profiles/profile-config.js';
+import type { Reservations } from './profiles/reservations.js';
 import type { DiskSummary } from './ssh/inspect-disk.js';
 import type { ApprovalPages } from './safety/approval-page.js';
 import type { JobsRuntime } from './jobs/runtime.js';
@@ -35,6 +36,11 @@ export interface ServerDeps {
   audit: AuditLog;
   confirmations: ConfirmationStore;
   session: SessionState;
+  /**
+   * Budget reservations (check-and-reserve is atomic): in the shared store when a store URL is set, so
+   * replicas never approve against the same remaining budget. Absent: the state directory's file.
+   */
+  reservations?: Reservations;
   /** GPU profiles and budgets (validated at startup). */
   profiles: ProfilesFile;
   /** Lists the files of /workspace over SSH when the instance is reachable (absent: not inspected). */

@@ -44,11 +44,11 @@ export const bidTool = defineTool({
     assertStateWritable(deps.config.stateDir, 'changing the bid');
     // A higher bid raises spend: the profile's $/h cap, the burn cap and the budget apply, as for create.
     const held = await checkInstanceSpend(deps, inst, price + diskPerHour(inst.storage_cost ?? 0, inst.disk_space ?? 0));
-    await deps.vast.changeBid(instance_id, price).catch((e: unknown) => {
-      held.bind(false);
+    await deps.vast.changeBid(instance_id, price).catch(async (e: unknown) => {
+      await held.bind(false);
       throw e;
     });
-    held.bind(true);
+    await held.bind(true);
     const warn = recordOutcome(
       deps.audit,
       { tool: 'bid', action: 'bid', args: { instance_id, price }, result: 'ok', instance_id, detail: { approved_via: decision.via } },

@@ -203,7 +203,7 @@ export const createTool = defineTool({
       reservation = await spend(quoted, true);
       await useUp();
     } catch (e) {
-      bindReservation(deps, reservation, []);
+      await bindReservation(deps, reservation, []);
       await useUp().catch(() => undefined);
       throw e;
     }
@@ -220,7 +220,7 @@ export const createTool = defineTool({
       onstart?.onstart ?? null,
       checkReplacement,
     );
-    bindReservation(deps, reservation, [...res.rented.map((r) => r.instance_id), ...res.duplicates]);
+    await bindReservation(deps, reservation, [...res.rented.map((r) => r.instance_id), ...res.duplicates]);
     if (!res.rented.length && !res.duplicates.length && res.failure) {
       const e = res.failure;
       const msg = `${e.message} Nothing was rented.`;

@@ -154,7 +154,7 @@ export const jobSubmitTool = defineTool({
       record('ok');
       await runtime.store.createJob({ id, name: spec.name, spec: stored, now: deps.now() }, approval ? { binding: approvalBinding(stored) } : null);
     } catch (e) {
-      bindReservation(deps, reservation, []);
+      await bindReservation(deps, reservation, []);
       try {
         record('error', { error: (e as Error).message });
       } catch {

@@ -77,17 +77,17 @@ export const startTool = defineTool({
     // know it, or a copy made before this start would still count there. A store that cannot take it refuses.
     deps.audit.record({ tool: 'start', action: 'start_intent', args: { instance_id }, result: 'ok', instance_id, detail: { epoch: deps.now() } });
     if (!(await deps.audit.flushShared())) {
-      held.bind(false);
+      await held.bind(false);
       throw new VastMcpError(
         `Refused: the shared audit log (VAST_MCP_STORE_URL) cannot be written right now, so the other replicas would not learn that instance ${instance_id} runs again. Nothing was started; try again once the store is back.`,
         'audit_unavailable',
       );
     }
-    await deps.vast.setState(instance_id, 'running').catch((e: unknown) => {
-      held.bind(false);
+    await deps.vast.setState(instance_id, 'running').catch(async (e: unknown) => {
+      await held.bind(false);
       throw e;
     });
-    held.bind(true);
+    await held.bind(true);
     const warn = recordOutcome(
       deps.audit,
       {

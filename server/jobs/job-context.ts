@@ -100,7 +100,7 @@ export class JobCtx {
     this.deps.logger.info({ job: this.job.id, state: to, reason }, 'job transition');
     // An ended job spends nothing more: its submit's budget reservation stops counting (its rentals' charges still do).
     if (isTerminal(to)) {
-      settleJobReservation(this.deps, this.job.id, 'ended');
+      await settleJobReservation(this.deps, this.job.id, 'ended');
       this.dropStagedInputs();
     }
   }

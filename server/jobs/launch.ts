@@ -78,7 +78,7 @@ async function rentAttempt(ctx: JobCtx): Promise<void> {
   try {
     const r = await rentReconciled(deps.vast, offer.id, body, { logger: deps.logger, sleep: deps.sleep, windowMs: deps.config.createCommitWindowMs });
     await ctx.attempt(a.n, { state: 'rented', instance_id: r.instanceId });
-    recordRent(ctx, { offerId: offer.id, label, instanceId: r.instanceId, perHour: quote.total_per_hour }, { reconciled: r.reconciled });
+    await recordRent(ctx, { offerId: offer.id, label, instanceId: r.instanceId, perHour: quote.total_per_hour }, { reconciled: r.reconciled });
     await ctx.update({ waiting_for: null });
   } catch (e) {
     deps.audit.record({
@@ -94,11 +94,11 @@ async function rentAttempt(ctx: JobCtx): Promise<void> {
 }
 
 /** The audit record of a job's rental, however it was learnt: budgets and ownership read rentals from it. */
-function recordRent(
+async function recordRent(
   ctx: JobCtx,
   r: { offerId: number | null; label: string; instanceId: number; perHour: number | null },
   how: Record<string, boolean>,
-): void {
+): Promise<void> {
   ctx.deps.audit.record({
     tool: 'job',
     action: 'rent',
@@ -108,7 +108,7 @@ function recordRent(
     detail: { ...how, total_per_hour: r.perHour },
   });
   // What the instance charges now pays off the budget its submit reserved.
-  settleJobReservation(ctx.deps, ctx.job.id, { rented: r.instanceId });
+  await settleJobReservation(ctx.deps, ctx.job.id, { rented: r.instanceId });
 }
 
 /** A rental whose answer never arrived: found by its label, or given up after two readings apart. */
@@ -116,7 +116,11 @@ async function reconcileSent(ctx: JobCtx, a: AttemptRow): Promise<void> {
   const hit = (await ctx.deps.vast.listInstances()).find((i) => i.label === a.label);
   if (hit) {
     await ctx.attempt(a.n, { state: 'rented', instance_id: hit.id, suspect_since: null });
-    recordRent(ctx, { offerId: a.offer_id, label: a.label, instanceId: hit.id, perHour: a.price_per_hour }, { reconciled: true, found_later: true });
+    await recordRent(
+      ctx,
+      { offerId: a.offer_id, label: a.label, instanceId: hit.id, perHour: a.price_per_hour },
+      { reconciled: true, found_later: true },
+    );
     return;
   }
   if (a.suspect_since === null) {

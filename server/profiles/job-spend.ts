@@ -3,8 +3,7 @@ import { identityOf } from '../identity/caller-deps.js';
 import { InputError } from '../errors.js';
 import { findProfile } from './apply-profile.js';
 import { attributeProject } from './attribution.js';
-import { BudgetReservations } from './reservations.js';
-import { checkAndReserve, currentProfiles } from './spend-gate.js';
+import { checkAndReserve, currentProfiles, reservationsOf } from './spend-gate.js';
 
 /**
  * The caps at job submit (15.3, 13.8): the job's spend is projected as what its own cap lets it spend
@@ -46,13 +45,14 @@ export async function checkJobSpend(
 }
 
 /**
- * The reservation a job's submit made (its submit audit record), if any. This state directory's records on
- * purpose: the reservation lives in this state directory's reservations file, made by a submit through this
- * server; another replica's submit names a reservation this server cannot settle (it lapses at its window's end).
+ * The reservation a job's submit made (its submit audit record), if any. Every replica's records: with a shared
+ * store the reservations are shared too, so the supervisor running the job settles it whichever replica took the
+ * submit. When the shared records cannot be read, this server's own (a submit through it is found all the same).
  */
-function jobReservation(deps: ServerDeps, jobId: string): string | null {
+async function jobReservation(deps: ServerDeps, jobId: string): Promise<string | null> {
+  const entries = await deps.audit.entriesShared().catch(() => deps.audit.entries());
   let found: string | null = null;
-  for (const e of deps.audit.entries()) {
+  for (const e of entries) {
     const job = (e.args as { job?: unknown } | undefined)?.job;
     const r = (e.detail as { reservation?: unknown } | undefined)?.reservation;
     if (e.action === 'submit' && e.result === 'ok' && job === jobId && typeof r === 'string') found = r;
@@ -61,16 +61,16 @@ function jobReservation(deps: ServerDeps, jobId: string): string | null {
 }
 
 /**
- * Binds a job's reservation to an instance it rented, or releases it when the job ended. Never throws:
+ * Binds a job's reservation to an instance it rented, or releases it when the job ended. Never rejects:
  * an unbound reservation keeps counting until its window ends (fail safe), a failed release likewise.
  */
-export function settleJobReservation(deps: ServerDeps, jobId: string, how: { rented: number } | 'ended'): void {
+export async function settleJobReservation(deps: ServerDeps, jobId: string, how: { rented: number } | 'ended'): Promise<void> {
   try {
-    const id = jobReservation(deps, jobId);
+    const id = await jobReservation(deps, jobId);
     if (!id) return;
-    const r = new BudgetReservations(deps.config.stateDir);
-    if (how === 'ended') r.release(id);
-    else r.bind(id, [how.rented]);
+    const r = reservationsOf(deps);
+    if (how === 'ended') await r.release(id);
+    else await r.bind(id, [how.rented]);
   } catch (e) {
     deps.logger.warn({ err: (e as Error).message, job: jobId }, 'could not settle a job budget reservation');
   }

@@ -6,10 +6,11 @@ import { VastMcpError } from '../errors.js';
 import { appendJsonLine, readJsonLines } from '../state/jsonl-file.js';
 
 /**
- * Budget reservations shared by every server process on one state directory: an approved rental
- * reserves its projected cost before it is rented, so two creates (in one process or two) cannot each
- * pass the budget check against the same "spent so far". Append-only JSONL; check-and-reserve runs
- * under an exclusive lock file so the check and the append are one step across processes.
+ * Budget reservations: an approved rental reserves its projected cost before it is rented, so two
+ * creates (in one process, two, or two replicas) cannot each pass the budget check against the same
+ * "spent so far". Two kinds, one interface: a JSONL file shared by every process on one state directory
+ * (check-and-reserve under an exclusive lock file), and a table in the shared store for replicas
+ * (server/store/pg-reservations.ts, check-and-reserve in one transaction under an advisory lock).
  */
 export type ReservationRecord =
   | { type: 'reserve'; id: string; amount: number; scopes: string[]; until: number; at: number; per_hour?: number }
@@ -23,6 +24,55 @@ export interface Outstanding {
   per_hour: number;
   scopes: string[];
   instance_ids: number[];
+}
+
+export interface Reservations {
+  /** Reservations still counting against the budget at `now`, minus what their instances already charged. */
+  outstanding(now: number, chargedByInstance: Map<number, number>): Promise<Outstanding[]>;
+  /**
+   * Atomically: `check(outstanding)` (throws to refuse) and then record the reservation. Returns its id.
+   * `until` is when the projection ends (epoch seconds).
+   */
+  reserve(
+    amount: number,
+    scopes: string[],
+    now: number,
+    until: number,
+    chargedByInstance: Map<number, number>,
+    check: (outstanding: Outstanding[]) => void,
+    perHour?: number,
+  ): Promise<string>;
+  bind(id: string, instanceIds: number[], baseline?: number): Promise<void>;
+  release(id: string): Promise<void>;
+}
+
+export const newReservationId = (): string => `r-${randomBytes(6).toString('hex')}`;
+
+/** The reservations the records (in the order written) leave counting at `now`. */
+export function outstandingOf(recs: ReservationRecord[], now: number, chargedByInstance: Map<number, number>): Outstanding[] {
+  const byId = new Map<string, Outstanding & { until: number; baseline: number }>();
+  const released = new Set<string>();
+  for (const r of recs) {
+    if (r.type === 'reserve')
+      byId.set(r.id, { id: r.id, amount: r.amount, per_hour: r.per_hour ?? 0, scopes: r.scopes, instance_ids: [], until: r.until, baseline: 0 });
+    else if (r.type === 'bind') {
+      const res = byId.get(r.id);
+      if (res) {
+        res.instance_ids.push(...r.instance_ids);
+        res.baseline += r.baseline ?? 0;
+      }
+    } else if (r.type === 'release') released.add(r.id);
+  }
+  const out: Outstanding[] = [];
+  for (const r of byId.values()) {
+    if (released.has(r.id) || now > r.until) continue;
+    const charged = r.instance_ids.reduce((s, id) => s + (chargedByInstance.get(id) ?? 0), 0);
+    // Charges the instances had before the reservation (a start or bid of an existing instance) do not pay it off.
+    const left = r.amount - (charged - r.baseline);
+    if (left > 1e-9 || r.instance_ids.length === 0)
+      out.push({ id: r.id, amount: Math.max(0, left), per_hour: r.per_hour, scopes: r.scopes, instance_ids: r.instance_ids });
+  }
+  return out;
 }
 
 /**
@@ -110,46 +160,23 @@ function withLock<T>(dir: string, fn: () => T): T {
   }
 }
 
-export class BudgetReservations {
+/** The reservations of one state directory (no shared store): append-only JSONL under a lock file. */
+export class BudgetReservations implements Reservations {
   readonly path: string;
 
   constructor(private readonly stateDir: string) {
     this.path = join(stateDir, 'reservations.jsonl');
   }
 
-  /** Reservations still counting against the budget at `now`, minus what their instances already charged. */
-  outstanding(now: number, chargedByInstance: Map<number, number>): Outstanding[] {
-    const recs = readJsonLines<ReservationRecord>(this.path);
-    const byId = new Map<string, Outstanding & { until: number; baseline: number }>();
-    const released = new Set<string>();
-    for (const r of recs) {
-      if (r.type === 'reserve')
-        byId.set(r.id, { id: r.id, amount: r.amount, per_hour: r.per_hour ?? 0, scopes: r.scopes, instance_ids: [], until: r.until, baseline: 0 });
-      else if (r.type === 'bind') {
-        const res = byId.get(r.id);
-        if (res) {
-          res.instance_ids.push(...r.instance_ids);
-          res.baseline += r.baseline ?? 0;
-        }
-      } else if (r.type === 'release') released.add(r.id);
-    }
-    const out: Outstanding[] = [];
-    for (const r of byId.values()) {
-      if (released.has(r.id) || now > r.until) continue;
-      const charged = r.instance_ids.reduce((s, id) => s + (chargedByInstance.get(id) ?? 0), 0);
-      // Charges the instances had before the reservation (a start or bid of an existing instance) do not pay it off.
-      const left = r.amount - (charged - r.baseline);
-      if (left > 1e-9 || r.instance_ids.length === 0)
-        out.push({ id: r.id, amount: Math.max(0, left), per_hour: r.per_hour, scopes: r.scopes, instance_ids: r.instance_ids });
-    }
-    return out;
+  private current(now: number, chargedByInstance: Map<number, number>): Outstanding[] {
+    return outstandingOf(readJsonLines<ReservationRecord>(this.path), now, chargedByInstance);
   }
 
-  /**
-   * Atomically: `check(outstanding)` (throws to refuse) and then append the reservation. Returns its id.
-   * `until` is when the projection ends (epoch seconds).
-   */
-  reserve(
+  async outstanding(now: number, chargedByInstance: Map<number, number>): Promise<Outstanding[]> {
+    return this.current(now, chargedByInstance);
+  }
+
+  async reserve(
     amount: number,
     scopes: string[],
     now: number,
@@ -157,20 +184,21 @@ export class BudgetReservations {
     chargedByInstance: Map<number, number>,
     check: (outstanding: Outstanding[]) => void,
     perHour = 0,
-  ): string {
+  ): Promise<string> {
+    // Synchronous inside the lock: no other call of this process interleaves between the check and the append.
     return withLock(this.stateDir, () => {
-      check(this.outstanding(now, chargedByInstance));
-      const id = `r-${randomBytes(6).toString('hex')}`;
+      check(this.current(now, chargedByInstance));
+      const id = newReservationId();
       appendJsonLine(this.path, { type: 'reserve', id, amount, scopes, until, at: now, per_hour: perHour } satisfies ReservationRecord);
       return id;
     });
   }
 
-  bind(id: string, instanceIds: number[], baseline = 0): void {
+  async bind(id: string, instanceIds: number[], baseline = 0): Promise<void> {
     appendJsonLine(this.path, { type: 'bind', id, instance_ids: instanceIds, baseline } satisfies ReservationRecord);
   }
 
-  release(id: string): void {
+  async release(id: string): Promise<void> {
     appendJsonLine(this.path, { type: 'release', id } satisfies ReservationRecord);
   }
 }

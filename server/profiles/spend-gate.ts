@@ -6,7 +6,8 @@ import { instanceOwners, sharedEntries } from './attribution.js';
 import { AuditUnreadable } from '../state/audit-log.js';
 import { enforceLimits, projectedBurnPerHour, spendSnapshot, type OfferFacts, type SpendWho } from './budget.js';
 import { loadProfiles, type Profile, type ProfilesFile } from './profile-config.js';
-import { BudgetReservations } from './reservations.js';
+import { BudgetReservations, type Reservations } from './reservations.js';
+import { StoreUnavailable } from '../store/pg-store.js';
 import { ownEntry } from './own-entry.js';
 
 // Keyed by the config object, which every per-caller view of the deps shares (server/identity/caller-deps.ts).
@@ -111,33 +112,46 @@ export async function checkAndReserve(
     enforceLimits(opts);
     return { reservation: null, hours, charged };
   }
-  const reservations = new BudgetReservations(deps.config.stateDir);
+  const reservations = reservationsOf(deps);
   const now = deps.now();
   if (req.dryRun) {
-    enforceLimits({ ...opts, listed, reserved: reservations.outstanding(now, charged) });
+    const reserved = await reservations.outstanding(now, charged).catch(budgetUnchecked);
+    enforceLimits({ ...opts, listed, reserved });
     return { reservation: null, hours, charged };
   }
   const amount = Math.round(req.totalPerHour * hours * 100) / 100;
   const added = req.totalPerHour - (req.replacesPerHour ?? 0);
-  const reservation = reservations.reserve(
-    amount,
-    scopes,
-    now,
-    now + (req.job ? Math.max(req.job.windowHours, hours) : hours) * 3600,
-    charged,
-    (reserved) => enforceLimits({ ...opts, listed, reserved }),
-    Math.max(0, added),
-  );
+  const reservation = await reservations
+    .reserve(
+      amount,
+      scopes,
+      now,
+      now + (req.job ? Math.max(req.job.windowHours, hours) : hours) * 3600,
+      charged,
+      (reserved) => enforceLimits({ ...opts, listed, reserved }),
+      Math.max(0, added),
+    )
+    .catch(budgetUnchecked);
   return { reservation, hours, charged };
 }
 
+/** The reservations of this server: the shared store's (replicas) or the state directory's. */
+export function reservationsOf(deps: ServerDeps): Reservations {
+  return deps.reservations ?? new BudgetReservations(deps.config.stateDir);
+}
+
+/** Reservations that cannot be read are not "none": the change is refused, saying why. */
+function budgetUnchecked(e: unknown): never {
+  throw e instanceof StoreUnavailable ? new StoreUnavailable(e.reason, `so the budget cannot be checked. ${SPEND_REFUSED}.`) : e;
+}
+
 /** After the platform call: bind the reservation to what was rented (or started), or release it when nothing was. */
-export function bindReservation(deps: ServerDeps, id: string | null, instanceIds: number[], baseline = 0): void {
+export async function bindReservation(deps: ServerDeps, id: string | null, instanceIds: number[], baseline = 0): Promise<void> {
   if (!id) return;
-  const r = new BudgetReservations(deps.config.stateDir);
+  const r = reservationsOf(deps);
   try {
-    if (instanceIds.length) r.bind(id, instanceIds, baseline);
-    else r.release(id);
+    if (instanceIds.length) await r.bind(id, instanceIds, baseline);
+    else await r.release(id);
   } catch (e) {
     // Fail safe: an unbound reservation keeps counting against the budget until its window ends.
     deps.logger.warn({ err: (e as Error).message, id }, 'could not bind a budget reservation');
@@ -149,7 +163,7 @@ export async function checkInstanceSpend(
   deps: ServerDeps,
   inst: Instance,
   newPerHour: number,
-): Promise<{ reservation: string | null; bind: (ok: boolean) => void }> {
+): Promise<{ reservation: string | null; bind: (ok: boolean) => Promise<void> }> {
   const file = currentProfiles(deps);
   let profileName: string | undefined;
   let project: string | undefined;

@@ -76,3 +76,16 @@ CREATE TABLE IF NOT EXISTS audit_log (
 CREATE INDEX IF NOT EXISTS audit_log_order ON audit_log (at, origin, pos);
 CREATE TABLE IF NOT EXISTS audit_cursors (file_id TEXT PRIMARY KEY, byte_offset BIGINT NOT NULL, tail TEXT NOT NULL);
 `;
+
+/**
+ * Budget reservations of every replica (server/store/pg-reservations.ts): the records of the state
+ * directory's reservations.jsonl (reserve, bind, release), one a row, in the order written (seq).
+ * `until_at` (reserve rows) lets a read skip reservations whose window has ended. Added tables only.
+ */
+export const PG_SCHEMA_RESERVATIONS = `
+CREATE TABLE IF NOT EXISTS budget_reservations (
+  seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL, until_at DOUBLE PRECISION, record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS budget_reservations_id ON budget_reservations (id);
+CREATE INDEX IF NOT EXISTS budget_reservations_until ON budget_reservations (until_at) WHERE type = 'reserve';
+`;

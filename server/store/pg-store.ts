@@ -15,10 +15,12 @@ import {
   type JobStore,
   type LogLine,
 } from './job-store.js';
-import { PG_SCHEMA_AUDIT, PG_SCHEMA_V1, PG_SCHEMA_V2_FROM_V1 } from './pg-schema.js';
+import { PG_SCHEMA_AUDIT, PG_SCHEMA_RESERVATIONS, PG_SCHEMA_V1, PG_SCHEMA_V2_FROM_V1 } from './pg-schema.js';
 
 type Row = Record<string, unknown>;
-type Q = (sql: string, values?: unknown[]) => Promise<Row[]>;
+/** A statement inside a transaction of the shared store. */
+export type StoreQuery = (sql: string, values?: unknown[]) => Promise<Row[]>;
+type Q = StoreQuery;
 
 /** The password of a postgres:// URL, to register as a secret (redacted from logs and errors). */
 export function storeUrlPassword(url: string): string | null {
@@ -63,9 +65,13 @@ function unreachable(e: unknown): string | null {
 
 /** The shared store cannot be reached: a clear, known error (never an "internal error"), with no address or password in it. */
 export class StoreUnavailable extends VastMcpError {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    /** What it means for this call (a caller that knows says what was not done). */
+    consequence = 'so this call stopped there.',
+  ) {
     super(
-      `The shared store (VAST_MCP_STORE_URL) cannot be reached right now (${reason}), so this call stopped there. Ask the operator to check the database, then try again.`,
+      `The shared store (VAST_MCP_STORE_URL) cannot be reached right now (${reason}), ${consequence} Ask the operator to check the database, then try again.`,
       'store_unavailable',
     );
     this.name = 'StoreUnavailable';
@@ -116,6 +122,7 @@ export class PgJobStore implements JobStore {
       await q(PG_SCHEMA_V1);
       await q(PG_SCHEMA_V2_FROM_V1);
       await q(PG_SCHEMA_AUDIT);
+      await q(PG_SCHEMA_RESERVATIONS);
     }).catch((e: unknown) => {
       // A store out of reach at the first call (a replica starting before its database) is tried again next time.
       this.ready = null;
@@ -157,6 +164,15 @@ export class PgJobStore implements JobStore {
     } catch (e) {
       throw clear(e);
     }
+  }
+
+  /**
+   * One transaction on the shared store (schema ensured first), for the other records kept there: committed when
+   * `fn` resolves, rolled back when it throws (its error passed on; an unreachable store as StoreUnavailable).
+   * Retried on a serialization failure or deadlock, so `fn` must be safe to run again.
+   */
+  transaction<T>(fn: (q: StoreQuery) => Promise<T>): Promise<T> {
+    return this.tx(fn);
   }
 
   /** One statement on the shared store (schema ensured first), for the other records kept there (confirmations). */

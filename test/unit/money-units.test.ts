@@ -71,21 +71,21 @@ describe('rent reconciliation helpers', () => {
 });
 
 describe('budget reservations', () => {
-  it('count until their window ends, less what their instances already charged; released ones do not count', () => {
+  it('count until their window ends, less what their instances already charged; released ones do not count', async () => {
     const r = new BudgetReservations(mkdtempSync(join(tmpdir(), 'res-')));
     const none = new Map<number, number>();
-    const a = r.reserve(1, ['overall'], 1000, 1000 + 3600, none, () => undefined);
-    const b = r.reserve(2, ['overall', 'project:x'], 1000, 1000 + 3600, none, () => undefined);
-    r.bind(a, [7]);
-    r.release(b);
-    expect(r.outstanding(1100, new Map([[7, 0.25]]))).toEqual([{ id: a, amount: 0.75, per_hour: 0, scopes: ['overall'], instance_ids: [7] }]);
-    expect(r.outstanding(1000 + 3601, none)).toEqual([]);
-    expect(() =>
+    const a = await r.reserve(1, ['overall'], 1000, 1000 + 3600, none, () => undefined);
+    const b = await r.reserve(2, ['overall', 'project:x'], 1000, 1000 + 3600, none, () => undefined);
+    await r.bind(a, [7]);
+    await r.release(b);
+    expect(await r.outstanding(1100, new Map([[7, 0.25]]))).toEqual([{ id: a, amount: 0.75, per_hour: 0, scopes: ['overall'], instance_ids: [7] }]);
+    expect(await r.outstanding(1000 + 3601, none)).toEqual([]);
+    await expect(
       r.reserve(5, ['overall'], 1000, 2000, none, () => {
         throw new Error('over budget');
       }),
-    ).toThrow('over budget');
-    expect(r.outstanding(1100, none)).toHaveLength(1);
+    ).rejects.toThrow('over budget');
+    expect(await r.outstanding(1100, none)).toHaveLength(1);
   });
 
   it('a lock left by a server killed mid-reservation is broken at once (same host) or after 15 s (another host), a live one is waited for', async () => {
@@ -97,15 +97,15 @@ describe('budget reservations', () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
     writeFileSync(lock, `${hostname()} ${dead}`);
     const t = Date.now();
-    expect(r.reserve(1, ['overall'], 1000, 2000, none, () => undefined)).toMatch(/^r-/);
+    expect(await r.reserve(1, ['overall'], 1000, 2000, none, () => undefined)).toMatch(/^r-/);
     expect(Date.now() - t).toBeLessThan(4000);
     expect(existsSync(lock)).toBe(false);
     // Another host's lock, 16 s old: stale.
     writeFileSync(lock, 'other-host 1 abc');
     utimesSync(lock, new Date(Date.now() - 16_000), new Date(Date.now() - 16_000));
-    expect(r.reserve(1, ['overall'], 1000, 2000, none, () => undefined)).toMatch(/^r-/);
+    expect(await r.reserve(1, ['overall'], 1000, 2000, none, () => undefined)).toMatch(/^r-/);
     // A holder whose lock was broken as stale (it stalled) and retaken by another leaves the new lock alone.
-    r.reserve(1, ['overall'], 1000, 2000, none, () => writeFileSync(lock, 'other-host 2 newer'));
+    await r.reserve(1, ['overall'], 1000, 2000, none, () => writeFileSync(lock, 'other-host 2 newer'));
     expect(readFileSync(lock, 'utf8')).toBe('other-host 2 newer');
     unlinkSync(lock);
     // A live holder of this host is waited for: a process holding the lock for 1.5 s.
@@ -116,7 +116,7 @@ describe('budget reservations', () => {
     try {
       while (!existsSync(lock)) await new Promise((res) => setTimeout(res, 10));
       const t2 = Date.now();
-      expect(r.reserve(1, ['overall'], 1000, 2000, none, () => undefined)).toMatch(/^r-/);
+      expect(await r.reserve(1, ['overall'], 1000, 2000, none, () => undefined)).toMatch(/^r-/);
       expect(Date.now() - t2).toBeGreaterThan(1000);
     } finally {
       child.kill();

@@ -272,6 +272,8 @@ export class SshSession {
         kill();
       };
       abortSignal?.addEventListener('abort', onAbort, { once: true });
+      // A cancel that came while the channel was opening has fired already: the command started, so end it now.
+      if (abortSignal?.aborted) queueMicrotask(onAbort);
       const timer = setTimeout(() => {
         if (aborted) return;
         timedOut = true;

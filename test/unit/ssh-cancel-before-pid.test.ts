@@ -17,7 +17,7 @@ afterEach(() => {
  * after `markerDelayMs`, and the command runs until a second command kills its process group. It records
  * every command it was asked to run.
  */
-async function slowStderrSshd(markerDelayMs: number): Promise<{ port: number; commands: string[] }> {
+async function slowStderrSshd(markerDelayMs: number, acceptDelayMs = 0): Promise<{ port: number; commands: string[] }> {
   const commands: string[] = [];
   const sockets: Socket[] = [];
   const running: ssh2.ServerChannel[] = [];
@@ -28,6 +28,11 @@ async function slowStderrSshd(markerDelayMs: number): Promise<{ port: number; co
       const session = accept();
       session.on('exec', (acceptExec, _reject, info) => {
         commands.push(info.command);
+        const tagged = /printf 'vast-mcp-pid:/.test(info.command);
+        if (tagged && acceptDelayMs) setTimeout(() => run(acceptExec, info), acceptDelayMs);
+        else run(acceptExec, info);
+      });
+      const run = (acceptExec: () => ssh2.ServerChannel, info: { command: string }) => {
         const ch = acceptExec();
         const tag = /printf '(vast-mcp-pid:[0-9a-f]+:)%s/.exec(info.command)?.[1];
         if (tag) {
@@ -44,7 +49,7 @@ async function slowStderrSshd(markerDelayMs: number): Promise<{ port: number; co
         }
         ch.exit(0);
         ch.close();
-      });
+      };
     });
   });
   const tcp: Server = createServer((sock) => {
@@ -74,6 +79,18 @@ describe('a cancel that comes before the command announced its pid', () => {
     // The marker line never reaches the command's own stderr.
     expect(r.stderr.toString()).not.toContain('vast-mcp-pid');
   });
+
+  it('a cancel while the channel is still opening ends the command once it starts', async () => {
+    const { port, commands } = await slowStderrSshd(100, 400);
+    const s = await SshSession.connect({ host: '127.0.0.1', port, kind: 'direct' }, clientKey.private);
+    closers.push(() => s.end());
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    const r = await s.exec('sleep 300', 60_000, 1024, undefined, { signal: ac.signal, killGroup: true });
+    expect(r.aborted).toBe(true);
+    expect(r.killed).toBe('group');
+    expect(commands.filter((c) => /kill -KILL -4242\b/.test(c))).toHaveLength(1);
+  }, 20_000);
 
   it('gives up after the bounded wait when the pid never comes, and says so', async () => {
     const { port, commands } = await slowStderrSshd(60_000);

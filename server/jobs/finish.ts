@@ -25,7 +25,7 @@ export async function approvalValid(ctx: JobCtx): Promise<boolean> {
 /** FINALIZING: the last checkpoint, then every declared output copied off and verified. */
 export async function stepFinalize(ctx: JobCtx, memo: SupervisorMemo & { outputTries?: Map<string, number> }): Promise<void> {
   const a = await ctx.current();
-  const inst = a?.instance_id ? await ctx.instance(a.instance_id) : null;
+  const inst = a?.instance_id ? await ctx.deps.vast.getInstance(a.instance_id) : null;
   const wantOutputs = ctx.job.outcome === 'succeeded';
   if (!a || !inst || inst.actual_status !== 'running') {
     if (wantOutputs && !(await outputsVerified(ctx, a))) {

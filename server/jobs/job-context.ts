@@ -1,7 +1,6 @@
 import type { ServerDeps } from '../deps.js';
 import { openInstanceSsh } from '../ssh/access.js';
 import type { SshSession } from '../ssh/ssh-session.js';
-import type { Instance } from '../vast/schemas.js';
 import type { AttemptRow, Fence, JobPatch, JobRow, JobStore } from '../store/job-store.js';
 import type { JobSpec } from './job-spec.js';
 import { jobDir } from './job-spec.js';
@@ -63,20 +62,7 @@ export class JobCtx {
     readonly fence: Fence,
     readonly settings: SupervisorSettings,
     public job: JobRow,
-    /** The account's instances as listed once at the start of this pass (null: not listed, read one by one). */
-    private readonly listed: ReadonlyMap<number, Instance> | null = null,
-    /** Instances where this supervisor's key worked (kept across passes by the supervisor). */
-    private readonly keyReady: Set<number> = new Set(),
   ) {}
-
-  /**
-   * An instance as this pass sees it: from the pass's one listing (the list endpoint is paced per call, the
-   * per-instance one per endpoint, so 200 jobs read one by one would take minutes); one not in it (just rented,
-   * or gone) is read on its own. Fresh reads after a change of ours use deps.vast directly.
-   */
-  async instance(id: number): Promise<Instance | null> {
-    return this.listed?.get(id) ?? (await this.deps.vast.getInstance(id));
-  }
 
   get spec(): JobSpec {
     return this.job.spec as JobSpec;
@@ -161,16 +147,7 @@ export class JobCtx {
   }
 
   async withSession<T>(instanceId: number, fn: (s: SshSession) => Promise<T>): Promise<T> {
-    const known = this.listed?.get(instanceId);
-    const ready = this.keyReady.has(instanceId);
-    this.keyReady.delete(instanceId);
-    const access = await openInstanceSsh(this.deps, instanceId, {
-      attachKey: true,
-      readinessMs: this.settings.sshReadinessMs,
-      ...(known?.actual_status === 'running' ? { known } : {}),
-      keyReady: ready,
-    });
-    this.keyReady.add(instanceId);
+    const access = await openInstanceSsh(this.deps, instanceId, { attachKey: true, readinessMs: this.settings.sshReadinessMs });
     try {
       return await fn(access.session);
     } finally {

@@ -176,7 +176,7 @@ export async function stepLaunch(ctx: JobCtx): Promise<void> {
     return;
   }
   if (a.state === 'sent') return reconcileSent(ctx, a);
-  const inst = await ctx.instance(a.instance_id!);
+  const inst = await ctx.deps.vast.getInstance(a.instance_id!);
   if (!inst) {
     await ctx.attempt(a.n, { state: 'destroyed', ended_at: ctx.now() });
     await ctx.update({ recoveries: ctx.job.recoveries + 1 });

@@ -80,7 +80,7 @@ async function recover(ctx: JobCtx, a: AttemptRow, why: string): Promise<void> {
 export async function stepRunning(ctx: JobCtx, memo: SupervisorMemo): Promise<void> {
   const a = (await ctx.current())!;
   const spec = ctx.spec;
-  const inst = await ctx.instance(a.instance_id!);
+  const inst = await ctx.deps.vast.getInstance(a.instance_id!);
   if (!inst || inst.actual_status !== 'running') {
     const seen = inst ? `${inst.actual_status ?? 'unknown'}${inst.status_msg ? ` (${inst.status_msg})` : ''}` : 'gone';
     if (await confirmLoss(ctx, a)) await recover(ctx, a, `instance #${a.instance_id} is ${seen}, confirmed by a second reading`);

@@ -7,7 +7,6 @@ import { DEFAULT_SETTINGS, JobCtx, type SupervisorSettings } from './job-context
 import { stepLaunch } from './launch.js';
 import { newMemo, stepRunning, type SupervisorMemo } from './monitor.js';
 import { scanOrphans } from './orphan-scan.js';
-import type { Instance } from '../vast/schemas.js';
 
 export const SUPERVISOR_LEASE = 'jobd';
 
@@ -27,8 +26,6 @@ export class Supervisor {
   private stopping = false;
   /** The job being stepped now: its lease is renewed while the step runs (copies can outlast a lease). */
   private stepping: string | null = null;
-  /** Instances where our SSH key worked: reconnecting there skips the key checks (paced API calls). */
-  private readonly keyReady = new Set<number>();
 
   constructor(
     private readonly deps: ServerDeps,
@@ -65,14 +62,13 @@ export class Supervisor {
     }
     await scanOrphans(this.deps, this.store, this.owner, this.settings, this.memo);
     const active = await this.store.listJobs({ active: true });
-    const listed = active.length ? await this.listInstances() : null;
     for (const job of active) {
       if (this.stopping) break;
       const fence = await this.store.acquireLease(`job:${job.id}`, this.owner, this.settings.leaseSeconds, wallNow());
       if (!fence) continue;
       this.stepping = job.id;
       try {
-        await this.step(job, fence, listed);
+        await this.step(job, fence);
       } finally {
         this.stepping = null;
       }
@@ -80,18 +76,8 @@ export class Supervisor {
     return (await this.store.listJobs({ active: true })).length;
   }
 
-  /** The account's instances in one call for the whole pass; null (each job reads its own) when the listing fails. */
-  private async listInstances(): Promise<Map<number, Instance> | null> {
-    try {
-      return new Map((await this.deps.vast.listInstances()).map((i) => [i.id, i]));
-    } catch (e) {
-      this.deps.logger.warn({ err: (e as Error).message }, 'instance listing failed; reading instances one by one this pass');
-      return null;
-    }
-  }
-
-  private async step(job: JobRow, fence: Fence, listed: ReadonlyMap<number, Instance> | null = null): Promise<void> {
-    const ctx = new JobCtx(this.deps, this.store, fence, this.settings, job, listed, this.keyReady);
+  private async step(job: JobRow, fence: Fence): Promise<void> {
+    const ctx = new JobCtx(this.deps, this.store, fence, this.settings, job);
     try {
       switch (job.state) {
         case 'SUBMITTED':

@@ -16,10 +16,6 @@ export interface AccessOptions {
   preferProxy?: boolean;
   /** A client cancel: stops retrying (a connection made meanwhile is closed by the caller's finally). */
   signal?: AbortSignal;
-  /** The instance as the caller just read it (a supervisor pass's listing): not read again. */
-  known?: Instance;
-  /** Our key is known to be registered and on this instance (a session this process opened there worked): not checked again. */
-  keyReady?: boolean;
 }
 
 export interface Access {
@@ -72,17 +68,14 @@ function hostKeyRefusal(deps: ServerDeps, instanceId: number, url: string, m: { 
  * retries for up to `readinessMs` (sshd may not be up right after `running`), then a diagnosis.
  */
 export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts: AccessOptions): Promise<Access> {
-  const inst = opts.known ?? (await deps.vast.requireInstance(instanceId));
+  const inst = await deps.vast.requireInstance(instanceId);
   if (inst.actual_status !== 'running') {
     throw new VastMcpError(
       `Instance ${instanceId} is not running (${diagnose(inst, deps.now()).summary}) SSH is available only while it runs.`,
       'ssh_unavailable',
     );
   }
-  // Each check is a paced API call; a supervisor reconnecting every pass to many instances skips the ones it knows.
-  const key = opts.keyReady
-    ? { ...(await ensureKeyPair(deps.config.stateDir)), attachedNow: false, onInstance: true }
-    : await ensureKey(deps, inst, opts.attachKey);
+  const key = await ensureKey(deps, inst, opts.attachKey);
   const urls = sshEndpoints(inst);
   const candidates: { url: string; ep: Endpoint }[] = [];
   if (urls.direct && !opts.preferProxy) candidates.push({ url: urls.direct, ep: parseUrl(urls.direct, 'direct') });

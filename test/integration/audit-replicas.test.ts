@@ -1,12 +1,12 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../../sim/server.js';
 import { parseProfiles } from '../../server/profiles/profile-config.js';
 import { connectInMemory, textOf, type Connected } from '../helpers/mcp.js';
+import { closedPort } from '../helpers/ports.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { rentOne, startTestSim } from '../helpers/sim.js';
 
@@ -43,17 +43,6 @@ async function replica(url: string, config: Record<string, unknown> = {}, profil
   });
   open.push(c);
   return c;
-}
-
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Alice rents through a replica, with the confirmation a human gives. */

@@ -1,11 +1,11 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../../sim/server.js';
 import { accountDigest, CopyLedger } from '../../server/state/ledger.js';
 import { connectInMemory, textOf, type Connected } from '../helpers/mcp.js';
+import { closedPort } from '../helpers/ports.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { rentOne, startTestSim, TEST_KEY } from '../helpers/sim.js';
 
@@ -23,17 +23,6 @@ async function replica(config: Record<string, unknown> = {}): Promise<Connected>
   const c = await connectInMemory(sim, { config: { storeUrl: url, copyRoot: mkdtempSync(join(tmpdir(), 'vast-mcp-replica-copies-')), ...config } });
   open.push(c);
   return c;
-}
-
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function rent(): Promise<number> {

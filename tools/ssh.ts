@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '../server/errors.js';
-import { openInstanceSsh } from '../server/ssh/access.js';
+import { INSTANCE_READ_SPACING_MS, openInstanceSsh } from '../server/ssh/access.js';
 import { defineTool } from './define-tool.js';
 import { InstanceIdInput } from './lifecycle-common.js';
 import { fenceUntrusted, OUTPUT_CAP_BYTES, tailText, UntrustedEnvelopeSchema, untrustedEnvelope } from './untrusted.js';
@@ -67,6 +67,7 @@ export const sshTool = defineTool({
       attachKey: args.attach_key ?? true,
       readinessMs: (args.readiness_seconds ?? deps.config.callSeconds) * 1000,
       signal: extra.signal,
+      recentReadMs: INSTANCE_READ_SPACING_MS,
     });
     try {
       const base = { instance_id: args.instance_id, url: access.url, endpoint: access.endpoint.kind, warnings: access.warnings };

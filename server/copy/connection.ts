@@ -1,6 +1,6 @@
 import { VastMcpError } from '../errors.js';
 import type { ServerDeps } from '../deps.js';
-import { openInstanceSsh, type Access } from '../ssh/access.js';
+import { INSTANCE_READ_SPACING_MS, openInstanceSsh, type Access } from '../ssh/access.js';
 import { SshError, type SshSession } from '../ssh/ssh-session.js';
 import { CopyCancelled, TransferInterrupted } from './transfer-errors.js';
 
@@ -30,6 +30,7 @@ export class CopyConnection {
         attachKey: true,
         readinessMs: 60_000,
         preferProxy: this.preferProxy,
+        recentReadMs: INSTANCE_READ_SPACING_MS,
       }).finally(() => (this.connecting = null));
       const access = await this.connecting;
       if (this.access !== access) {

@@ -16,7 +16,15 @@ export interface AccessOptions {
   preferProxy?: boolean;
   /** A client cancel: stops retrying (a connection made meanwhile is closed by the caller's finally). */
   signal?: AbortSignal;
+  /**
+   * Use a read of the instance this recent instead of a new one (ms). The SSH connection itself
+   * checks what matters; a failed one is diagnosed from a fresh read.
+   */
+  recentReadMs?: number;
 }
+
+/** The platform's spacing of instance reads (show_instance: 2 s): a read younger than that cannot be renewed yet anyway. */
+export const INSTANCE_READ_SPACING_MS = 2000;
 
 export interface Access {
   session: SshSession;
@@ -68,7 +76,8 @@ function hostKeyRefusal(deps: ServerDeps, instanceId: number, url: string, m: { 
  * retries for up to `readinessMs` (sshd may not be up right after `running`), then a diagnosis.
  */
 export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts: AccessOptions): Promise<Access> {
-  const inst = await deps.vast.requireInstance(instanceId);
+  let recent = opts.recentReadMs ? deps.vast.recentInstance?.(instanceId, opts.recentReadMs) : null;
+  const inst = recent?.actual_status === 'running' ? recent : await deps.vast.requireInstance(instanceId);
   if (inst.actual_status !== 'running') {
     throw new VastMcpError(
       `Instance ${instanceId} is not running (${diagnose(inst, deps.now()).summary}) SSH is available only while it runs.`,
@@ -123,6 +132,12 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
     }
     if (opts.signal?.aborted)
       throw new VastMcpError(`Connecting to instance ${instanceId} was cancelled by the client; nothing was run.`, 'cancelled');
+    if (inst === recent) {
+      // The read we used was a moment old: a fresh one says at once whether it still runs.
+      recent = null;
+      const fresh = await deps.vast.getInstance(instanceId);
+      if (!fresh || fresh.actual_status !== 'running') break;
+    }
     if (deps.monotonicMs() + delay > deadline) break;
     await deps.sleep(delay);
     delay = Math.min(delay * 2, 10_000);

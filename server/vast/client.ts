@@ -57,6 +57,27 @@ export interface CreateBody {
  * platform's cloud copy and logs live in the base class (instance-extras-api.ts).
  */
 export class VastClient extends InstanceExtrasApi {
+  /** Each instance's latest read (monotonic ms), for callers that can use one a moment old. */
+  private readonly lastRead = new Map<number, { atMs: number; inst: Instance }>();
+
+  /**
+   * The instance as last read, if no older than `maxAgeMs`: SSH access right after another call uses
+   * it instead of waiting out the platform's 2 s spacing of instance reads. Any change we make to the
+   * instance forgets it.
+   */
+  recentInstance(id: number, maxAgeMs: number): Instance | null {
+    const r = this.lastRead.get(id);
+    return r && performance.now() - r.atMs <= maxAgeMs ? r.inst : null;
+  }
+
+  private remember(inst: Instance): void {
+    this.lastRead.set(inst.id, { atMs: performance.now(), inst });
+  }
+
+  private forget(id: number): void {
+    this.lastRead.delete(id);
+  }
+
   get baseUrl(): string {
     return this.http.baseUrl;
   }
@@ -95,7 +116,9 @@ export class VastClient extends InstanceExtrasApi {
         schema: InstancesPageSchema,
         idempotent: true,
       });
-      out.push(...parseRows(r.instances, InstanceSchema, LenientInstanceSchema, 'instance', (d, m) => this.http.warn(d, m)));
+      const rows = parseRows(r.instances, InstanceSchema, LenientInstanceSchema, 'instance', (d, m) => this.http.warn(d, m));
+      for (const row of rows) this.remember(row);
+      out.push(...rows);
       token = r.next_token;
       if (!token) return out;
     }
@@ -117,7 +140,10 @@ export class VastClient extends InstanceExtrasApi {
       idempotent: true,
       signal: opts.signal,
     });
-    if (r.instances === null || r.instances === undefined) return null;
+    if (r.instances === null || r.instances === undefined) {
+      this.forget(id);
+      return null;
+    }
     const row = parseRow(r.instances, InstanceSchema, LenientInstanceSchema, 'instance', (d, m) => this.http.warn(d, m));
     if (!row)
       throw new VastApiError(
@@ -126,6 +152,7 @@ export class VastClient extends InstanceExtrasApi {
         200,
         'GET /api/v0/instances/{id}/',
       );
+    this.remember(row);
     return row;
   }
 
@@ -194,6 +221,7 @@ export class VastClient extends InstanceExtrasApi {
   }
 
   async setState(id: number, state: 'running' | 'stopped'): Promise<void> {
+    this.forget(id);
     await this.http.call({
       method: 'PUT',
       path: `/api/v0/instances/${id}/`,
@@ -205,6 +233,7 @@ export class VastClient extends InstanceExtrasApi {
   }
 
   async setLabel(id: number, label: string): Promise<void> {
+    this.forget(id);
     await this.http.call({
       method: 'PUT',
       path: `/api/v0/instances/${id}/`,
@@ -216,6 +245,7 @@ export class VastClient extends InstanceExtrasApi {
   }
 
   async reboot(id: number): Promise<void> {
+    this.forget(id);
     await this.http.call({
       method: 'PUT',
       path: `/api/v0/instances/reboot/${id}/`,
@@ -227,6 +257,7 @@ export class VastClient extends InstanceExtrasApi {
   }
 
   async changeBid(id: number, price: number | null): Promise<void> {
+    this.forget(id);
     await this.http.call({
       method: 'PUT',
       path: `/api/v0/instances/bid_price/${id}/`,
@@ -243,6 +274,7 @@ export class VastClient extends InstanceExtrasApi {
    * confirms the instance is gone (`{"instances": null}`).
    */
   async destroy(id: number): Promise<void> {
+    this.forget(id);
     try {
       await this.http.call({
         method: 'DELETE',

@@ -6,7 +6,8 @@ import { VastMcpError } from '../errors.js';
 import type { ClientChannel } from 'ssh2';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 import { withRetries, type CopyConnection } from './connection.js';
-import { PARTIAL_SUFFIX, promoteAll, writeAll, type LocalTree } from './local-tree.js';
+import { PARTIAL_SUFFIX, promoteAll, type LocalTree } from './local-tree.js';
+import { RangeWriter } from './range-writer.js';
 import { remotePrefixSha256, remoteSha256 } from './remote-files.js';
 import { localWriteError, TransferInterrupted } from './transfer-errors.js';
 import { DEFAULT_PROGRESS_RULE } from '../ssh/progress-guard.js';
@@ -19,6 +20,8 @@ export interface FileDownload {
 }
 
 const MIB = 1024 * 1024;
+/** Bytes that may wait for the disk (all ranges together) before a channel is paused. */
+const WRITE_QUEUE_BYTES = 4 * MIB;
 /** Ranges big enough to amortise a channel; enough streams to fill a long fat link. */
 export function planRanges(from: number, size: number, maxStreams: number): { start: number; len: number }[] {
   const left = size - from;
@@ -27,6 +30,22 @@ export function planRanges(from: number, size: number, maxStreams: number): { st
   const out: { start: number; len: number }[] = [];
   for (let s = from; s < size; s += step) out.push({ start: s, len: Math.min(step, size - s) });
   return out.length ? out : [{ start: from, len: 0 }];
+}
+
+/** What one SSH channel keeps in flight on average (ssh2 tops its 2 MiB window up at half). */
+const CHANNEL_IN_FLIGHT = 1.5 * MIB;
+/** The rate the streams together should be able to carry (bytes/s). */
+const TARGET_RATE = 500e6;
+export const MAX_STREAMS = 4;
+
+/**
+ * How many parallel streams a link needs: one stream carries about its window per round trip, so a
+ * near host is served best by one (more only add processes and copies on both ends), a far one by
+ * several. An untimed link gets the middle of the range.
+ */
+export function streamsFor(rttMs: number | null): number {
+  if (rttMs === null) return 4;
+  return Math.max(1, Math.min(MAX_STREAMS, Math.ceil((TARGET_RATE * rttMs) / 1000 / CHANNEL_IN_FLIGHT)));
 }
 
 const fsyncP = (fd: number) => new Promise<void>((ok, fail) => fsync(fd, (e) => (e ? fail(e) : ok())));
@@ -62,7 +81,8 @@ export async function downloadFile(
   dir: string,
   name: string,
   onBytes: (n: number) => void,
-  maxStreams = 4,
+  /** Parallel streams at most; by default as many as the link's round trip calls for. */
+  maxStreams?: number,
   first?: { data: ClientChannel; hash: Promise<string> },
 ): Promise<FileDownload> {
   const partial = join(dir, `.${name}${PARTIAL_SUFFIX}`);
@@ -94,13 +114,15 @@ export async function downloadFile(
   });
 
   async function transferInto(s: SshSession, have: number, pre?: { data: ClientChannel; hash: Promise<string> }): Promise<string> {
+    // Timed when the connection was idle (the first pass), else now, before these streams start.
+    const streams = maxStreams ?? (size - have >= 64 * MIB ? streamsFor(await s.roundTripMs()) : 1);
     let fd: number;
     try {
       fd = openSync(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
     } catch (e) {
       throw localWriteError(partial, e as NodeJS.ErrnoException);
     }
-    const ranges = planRanges(have, size, maxStreams).map((x) => ({ ...x, done: 0 }));
+    const ranges = planRanges(have, size, streams).map((x) => ({ ...x, done: 0 }));
     const watermark = () => {
       let w = have;
       for (const g of ranges) {
@@ -119,31 +141,39 @@ export async function downloadFile(
     const remoteHash = pre ? pre.hash : remoteSha256(s, remotePath);
     // Observed at once: it may fail while the streams are still running (awaited below either way).
     remoteHash.catch(() => undefined);
-    const hashing = (async () => {
-      const h = createHash('sha256');
-      const fh = await open(partial, 'r');
-      const buf = Buffer.allocUnsafe(4 * MIB);
-      try {
-        for (let at = 0; at < size; ) {
-          if (stopped) throw stopped;
-          const limit = watermark();
-          if (at >= limit) {
-            await new Promise<void>((ok) => (wake = ok));
-            continue;
+    // One stream from the start arrives in order: it is hashed as it is handed to the file's writes
+    // (each of which must succeed, at offsets that only grow), which spares reading the file back.
+    // Several streams, or a resumed prefix, are hashed from the file as its contiguous prefix grows.
+    const inOrder = ranges.length === 1 && have === 0 ? createHash('sha256') : null;
+    const slabBytes = Math.max(256 * 1024, WRITE_QUEUE_BYTES / 2 / ranges.length);
+    const hashing: Promise<string | null> = inOrder
+      ? Promise.resolve(null)
+      : (async () => {
+          const h = createHash('sha256');
+          const fh = await open(partial, 'r');
+          const buf = Buffer.allocUnsafe(4 * MIB);
+          try {
+            for (let at = 0; at < size; ) {
+              if (stopped) throw stopped;
+              const limit = watermark();
+              if (at >= limit) {
+                await new Promise<void>((ok) => (wake = ok));
+                continue;
+              }
+              const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, limit - at), at);
+              if (bytesRead <= 0) throw new TransferInterrupted(`${partial} is shorter than what was written`);
+              h.update(buf.subarray(0, bytesRead));
+              at += bytesRead;
+            }
+            return h.digest('hex');
+          } finally {
+            await fh.close();
           }
-          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, limit - at), at);
-          if (bytesRead <= 0) throw new TransferInterrupted(`${partial} is shorter than what was written`);
-          h.update(buf.subarray(0, bytesRead));
-          at += bytesRead;
-        }
-        return h.digest('hex');
-      } finally {
-        await fh.close();
-      }
-    })();
+        })();
     hashing.catch(() => undefined);
     let sinceSync = 0;
     let syncing = false;
+    const channels = new Set<ClientChannel>();
     const stream = async (g: (typeof ranges)[number], opened?: ClientChannel) => {
       // An opened channel streams the whole file: cut it at the end of its range when there are more.
       const cut = !!opened && g.len < size;
@@ -156,67 +186,95 @@ export async function downloadFile(
             ? `head -c ${g.len} -- ${q}`
             : `tail -c +${g.start + 1} -- ${q} | head -c ${g.len}`;
       const ch = opened ?? (await s.channel(cmd, undefined, { progress: { ...DEFAULT_PROGRESS_RULE, direction: 'in' } }));
+      channels.add(ch);
+      if (stopped) {
+        ch.close();
+        throw stopped;
+      }
       await new Promise<void>((resolve, reject) => {
         let code: number | null = null;
+        // Bytes of this range taken from the channel; g.done counts those written to the file.
+        let recv = 0;
+        let closed = false;
+        const writer = new RangeWriter(
+          fd,
+          partial,
+          g.start,
+          slabBytes,
+          (n) => {
+            g.done += n;
+            onBytes(n);
+            sinceSync += n;
+            if (sinceSync >= 64 * MIB && !syncing) {
+              // Flush in the background, so the final fsync has little left to do.
+              sinceSync = 0;
+              syncing = true;
+              fdatasync(fd, () => (syncing = false));
+            }
+            poke();
+          },
+          () => ch.resume(),
+        );
         const onAbort = () => ch.close();
         conn.signal?.addEventListener('abort', onAbort, { once: true });
+        const settle = () => {
+          if (stopped) return reject(stopped);
+          if (g.done !== g.len || (code !== 0 && !cut))
+            return reject(new TransferInterrupted(`transfer of ${remotePath} stopped at ${g.start + g.done} of ${size} bytes`));
+          resolve();
+        };
         ch.on('exit', (c: number | null) => (code = c));
         ch.stderr.resume();
         ch.on('data', (chunk: Buffer) => {
-          if (stopped || (cut && g.done === g.len)) return;
-          const d = cut && g.done + chunk.length > g.len ? chunk.subarray(0, g.len - g.done) : chunk;
-          if (g.done + d.length > g.len) {
+          if (stopped || (cut && recv === g.len)) return;
+          const d = cut && recv + chunk.length > g.len ? chunk.subarray(0, g.len - recv) : chunk;
+          if (recv + d.length > g.len) {
             stopped = new TransferInterrupted(`${remotePath} grew while it was copied`);
             ch.close();
             return;
           }
-          try {
-            writeAll(fd, d, partial, g.start + g.done);
-          } catch (e) {
-            stopped = e as Error;
+          recv += d.length;
+          inOrder?.update(d);
+          if (!writer.push(d)) ch.pause();
+          if (writer.failed) {
+            stopped ??= writer.failed;
             ch.close();
-            return;
           }
-          g.done += d.length;
-          onBytes(d.length);
-          sinceSync += d.length;
-          if (sinceSync >= 64 * MIB && !syncing) {
-            // Flush in the background, so the final fsync has little left to do.
-            sinceSync = 0;
-            syncing = true;
-            fdatasync(fd, () => (syncing = false));
-          }
-          poke();
-          if (cut && g.done === g.len) ch.close();
+          if (cut && recv === g.len) ch.close();
         });
         ch.on('error', (e: Error) => (stopped ??= new TransferInterrupted(e.message)));
         ch.on('close', (closeCode?: number | null) => {
           // ssh2 repeats the exit status on close: an exit that came before we listened is not lost.
           if (code === null && typeof closeCode === 'number') code = closeCode;
           conn.signal?.removeEventListener('abort', onAbort);
-          if (stopped) return reject(stopped);
-          if (g.done !== g.len || (code !== 0 && !cut))
-            return reject(new TransferInterrupted(`transfer of ${remotePath} stopped at ${g.start + g.done} of ${size} bytes`));
-          resolve();
+          if (closed) return;
+          closed = true;
+          writer.finish().then(settle, (e: Error) => {
+            stopped ??= e;
+            settle();
+          });
         });
         if (!opened) ch.end();
       });
     };
+    // Every range settles only once its writes have: the file is never closed under a write in flight.
+    const runs = ranges.map((g, i) =>
+      stream(g, i === 0 ? pre?.data : undefined).catch((e: Error) => {
+        stopped ??= e;
+        poke();
+        for (const c of channels) c.close();
+        throw e;
+      }),
+    );
     try {
-      await Promise.all(
-        ranges.map((g, i) =>
-          stream(g, i === 0 ? pre?.data : undefined).catch((e: Error) => {
-            stopped ??= e;
-            poke();
-            throw e;
-          }),
-        ),
-      );
+      await Promise.all(runs);
       await fsyncP(fd);
       if (fstatSync(fd).size !== size) throw localWriteError(partial, Object.assign(new Error('short file'), { code: 'ENOSPC' }));
     } catch (e) {
       stopped ??= e as Error;
       poke();
+      for (const c of channels) c.close();
+      await Promise.allSettled(runs);
       await hashing.catch(() => undefined);
       await remoteHash.catch(() => undefined);
       // Keep only the contiguous prefix: the next attempt checks it against the instance before use.
@@ -230,7 +288,8 @@ export async function downloadFile(
       throw e;
     }
     closeSync(fd);
-    const [mine, theirs] = await Promise.all([hashing, remoteHash]);
+    const [read, theirs] = await Promise.all([hashing, remoteHash]);
+    const mine = inOrder ? inOrder.digest('hex') : read!;
     if (mine !== theirs) {
       removeQuietlySync(partial);
       throw new VastMcpError(

@@ -1,5 +1,18 @@
 import { execFile } from 'node:child_process';
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  realpathSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+  writev,
+} from 'node:fs';
 import { join } from 'node:path';
 import { VastMcpError } from '../errors.js';
 import { localWriteError } from './transfer-errors.js';
@@ -124,6 +137,36 @@ export function writeAll(fd: number, buf: Buffer, path: string, pos: number | nu
     }
     if (n <= 0) throw localWriteError(path, Object.assign(new Error('short write'), { code: 'ENOSPC' }));
     off += n;
+  }
+}
+
+/**
+ * Writes all of `bufs` at `pos` without blocking the event loop: a disk that is busy flushing stalls
+ * only this write, not the decryption of what the network is still delivering.
+ */
+export async function writeAllAt(fd: number, bufs: Buffer[], path: string, pos: number): Promise<void> {
+  let rest = bufs;
+  let at = pos;
+  while (rest.length) {
+    let n: number;
+    try {
+      n = await new Promise<number>((ok, fail) => writev(fd, rest, at, (e, written) => (e ? fail(e) : ok(written))));
+    } catch (e) {
+      throw localWriteError(path, errno(e));
+    }
+    if (n <= 0) throw localWriteError(path, Object.assign(new Error('short write'), { code: 'ENOSPC' }));
+    at += n;
+    // Drop what was written; a partly written buffer continues from where it stopped.
+    const next: Buffer[] = [];
+    let skip = n;
+    for (const b of rest) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        next.push(skip ? b.subarray(skip) : b);
+        skip = 0;
+      }
+    }
+    rest = next;
   }
 }
 

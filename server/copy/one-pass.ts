@@ -27,6 +27,8 @@ export interface OnePass {
 }
 
 export async function openOnePass(s: SshSession, remotePath: string, signal?: AbortSignal): Promise<OnePass> {
+  // Timed now, while the connection is idle: a big file's stream count depends on it.
+  void s.roundTripMs();
   const p = `p=${shellQuote(remotePath)};`;
   const small =
     `if printf '' | sha256sum -z >/dev/null 2>&1; then find . -type f -size -${BIG_FILE}c -print0 | xargs -0 -r sha256sum -z -- || exit 5; ` +

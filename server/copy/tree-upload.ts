@@ -10,8 +10,31 @@ import { TransferInterrupted } from './transfer-errors.js';
 
 const CHUNK = 1 << 20;
 
-function send(ch: ClientChannel, buf: Buffer): Promise<void> | null {
+function write(ch: ClientChannel, buf: Buffer): Promise<void> | null {
   return ch.write(buf) ? null : new Promise((ok) => ch.once('drain', ok));
+}
+
+/** Small pieces (headers, small files, padding) travel together: each channel write is an SSH packet of its own. */
+const BATCH = 256 * 1024;
+
+function batcher(ch: ClientChannel): { send(buf: Buffer): Promise<void> | null; flush(): Promise<void> | null } {
+  let parts: Buffer[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (!bytes) return null;
+    const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
+    parts = [];
+    bytes = 0;
+    return write(ch, all);
+  };
+  return {
+    send(buf: Buffer) {
+      parts.push(buf);
+      bytes += buf.length;
+      return bytes >= BATCH ? flush() : null;
+    },
+    flush,
+  };
 }
 
 /** Streams the files as one tar archive, hashing exactly the bytes sent; the expected checksums travel last, as one more member. */
@@ -25,10 +48,11 @@ async function streamTar(
 ): Promise<Map<string, string>> {
   const sent = new Map<string, string>();
   const buf = Buffer.allocUnsafe(CHUNK);
-  for (const d of dirs) await send(ch, dirHeader(d));
+  const { send, flush } = batcher(ch);
+  for (const d of dirs) await send(dirHeader(d));
   for (const f of files) {
     if (signal?.aborted) throw new TransferInterrupted('cancelled');
-    await send(ch, fileHeader(f.rel, f.size, f.mode || 0o644, f.mtime));
+    await send(fileHeader(f.rel, f.size, f.mode || 0o644, f.mtime));
     const h = createHash('sha256');
     const fd = openSync(f.path, 'r');
     try {
@@ -43,20 +67,21 @@ async function streamTar(
         h.update(part);
         at += n;
         onBytes(n, f.rel);
-        await send(ch, part);
+        await send(part);
       }
     } finally {
       closeSync(fd);
     }
     const pad = padding(f.size);
-    if (pad) await send(ch, Buffer.alloc(pad));
+    if (pad) await send(Buffer.alloc(pad));
     sent.set(f.rel, h.digest('hex'));
   }
   const manifest = Buffer.from(files.map((f) => `${sent.get(f.rel)}  ./${f.rel}\0`).join(''), 'utf8');
-  await send(ch, fileHeader(manifestName, manifest.length));
-  await send(ch, manifest);
-  await send(ch, Buffer.alloc(padding(manifest.length)));
-  await send(ch, END_OF_ARCHIVE);
+  await send(fileHeader(manifestName, manifest.length));
+  await send(manifest);
+  await send(Buffer.alloc(padding(manifest.length)));
+  await send(END_OF_ARCHIVE);
+  await flush();
   return sent;
 }
 
@@ -65,7 +90,8 @@ async function streamTar(
  * staging directory beside the destination; the instance hashes every staged file and compares
  * the sorted list with the checksums we sent (the archive's last member); only if they are equal is
  * the staging directory linked into place (GNU `cp -al`: the verified inodes themselves) and removed.
- * The instance's checksums come back and are compared here as well.
+ * The instance's checksums come back and are compared here as well. One durability barrier for the
+ * whole batch: a sync of the destination's file system (`sync -f`), all of it only where that is missing.
  */
 export async function uploadTree(
   conn: CopyConnection,
@@ -88,7 +114,7 @@ export async function uploadTree(
       'find . -type f -print0 | xargs -0 -r sha256sum -z -- | sort -z > "$S.actual" || exit 14',
       'sort -z "$S.expected" > "$S.sorted" || exit 14',
       'cat "$S.actual"',
-      'if cmp -s "$S.sorted" "$S.actual"; then rc=0; cd / && { if [ -e "$D" ]; then cp -al --remove-destination -- "$S/." "$D/" && rm -rf -- "$S"; else mv -- "$S" "$D"; fi; } && sync || rc=15; else rc=12; rm -rf -- "$S"; fi',
+      'if cmp -s "$S.sorted" "$S.actual"; then rc=0; cd / && { if [ -e "$D" ]; then cp -al --remove-destination -- "$S/." "$D/" && rm -rf -- "$S"; else mv -- "$S" "$D"; fi; } && { sync -f -- "$D" 2>/dev/null || sync; } || rc=15; else rc=12; rm -rf -- "$S"; fi',
       'rm -f -- "$S.expected" "$S.sorted" "$S.actual"; exit $rc',
     ].join('\n');
     const ch = await s.channel(script);

@@ -66,7 +66,11 @@ export async function uploadToPartial(
 }
 
 export async function promoteRemote(session: SshSession, partial: string, finalPath: string): Promise<void> {
-  const r = await session.exec(`mv -f -- ${shellQuote(partial)} ${shellQuote(finalPath)} && sync`, 120_000, 4096);
+  const r = await session.exec(
+    `mv -f -- ${shellQuote(partial)} ${shellQuote(finalPath)} && { sync -f -- ${shellQuote(finalPath)} 2>/dev/null || sync; }`,
+    120_000,
+    4096,
+  );
   if (r.code !== 0) throw new Error(`could not move ${partial} into place: ${r.stderr.toString('utf8').trim()}`);
 }
 

@@ -5,6 +5,7 @@ import { escapeForHuman } from '../safety/untrusted-text.js';
 import { keepExitStatus } from './exit-status.js';
 import { killGroupCommand, PID_WAIT_MS, trackGroup, waitFor } from './group-kill.js';
 import { guardProgress, type ProgressRule } from './progress-guard.js';
+import { pingMs } from './round-trip.js';
 import { TailBuffer } from './tail-buffer.js';
 
 export interface Endpoint {
@@ -82,6 +83,7 @@ function classify(e: Error & { level?: string; code?: string }): SshError {
 export class SshSession {
   private dead: SshError | null = null;
   private readonly onDeath = new Set<(e: SshError) => void>();
+  private rtt: Promise<number | null> | null = null;
 
   private constructor(private readonly client: InstanceType<typeof ssh2.Client>) {
     client.on('error', (e) => this.die(classify(e)));
@@ -156,6 +158,15 @@ export class SshSession {
     this.dead = e;
     for (const f of [...this.onDeath]) f(e);
     this.onDeath.clear();
+  }
+
+  /**
+   * The link's round trip in ms, timed once per connection (the better of two pings sent together);
+   * null when it cannot be timed. Ask before any bulk transfer starts: a reply queues behind data.
+   */
+  roundTripMs(): Promise<number | null> {
+    this.rtt ??= Promise.all([pingMs(this.client), pingMs(this.client)]).then(([a, b]) => (a === null ? b : b === null ? a : Math.min(a, b)));
+    return this.rtt;
   }
 
   /** Runs `f` if the connection dies; returns the unsubscribe. */

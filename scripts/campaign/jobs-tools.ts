@@ -57,6 +57,47 @@ async function call(client: Client, name: string, args: Record<string, unknown>)
   return r.structuredContent;
 }
 
+/** A 5xx from the platform behind a tool (the simulator injects some): the call may be retried, after a look. */
+const transient = (e: unknown) => /HTTP 5\d\d\b/.test((e as Error).message);
+const SUBMIT_TRIES = 5;
+
+/**
+ * The proposal, then the confirmed submit, as a careful client does it under platform 5xx answers: the proposal
+ * rents nothing and is simply asked again; a failed confirmed submit may still have been taken, so the job list
+ * is read first (the name is unique here) and the submit is retried only when no such job exists. A token the
+ * failed call used up or still holds is refused: a fresh proposal then takes its place.
+ */
+async function submitConfirmed(
+  client: Client,
+  args: { name: string } & Record<string, unknown>,
+  approval: boolean,
+  // biome-ignore lint/suspicious/noExplicitAny: structured content of the tools, read field by field
+): Promise<any> {
+  let token: string | null = null;
+  let last: unknown = null;
+  for (let tries = 0; tries < SUBMIT_TRIES; tries++) {
+    if (tries > 0) await new Promise((r) => setTimeout(r, 200 * tries));
+    try {
+      if (token === null) {
+        const proposal = await call(client, 'job_submit', args);
+        if (proposal.status !== 'needs_confirmation') throw new Error(`job_submit did not ask first: ${proposal.status}`);
+        token = proposal.confirmation_token as string;
+      }
+      return await call(client, 'job_submit', { ...args, grant_teardown_approval: approval, confirmation_token: token });
+    } catch (e) {
+      last = e;
+      const refused = /confirmation_refused|Refused:/.test((e as Error).message);
+      if (!transient(e) && !refused) throw e;
+      if (token === null) continue;
+      const listed = (await call(client, 'job_status', {})).jobs as { job_id: string; name: string }[];
+      const taken = listed.find((j) => j.name === args.name);
+      if (taken) return { status: 'submitted', job_id: taken.job_id };
+      if (refused) token = null;
+    }
+  }
+  throw last;
+}
+
 /** Submits job `i` dialog-first: the proposal, then the confirmation token (with or without the standing approval). */
 export async function submitJob(client: Client, rng: Rng, i: number, t: { stepMs: number; every: number; syncSeconds: number }): Promise<Submitted> {
   const steps = rng.int(20, 40);
@@ -80,9 +121,7 @@ export async function submitJob(client: Client, rng: Rng, i: number, t: { stepMs
     checkpoint_sync_seconds: t.syncSeconds,
     grace_seconds: GRACE_SECONDS,
   };
-  const proposal = await call(client, 'job_submit', args);
-  if (proposal.status !== 'needs_confirmation') throw new Error(`job_submit did not ask first: ${proposal.status}`);
-  const done = await call(client, 'job_submit', { ...args, grant_teardown_approval: approval, confirmation_token: proposal.confirmation_token });
+  const done = await submitConfirmed(client, args, approval);
   return {
     id: done.job_id,
     index: i,

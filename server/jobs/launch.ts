@@ -9,13 +9,14 @@ import { labelBase } from '../vast/labels.js';
 import { selectOffers } from '../vast/offer-selection.js';
 import { rentReconciled } from '../vast/rent.js';
 import type { AttemptRow } from '../store/job-store.js';
+import { capReached } from './budget-reserve.js';
 import type { JobCtx } from './job-context.js';
 import { placeInputs } from './job-inputs.js';
 import { jobResolved } from './plan.js';
 import { InputChanged } from './s3-inputs.js';
 import { sendGo } from './remote-agent.js';
 import { agentOnstart } from './worker-agent.js';
-import { HEARTBEAT_SECONDS } from './monitor.js';
+import { confirmLoss, HEARTBEAT_SECONDS, type SupervisorMemo } from './monitor.js';
 
 const DEAD = new Set(['lost', 'stopped', 'destroyed', 'abandoned']);
 const noProgress = async () => {};
@@ -130,10 +131,25 @@ async function reconcileSent(ctx: JobCtx, a: AttemptRow): Promise<void> {
   }
 }
 
+/**
+ * The rental billed while it provisioned (image pull, loading, a slow pass): before the worker starts, the
+ * cap must still leave room for the stop the first look while it runs would otherwise decide at once.
+ */
+async function budgetGone(ctx: JobCtx, a: AttemptRow, memo: SupervisorMemo): Promise<boolean> {
+  if (!(await capReached(ctx, memo, a.price_per_hour ?? 0))) return false;
+  await ctx.move(
+    'TEARDOWN',
+    `budget: spent $${(await ctx.spent()).toFixed(4)} of the $${ctx.spec.max_cost_usd} cap while instance #${a.instance_id} provisioned; no room left to run the command and stop it`,
+    { outcome: 'budget_exhausted', waiting_for: null },
+  );
+  return true;
+}
+
 /** Inputs, then the last verified checkpoint, each copied and verified; then the worker may start. */
-async function prepare(ctx: JobCtx, a: AttemptRow): Promise<void> {
+async function prepare(ctx: JobCtx, a: AttemptRow, memo: SupervisorMemo): Promise<void> {
   const instanceId = a.instance_id!;
   const spec = ctx.spec;
+  if (await budgetGone(ctx, a, memo)) return;
   // Inputs live in the submitter's folder, whichever replica took the submit: read every replica's records
   // first (input staging reads them synchronously, from this read) and stop here when they cannot be read.
   if (spec.inputs.length) await jobCopyBaseShared(ctx.deps, ctx.job.id);
@@ -154,13 +170,15 @@ async function prepare(ctx: JobCtx, a: AttemptRow): Promise<void> {
     );
     resumed = ` from checkpoint step ${step} (restored and verified)`;
   }
+  // The copies took time that billed too.
+  if (await budgetGone(ctx, a, memo)) return;
   await ctx.withSession(instanceId, sendGo);
   await ctx.attempt(a.n, { state: 'running', suspect_since: null });
   await ctx.move('RUNNING', `attempt ${a.n} running on instance #${instanceId} (machine ${a.machine_id})${resumed}`, { waiting_for: null });
 }
 
 /** One pass of PROVISIONING or RECOVERING. */
-export async function stepLaunch(ctx: JobCtx): Promise<void> {
+export async function stepLaunch(ctx: JobCtx, memo: SupervisorMemo): Promise<void> {
   const a = await ctx.current();
   if (!a || DEAD.has(a.state)) {
     if (ctx.job.recoveries > ctx.spec.max_recoveries) {
@@ -184,7 +202,7 @@ export async function stepLaunch(ctx: JobCtx): Promise<void> {
   }
   if (inst.actual_status === 'running') {
     try {
-      await prepare(ctx, a);
+      await prepare(ctx, a, memo);
     } catch (e) {
       // What submit pinned is gone: no retry or other machine can bring it back.
       if (e instanceof InputChanged) {
@@ -196,7 +214,11 @@ export async function stepLaunch(ctx: JobCtx): Promise<void> {
     return;
   }
   const late = ctx.now() - (a.started_at ?? ctx.now()) > ctx.settings.provisionDeadlineSeconds;
-  if (late || inst.actual_status === 'exited' || inst.actual_status === 'offline') {
+  // Stopped before it ever ran (an interruptible rental outbid while loading: dstack's outbid row has
+  // intended_status stopped too, the docs' reading resumes later): given up once a second reading agrees.
+  const stopped = inst.actual_status === 'stopped' || inst.intended_status === 'stopped';
+  if (stopped && !late && !(await confirmLoss(ctx, a))) return;
+  if (late || stopped || inst.actual_status === 'exited' || inst.actual_status === 'offline') {
     await ctx.stopInstance(inst.id, late ? 'provisioning deadline passed' : `instance ${inst.actual_status}`);
     await ctx.attempt(a.n, { state: 'stopped', ended_at: ctx.now() });
     await ctx.update({ recoveries: ctx.job.recoveries + 1, waiting_for: null });

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { runCopy } from '../copy/run-copy.js';
 import type { AttemptRow } from '../store/job-store.js';
 import type { JobCtx } from './job-context.js';
+import { capReached } from './budget-reserve.js';
 import { completeLines, probeAgent, readAgentLogs, terminateAgent, type AgentProbe } from './remote-agent.js';
 
 /** How often the worker agent ticks its heartbeat (seconds of the instance's own clock). */
@@ -15,14 +16,15 @@ export interface SupervisorMemo {
   lastSync: Map<string, number>;
   /** When SIGTERM was sent, per job. */
   termSentAt: Map<string, number>;
-  /** When the job was last looked at while running: the observed gap between passes. */
+  /** When the job was last looked at (any active state), and the observed gap between the last two looks. */
   lastPass: Map<string, number>;
+  passGap: Map<string, number>;
   /** How long the last checkpoint copy took (platform seconds), per job: the final one before a stop takes about as long. */
   syncSeconds: Map<string, number>;
 }
 
 export function newMemo(): SupervisorMemo {
-  return { heartbeat: new Map(), lastSync: new Map(), termSentAt: new Map(), lastPass: new Map(), syncSeconds: new Map() };
+  return { heartbeat: new Map(), lastSync: new Map(), termSentAt: new Map(), lastPass: new Map(), passGap: new Map(), syncSeconds: new Map() };
 }
 
 const noProgress = async () => {};
@@ -57,7 +59,7 @@ export async function pullLogs(ctx: JobCtx, a: AttemptRow, read: (offset: number
 }
 
 /** First reading of a loss: remembered. Second one, far enough apart: confirmed. */
-async function confirmLoss(ctx: JobCtx, a: AttemptRow): Promise<boolean> {
+export async function confirmLoss(ctx: JobCtx, a: AttemptRow): Promise<boolean> {
   if (a.suspect_since === null) {
     await ctx.attempt(a.n, { suspect_since: ctx.now() });
     return false;
@@ -141,17 +143,9 @@ export async function stepRunning(ctx: JobCtx, memo: SupervisorMemo): Promise<vo
       await ctx.move('FINALIZING', `worker did not exit within ${spec.grace_seconds} s of SIGTERM`);
     return;
   }
-  const rate = a.price_per_hour ?? 0;
-  // Stopping takes time that still bills: the pass that sends SIGTERM, the grace, the pass that sees the exit,
-  // finalize (a final checkpoint copy and one copy per output, each about as long as the last checkpoint copy
-  // took) and the teardown pass. Reserve three observed pass gaps, the grace and those copies, so the cap is
-  // passed by at most one interval even when the machine is slow.
-  const prev = memo.lastPass.get(ctx.job.id);
-  memo.lastPass.set(ctx.job.id, now);
-  const gap = Math.max(ctx.settings.pollMs / 1000, prev === undefined ? 0 : now - prev);
-  const copies = 1 + spec.outputs.length * Math.max(1, Number(spec.output_dir !== undefined) + Number(spec.output_s3_uri !== undefined));
-  const reserve = (rate * (3 * gap + spec.grace_seconds + copies * (memo.syncSeconds.get(ctx.job.id) ?? 0))) / 3600;
-  const stopFor = ctx.job.cancel_requested ? 'cancelled' : (await ctx.spent()) + reserve >= spec.max_cost_usd ? 'budget_exhausted' : null;
+  // Reserve what stopping costs (three observed pass gaps, the grace, the final copies), so the cap is passed
+  // by at most one interval even when the machine is slow (server/jobs/budget-reserve.ts).
+  const stopFor = ctx.job.cancel_requested ? 'cancelled' : (await capReached(ctx, memo, a.price_per_hour ?? 0)) ? 'budget_exhausted' : null;
   if (stopFor) {
     await ctx.withSession(a.instance_id!, terminateAgent);
     memo.termSentAt.set(ctx.job.id, now);

@@ -6,6 +6,7 @@ import { approvalValid, stepFinalize, stepTeardown } from './finish.js';
 import { DEFAULT_SETTINGS, JobCtx, type SupervisorSettings } from './job-context.js';
 import { stepLaunch } from './launch.js';
 import { newMemo, stepRunning, type SupervisorMemo } from './monitor.js';
+import { noteVisit } from './budget-reserve.js';
 import { scanOrphans } from './orphan-scan.js';
 
 export const SUPERVISOR_LEASE = 'jobd';
@@ -78,6 +79,8 @@ export class Supervisor {
 
   private async step(job: JobRow, fence: Fence): Promise<void> {
     const ctx = new JobCtx(this.deps, this.store, fence, this.settings, job);
+    // How long the next look at this job takes to come is part of what its cap must reserve.
+    noteVisit(this.memo, job.id, ctx.now());
     try {
       switch (job.state) {
         case 'SUBMITTED':
@@ -90,7 +93,7 @@ export class Supervisor {
             await ctx.move('TEARDOWN', 'cancel requested while provisioning: accounting for any rental in flight', { outcome: 'cancelled' });
             return;
           }
-          return await stepLaunch(ctx);
+          return await stepLaunch(ctx, this.memo);
         case 'RUNNING':
           return await stepRunning(ctx, this.memo);
         case 'FINALIZING':

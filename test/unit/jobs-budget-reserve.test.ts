@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerDeps } from '../../server/deps.js';
+import { noteVisit, stopReserveUsd } from '../../server/jobs/budget-reserve.js';
+import { JobCtx } from '../../server/jobs/job-context.js';
+import { JobSpecSchema } from '../../server/jobs/job-spec.js';
+import { stepLaunch } from '../../server/jobs/launch.js';
+import { newMemo, type SupervisorMemo } from '../../server/jobs/monitor.js';
+import { SqliteJobStore } from '../../server/store/sqlite-store.js';
+import { TEST_SUPERVISOR_SETTINGS } from '../helpers/jobs.js';
+
+/**
+ * Seed s5-jobs-b of the jobs campaign: twelve jobs provisioned in one slow supervisor pass (about 72 platform
+ * seconds from rental to the first look at a running instance). Jobs with caps of $0.004–0.006 had spent all
+ * or nearly all of it before their worker was started, and the worker was started anyway; the first look while
+ * it ran came a whole pass later, after the command had finished, and they ended 2–3× over their cap.
+ */
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const RENTED_AT = 1000;
+
+async function provisionedJob(o: { cap: number; perHour: number }) {
+  const dir = mkdtempSync(join(tmpdir(), 'jobs-budget-'));
+  dirs.push(dir);
+  const store = new SqliteJobStore(join(dir, 'jobs.sqlite'));
+  const spec = JobSpecSchema.parse({
+    name: 'capped',
+    image: 'ubuntu:22.04',
+    command: 'train',
+    disk_gb: 20,
+    interruptible: false,
+    outputs: ['/workspace/out/model.bin'],
+    output_dir: 'out',
+    max_cost_usd: o.cap,
+    checkpoint_sync_seconds: 10,
+    grace_seconds: 5,
+  });
+  await store.createJob({ id: 'j1', name: 'capped', spec, now: RENTED_AT - 10 }, null);
+  const fence = (await store.acquireLease('job:j1', 'sup', 60, Date.now() / 1000))!;
+  await store.transition(fence, 'j1', 'PROVISIONING', 'looking for an offer', RENTED_AT - 5);
+  await store.addAttempt(fence, {
+    job_id: 'j1',
+    label: 'ada-job-j1-a1-abcdef',
+    state: 'intent',
+    offer_id: 1,
+    machine_id: 2,
+    instance_id: null,
+    price_per_hour: o.perHour,
+  });
+  await store.updateAttempt(fence, 'j1', 1, { state: 'rented', started_at: RENTED_AT, instance_id: 77 });
+  const clock = { now: RENTED_AT };
+  const deps = {
+    now: () => clock.now,
+    logger: { info: () => undefined, warn: () => undefined },
+    config: { stateDir: dir, copyRoot: dir },
+    vast: { getInstance: async (id: number) => ({ id, actual_status: 'running', intended_status: 'running', status_msg: null }) },
+  } as unknown as ServerDeps;
+  const sessions: number[] = [];
+  const ctxAt = async (now: number) => {
+    clock.now = now;
+    const ctx = new JobCtx(deps, store, fence, TEST_SUPERVISOR_SETTINGS, (await store.getJob('j1'))!);
+    // The worker is started over SSH: counted, never opened.
+    ctx.withSession = (async (id: number) => {
+      sessions.push(id);
+    }) as JobCtx['withSession'];
+    return ctx;
+  };
+  return { store, ctxAt, sessions };
+}
+
+describe('the cap before the worker starts', () => {
+  it('does not start the worker when provisioning already spent the cap (job ed3b90ed: $0.2347/h, cap $0.0047, 72.4 s)', async () => {
+    const { store, ctxAt, sessions } = await provisionedJob({ cap: 0.0047, perHour: 0.2347 });
+    const memo = newMemo();
+    await stepLaunch(await ctxAt(RENTED_AT + 72.4), memo);
+    const job = (await store.getJob('j1'))!;
+    expect(sessions).toEqual([]);
+    expect(job.state).toBe('TEARDOWN');
+    expect(job.outcome).toBe('budget_exhausted');
+    expect((await store.events('j1')).at(-1)!.reason).toMatch(/while instance #77 provisioned/);
+  });
+
+  it('reserves the observed time between two looks (job dae30c6f: $0.2465/h, cap $0.0058, 77.1 s, looks 28 s apart)', async () => {
+    const { store, ctxAt, sessions } = await provisionedJob({ cap: 0.0058, perHour: 0.2465 });
+    const memo: SupervisorMemo = newMemo();
+    // The pass before (instance still loading), then the one that finds it running, 28 platform seconds later.
+    noteVisit(memo, 'j1', RENTED_AT + 49.1);
+    noteVisit(memo, 'j1', RENTED_AT + 77.1);
+    await stepLaunch(await ctxAt(RENTED_AT + 77.1), memo);
+    expect(sessions).toEqual([]);
+    expect((await store.getJob('j1'))!.outcome).toBe('budget_exhausted');
+  });
+
+  it('starts the worker when the cap leaves room for the stop', async () => {
+    const { store, ctxAt, sessions } = await provisionedJob({ cap: 0.0058, perHour: 0.2465 });
+    const memo = newMemo();
+    noteVisit(memo, 'j1', RENTED_AT + 2);
+    noteVisit(memo, 'j1', RENTED_AT + 6);
+    await stepLaunch(await ctxAt(RENTED_AT + 6), memo);
+    expect(sessions).toEqual([77]);
+    const job = (await store.getJob('j1'))!;
+    expect(job.state).toBe('RUNNING');
+    expect(job.outcome).toBeNull();
+  });
+});
+
+describe('the stop reserve', () => {
+  it('counts three observed gaps between looks, the grace and the final copies', async () => {
+    const { ctxAt } = await provisionedJob({ cap: 0.0058, perHour: 0.2465 });
+    const ctx = await ctxAt(RENTED_AT);
+    const memo = newMemo();
+    // Nothing observed yet (a supervisor just started): the poll pause.
+    expect(stopReserveUsd(ctx, memo, 3600)).toBeCloseTo(3 * 0.02 + 5, 6);
+    noteVisit(memo, 'j1', 10);
+    noteVisit(memo, 'j1', 38);
+    memo.syncSeconds.set('j1', 2);
+    // One output to one destination plus the final checkpoint: two copies.
+    expect(stopReserveUsd(ctx, memo, 3600)).toBeCloseTo(3 * 28 + 5 + 2 * 2, 6);
+  });
+});

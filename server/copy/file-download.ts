@@ -173,6 +173,7 @@ export async function downloadFile(
     hashing.catch(() => undefined);
     let sinceSync = 0;
     let syncing = false;
+    let syncFailed: Error | null = null;
     const channels = new Set<ClientChannel>();
     const stream = async (g: (typeof ranges)[number], opened?: ClientChannel) => {
       // An opened channel streams the whole file: cut it at the end of its range when there are more.
@@ -209,11 +210,21 @@ export async function downloadFile(
               // Flush in the background, so the final fsync has little left to do.
               sinceSync = 0;
               syncing = true;
-              fdatasync(fd, () => (syncing = false));
+              fdatasync(fd, (e) => {
+                syncing = false;
+                // Linux reports a lost write-back once: the final fsync would not see it again.
+                if (e) syncFailed ??= localWriteError(partial, e);
+              });
             }
             poke();
           },
           () => ch.resume(),
+          (e) => {
+            stopped ??= e;
+            poke();
+            ch.close();
+            ch.resume();
+          },
         );
         const onAbort = () => ch.close();
         conn.signal?.addEventListener('abort', onAbort, { once: true });
@@ -262,18 +273,26 @@ export async function downloadFile(
       stream(g, i === 0 ? pre?.data : undefined).catch((e: Error) => {
         stopped ??= e;
         poke();
-        for (const c of channels) c.close();
+        for (const c of channels) {
+          c.close();
+          c.resume();
+        }
         throw e;
       }),
     );
     try {
       await Promise.all(runs);
       await fsyncP(fd);
+      if (syncFailed) throw syncFailed;
       if (fstatSync(fd).size !== size) throw localWriteError(partial, Object.assign(new Error('short file'), { code: 'ENOSPC' }));
     } catch (e) {
       stopped ??= e as Error;
       poke();
-      for (const c of channels) c.close();
+      // Paused channels are resumed too: a paused channel never reports its close.
+      for (const c of channels) {
+        c.close();
+        c.resume();
+      }
       await Promise.allSettled(runs);
       await hashing.catch(() => undefined);
       await remoteHash.catch(() => undefined);

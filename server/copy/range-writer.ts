@@ -23,6 +23,7 @@ export class RangeWriter {
    * @param at file offset of the range's first byte
    * @param onWritten bytes now written, in order
    * @param onFree the source may resume (after `push` answered false)
+   * @param onFail a write failed: stop the source (it may be paused, and a paused channel never closes)
    */
   constructor(
     private readonly fd: number,
@@ -31,6 +32,7 @@ export class RangeWriter {
     private readonly slabBytes: number,
     private readonly onWritten: (n: number) => void,
     private readonly onFree: () => void,
+    private readonly onFail: (e: Error) => void = () => undefined,
   ) {}
 
   get failed(): Error | null {
@@ -63,6 +65,7 @@ export class RangeWriter {
         if (!buf) {
           // A copy: the network's buffer must not be kept.
           this.carry = Buffer.from(d.subarray(off));
+          this.pump();
           return false;
         }
         this.filling = { buf, len: 0 };
@@ -105,6 +108,7 @@ export class RangeWriter {
       (e: Error) => {
         this.writing = false;
         this.failure = e;
+        this.onFail(e);
         this.check();
       },
     );

@@ -76,7 +76,7 @@ function hostKeyRefusal(deps: ServerDeps, instanceId: number, url: string, m: { 
  * retries for up to `readinessMs` (sshd may not be up right after `running`), then a diagnosis.
  */
 export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts: AccessOptions): Promise<Access> {
-  let recent = opts.recentReadMs ? deps.vast.recentInstance?.(instanceId, opts.recentReadMs) : null;
+  const recent = opts.recentReadMs ? deps.vast.recentInstance?.(instanceId, opts.recentReadMs) : null;
   const inst = recent?.actual_status === 'running' ? recent : await deps.vast.requireInstance(instanceId);
   if (inst.actual_status !== 'running') {
     throw new VastMcpError(
@@ -133,10 +133,9 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
     if (opts.signal?.aborted)
       throw new VastMcpError(`Connecting to instance ${instanceId} was cancelled by the client; nothing was run.`, 'cancelled');
     if (inst === recent) {
-      // The read we used was a moment old: a fresh one says at once whether it still runs.
-      recent = null;
-      const fresh = await deps.vast.getInstance(instanceId);
-      if (!fresh || fresh.actual_status !== 'running') break;
+      // The read we used was a moment old: start again from a fresh one (it may not run any more, or
+      // run elsewhere: a restart moves its ports), within what is left of the readiness budget.
+      return openInstanceSsh(deps, instanceId, { ...opts, recentReadMs: undefined, readinessMs: Math.max(0, deadline - deps.monotonicMs()) });
     }
     if (deps.monotonicMs() + delay > deadline) break;
     await deps.sleep(delay);

@@ -5,7 +5,7 @@ type Client = InstanceType<typeof ssh2.Client>;
 /** What ssh2 keeps behind its public API: its protocol (with `ping`) and the queue of global-request replies. */
 interface ClientInternals {
   _protocol?: { ping?: () => void };
-  _callbacks?: ((failed: boolean) => void)[];
+  _callbacks?: ((failed: boolean | Error) => void)[];
 }
 
 /**
@@ -29,18 +29,20 @@ export function pingMs(client: Client, timeoutMs = 2000): Promise<number | null>
     }, timeoutMs);
     timer.unref?.();
     // The reply queue is in request order: this entry is answered by our ping's reply (even a late one).
-    replies.push(() => {
+    const entry = (answer: boolean | Error) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      resolve(performance.now() - started);
-    });
+      // ssh2 answers every pending request with an Error when the connection ends: that is no round trip.
+      resolve(answer instanceof Error ? null : performance.now() - started);
+    };
+    replies.push(entry);
     try {
       ping.call(c._protocol);
     } catch {
-      done = true;
-      clearTimeout(timer);
-      resolve(null);
+      const i = replies.lastIndexOf(entry);
+      if (i >= 0) replies.splice(i, 1);
+      entry(new Error('ping not sent'));
     }
   });
 }

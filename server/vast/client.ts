@@ -222,50 +222,70 @@ export class VastClient extends InstanceExtrasApi {
 
   async setState(id: number, state: 'running' | 'stopped'): Promise<void> {
     this.forget(id);
-    await this.http.call({
-      method: 'PUT',
-      path: `/api/v0/instances/${id}/`,
-      body: { state },
-      schema: SuccessSchema,
-      idempotent: true,
-      rejectSoftFailure: true,
-    });
+    try {
+      await this.http.call({
+        method: 'PUT',
+        path: `/api/v0/instances/${id}/`,
+        body: { state },
+        schema: SuccessSchema,
+        idempotent: true,
+        rejectSoftFailure: true,
+      });
+    } finally {
+      // A read in flight meanwhile may have put the row from before the change back.
+      this.forget(id);
+    }
   }
 
   async setLabel(id: number, label: string): Promise<void> {
     this.forget(id);
-    await this.http.call({
-      method: 'PUT',
-      path: `/api/v0/instances/${id}/`,
-      body: { label },
-      schema: SuccessSchema,
-      idempotent: true,
-      rejectSoftFailure: true,
-    });
+    try {
+      await this.http.call({
+        method: 'PUT',
+        path: `/api/v0/instances/${id}/`,
+        body: { label },
+        schema: SuccessSchema,
+        idempotent: true,
+        rejectSoftFailure: true,
+      });
+    } finally {
+      // A read in flight meanwhile may have put the row from before the change back.
+      this.forget(id);
+    }
   }
 
   async reboot(id: number): Promise<void> {
     this.forget(id);
-    await this.http.call({
-      method: 'PUT',
-      path: `/api/v0/instances/reboot/${id}/`,
-      body: {},
-      schema: SuccessSchema,
-      idempotent: false,
-      rejectSoftFailure: true,
-    });
+    try {
+      await this.http.call({
+        method: 'PUT',
+        path: `/api/v0/instances/reboot/${id}/`,
+        body: {},
+        schema: SuccessSchema,
+        idempotent: false,
+        rejectSoftFailure: true,
+      });
+    } finally {
+      // A read in flight meanwhile may have put the row from before the change back.
+      this.forget(id);
+    }
   }
 
   async changeBid(id: number, price: number | null): Promise<void> {
     this.forget(id);
-    await this.http.call({
-      method: 'PUT',
-      path: `/api/v0/instances/bid_price/${id}/`,
-      body: { client_id: 'me', price },
-      schema: SuccessSchema,
-      idempotent: true,
-      rejectSoftFailure: true,
-    });
+    try {
+      await this.http.call({
+        method: 'PUT',
+        path: `/api/v0/instances/bid_price/${id}/`,
+        body: { client_id: 'me', price },
+        schema: SuccessSchema,
+        idempotent: true,
+        rejectSoftFailure: true,
+      });
+    } finally {
+      // A read in flight meanwhile may have put the row from before the change back.
+      this.forget(id);
+    }
   }
 
   /**
@@ -284,6 +304,7 @@ export class VastClient extends InstanceExtrasApi {
         idempotent: true,
         rejectSoftFailure: true,
       });
+      this.forget(id);
     } catch (e) {
       const gone = e instanceof VastApiError && (e.kind === 'not_found' || e.apiCode === 'no_such_instance');
       if (gone && (await this.getInstance(id)) === null) return;

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
+import { INSTANCE_READ_SPACING_MS } from '../../server/ssh/access.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEd25519 } from '../../server/ssh/keygen.js';
 import type { RunningSimulator } from '../../sim/server.js';
@@ -61,6 +62,8 @@ describe('SSH host-key pinning', () => {
     const inst = sim.world.instances.get(id)!;
     inst.directSshPort = impostorPort;
     inst.sshPort = impostorPort;
+    // Past the platform's spacing of instance reads: the call reads the instance (and its new port) afresh.
+    await new Promise((r) => setTimeout(r, INSTANCE_READ_SPACING_MS + 100));
     const r = await mcp.call('ssh', { instance_id: id, command: 'cat /workspace/x', readiness_seconds: 0 });
     expect(r.isError).toBe(true);
     const text = textOf(r);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../../sim/server.js';
 import { connectInMemory, textOf, type Connected } from '../helpers/mcp.js';
+import { closedPort } from '../helpers/ports.js';
 import { rentOne, startTestSim } from '../helpers/sim.js';
 
 /**
@@ -34,6 +35,23 @@ describe('SSH access after a recent read', () => {
     expect(second.isError, textOf(second)).toBeFalsy();
     expect((second.structuredContent as any).stdout.text).toBe('two\n');
     expect(reads()).toBe(before);
+  });
+
+  it('when the recent read leads nowhere (its ports moved), it starts again from a fresh read', async () => {
+    const inst = sim.world.instances.get(id)!;
+    const real = { direct: inst.directSshPort, proxy: inst.sshPort };
+    const nowhere = await closedPort();
+    inst.directSshPort = nowhere;
+    inst.sshPort = nowhere;
+    await mcp.call('status', { instance_id: id });
+    // The platform now shows where sshd really is; the read just made still says otherwise.
+    inst.directSshPort = real.direct;
+    inst.sshPort = real.proxy;
+    const before = reads();
+    const r = await mcp.call('ssh', { instance_id: id, command: 'echo moved', readiness_seconds: 20 });
+    expect(r.isError, textOf(r)).toBeFalsy();
+    expect((r.structuredContent as any).stdout.text).toBe('moved\n');
+    expect(reads()).toBe(before + 1);
   });
 
   it('a stop we asked for forgets the read: the next call reads afresh and says it is not running', async () => {

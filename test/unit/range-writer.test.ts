@@ -86,6 +86,34 @@ describe('RangeWriter', () => {
   });
 });
 
+describe('RangeWriter with the source paused', () => {
+  it('reports a failed write at once, so a paused source can be stopped (a paused channel never closes)', async () => {
+    const path = join(dir, 'd.bin');
+    closeSync(openSync(path, 'w'));
+    const fd = openSync(path, 'r');
+    let failed: Error | null = null;
+    const gotFailure = new Promise<void>((ok) => {
+      const w = new RangeWriter(
+        fd,
+        path,
+        0,
+        1024,
+        () => undefined,
+        () => undefined,
+        (e) => {
+          failed = e;
+          ok();
+        },
+      );
+      // More than both slabs hold: the source is told to pause, and nobody calls finish().
+      expect(w.push(pattern(3000, 5))).toBe(false);
+    });
+    await gotFailure;
+    expect(String(failed)).toMatch(/d\.bin/);
+    closeSync(fd);
+  });
+});
+
 describe('streamsFor', () => {
   it.each([
     [0.2, 1],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planRanges } from '../../server/copy/file-download.js';
+import { planRanges } from '../../server/copy/stream-plan.js';
 
 const MIB = 1024 * 1024;
 

@@ -2,7 +2,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, writeSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { streamsFor } from '../../server/copy/file-download.js';
+import { streamsFor } from '../../server/copy/stream-plan.js';
 import { RangeWriter } from '../../server/copy/range-writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'range-writer-'));

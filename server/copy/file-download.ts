@@ -43,10 +43,11 @@ async function localPrefixSha(path: string, len: number): Promise<string> {
 }
 
 /**
- * Copies one file off the instance into `dir/name`: parallel ranged streams written in place into a
- * partial file, the instance's sha256 computed concurrently, and our sha256 read back from the file
- * itself as its contiguous prefix grows (what is on disk, not what the network said). Resumes only
- * from a partial whose bytes the instance confirms to be a prefix of the file.
+ * Copies one file off the instance into `dir/name`: as many ranged streams as the link needs, written
+ * in place into a partial file, the instance's sha256 computed concurrently. Our sha256 covers the
+ * bytes handed to the file's writes (one stream from the start) or is read back from the file as its
+ * contiguous prefix grows (several streams, a resumed prefix). Resumes only from a partial whose
+ * bytes the instance confirms to be a prefix of the file.
  */
 export async function downloadFile(
   conn: CopyConnection,
@@ -56,8 +57,6 @@ export async function downloadFile(
   dir: string,
   name: string,
   onBytes: (n: number) => void,
-  /** Parallel streams at most; by default as many as the link's round trip calls for. */
-  maxStreams?: number,
   first?: { data: ClientChannel; hash: Promise<string> },
 ): Promise<FileDownload> {
   const partial = join(dir, `.${name}${PARTIAL_SUFFIX}`);
@@ -90,7 +89,7 @@ export async function downloadFile(
 
   async function transferInto(s: SshSession, have: number, pre?: { data: ClientChannel; hash: Promise<string> }): Promise<string> {
     // Timed when the connection was idle (the first pass), else now, before these streams start.
-    const streams = maxStreams ?? (size - have >= 64 * MIB ? streamsFor(await s.roundTripMs()) : 1);
+    const streams = size - have >= 64 * MIB ? streamsFor(await s.roundTripMs()) : 1;
     let fd: number;
     try {
       fd = openSync(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);

@@ -62,7 +62,7 @@ export async function copyToLocal(
     const first = opened.data && opened.hashes ? { data: opened.data, hash: opened.hashes.wait('') } : undefined;
     first?.hash.catch(() => undefined);
     const dl = await withDestinationLock(join(dir, name), () =>
-      downloadFile(conn, tree, req.remotePath, listing.size, dir, name, (n) => progress.tick(n, req.remotePath), undefined, first),
+      downloadFile(conn, tree, req.remotePath, listing.size, dir, name, (n) => progress.tick(n, req.remotePath), first),
     );
     await recordCopies(deps, [
       {

@@ -220,72 +220,33 @@ export class VastClient extends InstanceExtrasApi {
     return r.new_contract;
   }
 
-  async setState(id: number, state: 'running' | 'stopped'): Promise<void> {
+  /**
+   * One change to an instance: its remembered read is forgotten before the request and after it (a
+   * read in flight meanwhile may have put the row from before the change back).
+   */
+  private async changeInstance(id: number, method: 'PUT' | 'DELETE', path: string, body: unknown, idempotent: boolean): Promise<void> {
     this.forget(id);
     try {
-      await this.http.call({
-        method: 'PUT',
-        path: `/api/v0/instances/${id}/`,
-        body: { state },
-        schema: SuccessSchema,
-        idempotent: true,
-        rejectSoftFailure: true,
-      });
+      await this.http.call({ method, path, body, schema: SuccessSchema, idempotent, rejectSoftFailure: true });
     } finally {
-      // A read in flight meanwhile may have put the row from before the change back.
       this.forget(id);
     }
+  }
+
+  async setState(id: number, state: 'running' | 'stopped'): Promise<void> {
+    await this.changeInstance(id, 'PUT', `/api/v0/instances/${id}/`, { state }, true);
   }
 
   async setLabel(id: number, label: string): Promise<void> {
-    this.forget(id);
-    try {
-      await this.http.call({
-        method: 'PUT',
-        path: `/api/v0/instances/${id}/`,
-        body: { label },
-        schema: SuccessSchema,
-        idempotent: true,
-        rejectSoftFailure: true,
-      });
-    } finally {
-      // A read in flight meanwhile may have put the row from before the change back.
-      this.forget(id);
-    }
+    await this.changeInstance(id, 'PUT', `/api/v0/instances/${id}/`, { label }, true);
   }
 
   async reboot(id: number): Promise<void> {
-    this.forget(id);
-    try {
-      await this.http.call({
-        method: 'PUT',
-        path: `/api/v0/instances/reboot/${id}/`,
-        body: {},
-        schema: SuccessSchema,
-        idempotent: false,
-        rejectSoftFailure: true,
-      });
-    } finally {
-      // A read in flight meanwhile may have put the row from before the change back.
-      this.forget(id);
-    }
+    await this.changeInstance(id, 'PUT', `/api/v0/instances/reboot/${id}/`, {}, false);
   }
 
   async changeBid(id: number, price: number | null): Promise<void> {
-    this.forget(id);
-    try {
-      await this.http.call({
-        method: 'PUT',
-        path: `/api/v0/instances/bid_price/${id}/`,
-        body: { client_id: 'me', price },
-        schema: SuccessSchema,
-        idempotent: true,
-        rejectSoftFailure: true,
-      });
-    } finally {
-      // A read in flight meanwhile may have put the row from before the change back.
-      this.forget(id);
-    }
+    await this.changeInstance(id, 'PUT', `/api/v0/instances/bid_price/${id}/`, { client_id: 'me', price }, true);
   }
 
   /**
@@ -294,17 +255,8 @@ export class VastClient extends InstanceExtrasApi {
    * confirms the instance is gone (`{"instances": null}`).
    */
   async destroy(id: number): Promise<void> {
-    this.forget(id);
     try {
-      await this.http.call({
-        method: 'DELETE',
-        path: `/api/v0/instances/${id}/`,
-        body: {},
-        schema: SuccessSchema,
-        idempotent: true,
-        rejectSoftFailure: true,
-      });
-      this.forget(id);
+      await this.changeInstance(id, 'DELETE', `/api/v0/instances/${id}/`, {}, true);
     } catch (e) {
       const gone = e instanceof VastApiError && (e.kind === 'not_found' || e.apiCode === 'no_such_instance');
       if (gone && (await this.getInstance(id)) === null) return;

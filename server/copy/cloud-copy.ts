@@ -1,10 +1,11 @@
 import { basename } from 'node:path';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+// Types only: the AWS SDK (~20 MB resident) loads when an S3 copy first runs, not at server start.
+import type { S3Client } from '@aws-sdk/client-s3';
 import { VastMcpError } from '../errors.js';
 import type { ServerDeps } from '../deps.js';
 import type { SshSession } from '../ssh/ssh-session.js';
 import { listRemote, remoteSha256 } from './remote-files.js';
-import { makeS3Client, parseS3Uri, readBackSha256 } from './s3-store.js';
+import { headObject, makeS3Client, parseS3Uri, readBackSha256 } from './s3-store.js';
 import { recordCopies } from './record-copy.js';
 import type { FileReport } from './run-copy.js';
 
@@ -26,12 +27,8 @@ interface Expected {
 /** Every object present with the expected size (cheap HEAD probes; hashes come after). */
 async function sizesMatch(client: S3Client, bucket: string, files: Expected[]): Promise<boolean> {
   for (const f of files) {
-    try {
-      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: f.key }));
-      if (Number(head.ContentLength ?? -1) !== f.size) return false;
-    } catch {
-      return false;
-    }
+    const head = await headObject(client, bucket, f.key).catch(() => null);
+    if (head === null || head.size !== f.size) return false;
   }
   return true;
 }

@@ -1,14 +1,8 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { buildDeps } from './build-deps.js';
 import { parseCliArgs, UsageError, USAGE, type HttpArgs, type ServeArgs, type SimArgs, type TokenArgs } from './cli-args.js';
-import { loadConfig } from './config.js';
-import { createServer } from './create-server.js';
 import { VastMcpError } from './errors.js';
-import { createLogger } from './logger.js';
-import { SecretRegistry } from './secrets.js';
-import { sandboxStateDir } from './state/state-dir.js';
+import { keepYoungGenerationSmall } from './heap-limits.js';
 import { SERVER_VERSION } from './version.js';
 
 /** The only module that exits the process. */
@@ -43,6 +37,14 @@ async function runSim(args: SimArgs): Promise<void> {
 async function prepare(args: ServeArgs | HttpArgs) {
   // The AWS SDK warns on stderr that releases after January 2027 need Node 22; the locked version works on 20.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // Loaded here, after main() has set the heap flags: the server's modules are most of what start-up allocates.
+  const [{ buildDeps }, { loadConfig }, { createLogger }, { SecretRegistry }, { sandboxStateDir }] = await Promise.all([
+    import('./build-deps.js'),
+    import('./config.js'),
+    import('./logger.js'),
+    import('./secrets.js'),
+    import('./state/state-dir.js'),
+  ]);
   const secrets = new SecretRegistry();
   const { config, warnings } = loadConfig(args, process.env);
   const logger = createLogger(config.logLevel, secrets);
@@ -70,6 +72,10 @@ async function prepare(args: ServeArgs | HttpArgs) {
 
 async function runServe(args: ServeArgs): Promise<void> {
   const { config, logger, deps, closeSim } = await prepare(args);
+  const [{ createServer }, { StdioServerTransport }] = await Promise.all([
+    import('./create-server.js'),
+    import('@modelcontextprotocol/sdk/server/stdio.js'),
+  ]);
   const server = createServer(deps);
   const transport = new StdioServerTransport();
   transport.onclose = () => {
@@ -118,6 +124,7 @@ async function runToken(args: TokenArgs): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  keepYoungGenerationSmall(); // before any work allocates: server/heap-limits.ts says why
   let args: ReturnType<typeof parseCliArgs>;
   try {
     args = parseCliArgs(process.argv.slice(2));

@@ -24,7 +24,7 @@ afterEach(() => {
 
 const RENTED_AT = 1000;
 
-async function provisionedJob(o: { cap: number; perHour: number }) {
+async function provisionedJob(o: { cap: number; perHour: number; writtenAt?: number }) {
   const dir = mkdtempSync(join(tmpdir(), 'jobs-budget-'));
   dirs.push(dir);
   const store = new SqliteJobStore(join(dir, 'jobs.sqlite'));
@@ -53,6 +53,7 @@ async function provisionedJob(o: { cap: number; perHour: number }) {
     price_per_hour: o.perHour,
   });
   await store.updateAttempt(fence, 'j1', 1, { state: 'rented', started_at: RENTED_AT, instance_id: 77 });
+  if (o.writtenAt !== undefined) await store.updateJob(fence, 'j1', { waiting_for: null }, o.writtenAt);
   const clock = { now: RENTED_AT };
   const deps = {
     now: () => clock.now,
@@ -94,6 +95,22 @@ describe('the cap before the worker starts', () => {
     await stepLaunch(await ctxAt(RENTED_AT + 77.1), memo);
     expect(sessions).toEqual([]);
     expect((await store.getJob('j1'))!.outcome).toBe('budget_exhausted');
+  });
+
+  it('after a supervisor restart, does not start the worker on a reserve of three poll pauses (seed s5-jobs, job f82531dd)', async () => {
+    // $0.1423/h, cap $0.0059. The supervisor was SIGKILLed while the instance loaded; its successor's first look
+    // found it running 93.5 s after the rental, remembered no gap between looks, reserved 3 poll pauses and the
+    // grace (about 5 s) and started the worker. Its next look came a 46 s pass later, the stop took three more:
+    // $0.0068 spent, $0.0001 beyond one interval. The job was last written at the rental.
+    const { store, ctxAt, sessions } = await provisionedJob({ cap: 0.0059, perHour: 0.1423, writtenAt: RENTED_AT });
+    const memo = newMemo();
+    const job = (await store.getJob('j1'))!;
+    noteVisit(memo, 'j1', RENTED_AT + 93.5, job.updated_at);
+    await stepLaunch(await ctxAt(RENTED_AT + 93.5), memo);
+    expect(sessions).toEqual([]);
+    const after = (await store.getJob('j1'))!;
+    expect(after.state).toBe('TEARDOWN');
+    expect(after.outcome).toBe('budget_exhausted');
   });
 
   it('starts the worker when the cap leaves room for the stop', async () => {

@@ -36,7 +36,12 @@ export function stopReserveUsd(ctx: JobCtx, memo: SupervisorMemo, rate: number):
   return (rate * seconds) / 3600;
 }
 
-/** Spent so far plus the stop reserve reaches the cap: stop now (or do not start), so the cap is passed by at most one interval. */
-export async function capReached(ctx: JobCtx, memo: SupervisorMemo, rate: number): Promise<boolean> {
-  return (await ctx.spent()) + stopReserveUsd(ctx, memo, rate) >= ctx.spec.max_cost_usd;
+/**
+ * Spent so far plus the stop reserve reaches the cap: stop now (or do not start), so the cap is passed by at most
+ * one interval. `starting` (a rental or a worker start) also wants one more gap: the worker should run until at
+ * least one look while it runs, or the start buys nothing but its own stop.
+ */
+export async function capReached(ctx: JobCtx, memo: SupervisorMemo, rate: number, opts: { starting?: boolean } = {}): Promise<boolean> {
+  const minRun = opts.starting ? (rate * passGapSeconds(ctx, memo)) / 3600 : 0;
+  return (await ctx.spent()) + stopReserveUsd(ctx, memo, rate) + minRun >= ctx.spec.max_cost_usd;
 }

@@ -126,6 +126,43 @@ describe('the cap before the worker starts', () => {
   });
 });
 
+describe('the cap before a relaunch', () => {
+  it('does not rent again when the budget left covers one poll pause but not the stop of the new rental', async () => {
+    // Attempt 1 ran 100 s at $0.1423/h and was lost: $0.0040 of the $0.0059 cap spent. A new rental at $0.1500/h
+    // needs three 20 s gaps, the grace and one more gap to run (85 s, $0.0035); the old check wanted 0.02 s.
+    const { store, ctxAt, sessions } = await provisionedJob({ cap: 0.0059, perHour: 0.1423 });
+    const fence = (await store.acquireLease('job:j1', 'sup', 60, Date.now() / 1000))!;
+    await store.updateAttempt(fence, 'j1', 1, { state: 'lost', ended_at: RENTED_AT + 100 });
+    await store.transition(fence, 'j1', 'RECOVERING', 'instance lost', RENTED_AT + 100);
+    const ctx = await ctxAt(RENTED_AT + 110);
+    const rentals: number[] = [];
+    const offer = { id: 5, machine_id: 9, gpu_name: 'RTX 4090', num_gpus: 1, dph_total: 0.15, dph_base: 0.15, storage_cost: 0, disk_space: 100 };
+    Object.assign(ctx.deps, {
+      profiles: { profiles: {}, budgets: {} },
+      config: { ...ctx.deps.config, bidMultiplier: 1.2 },
+      audit: { record: () => undefined },
+      vast: {
+        searchOffers: async () => [offer],
+        // Reached only on the way to a rental: counted, then nothing is rented.
+        currentUser: async () => {
+          rentals.push(offer.id);
+          throw new Error('no rentals in this test');
+        },
+      },
+    });
+    const memo = newMemo();
+    noteVisit(memo, 'j1', RENTED_AT + 90);
+    noteVisit(memo, 'j1', RENTED_AT + 110);
+    await stepLaunch(ctx, memo);
+    expect(rentals).toEqual([]);
+    expect(sessions).toEqual([]);
+    expect((await store.attempts('j1')).length).toBe(1);
+    const job = (await store.getJob('j1'))!;
+    expect(job.state).toBe('TEARDOWN');
+    expect(job.outcome).toBe('budget_exhausted');
+  });
+});
+
 describe('the stop reserve', () => {
   it('counts three observed gaps between looks, the grace and the final copies', async () => {
     const { ctxAt } = await provisionedJob({ cap: 0.0058, perHour: 0.2465 });

@@ -11,10 +11,14 @@ import type { SupervisorMemo } from './monitor.js';
 /**
  * Notes that the supervisor looks at a job now (platform seconds), whatever its state: the time between two
  * looks is how long the next one takes to come, which a pass over many jobs (SSH probes, copies) makes far
- * longer than the poll pause. Known from the second look on; lost on restart.
+ * longer than the poll pause. Known from the second look on. The memo is lost on restart, and a restarted
+ * supervisor's first look used to reserve three poll pauses: seed s5-jobs started a worker on that, the next
+ * look came a 46 s pass later and the job ended past its cap by more than one interval. So at a first look the
+ * time since the job was last written (`lastWrite`: every look at a running job writes its spend) stands in
+ * for the gap; it includes the time no supervisor ran, which only makes the reserve larger.
  */
-export function noteVisit(memo: SupervisorMemo, jobId: string, now: number): void {
-  const prev = memo.lastPass.get(jobId);
+export function noteVisit(memo: SupervisorMemo, jobId: string, now: number, lastWrite?: number): void {
+  const prev = memo.lastPass.get(jobId) ?? lastWrite;
   memo.lastPass.set(jobId, now);
   if (prev !== undefined && now >= prev) memo.passGap.set(jobId, now - prev);
 }
@@ -32,7 +36,12 @@ export function stopReserveUsd(ctx: JobCtx, memo: SupervisorMemo, rate: number):
   return (rate * seconds) / 3600;
 }
 
-/** Spent so far plus the stop reserve reaches the cap: stop now (or do not start), so the cap is passed by at most one interval. */
-export async function capReached(ctx: JobCtx, memo: SupervisorMemo, rate: number): Promise<boolean> {
-  return (await ctx.spent()) + stopReserveUsd(ctx, memo, rate) >= ctx.spec.max_cost_usd;
+/**
+ * Spent so far plus the stop reserve reaches the cap: stop now (or do not start), so the cap is passed by at most
+ * one interval. `starting` (a rental or a worker start) also wants one more gap: the worker should run until at
+ * least one look while it runs, or the start buys nothing but its own stop.
+ */
+export async function capReached(ctx: JobCtx, memo: SupervisorMemo, rate: number, opts: { starting?: boolean } = {}): Promise<boolean> {
+  const minRun = opts.starting ? (rate * passGapSeconds(ctx, memo)) / 3600 : 0;
+  return (await ctx.spent()) + stopReserveUsd(ctx, memo, rate) + minRun >= ctx.spec.max_cost_usd;
 }

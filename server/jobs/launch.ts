@@ -27,7 +27,7 @@ function attemptLabel(base: string, jobId: string, n: number): string {
 }
 
 /** Rents a new attempt: written as an intent first, marked sent before the request, recorded after. */
-async function rentAttempt(ctx: JobCtx): Promise<void> {
+async function rentAttempt(ctx: JobCtx, memo: SupervisorMemo): Promise<void> {
   const { deps } = ctx;
   const spec = ctx.spec;
   const excluded = new Set((await ctx.store.attempts(ctx.job.id)).map((a) => a.machine_id).filter((m): m is number => m !== null));
@@ -44,12 +44,12 @@ async function rentAttempt(ctx: JobCtx): Promise<void> {
     return;
   }
   const quote = quoteOffer(offer, resolved);
-  const spent = await ctx.spent();
-  // The cap is checked before every launch: this rental must fit at least one polling interval.
-  if (spent + (quote.total_per_hour * ctx.settings.pollMs) / 3_600_000 >= spec.max_cost_usd) {
+  // The cap is checked before every launch, with the rule the worker's start uses (budget-reserve.ts): a rental
+  // with room for one poll pause only billed through its provisioning and was then refused its start.
+  if (await capReached(ctx, memo, quote.total_per_hour, { starting: true })) {
     await ctx.move(
       'TEARDOWN',
-      `budget: spent $${spent.toFixed(4)} of the $${spec.max_cost_usd} cap; no room for another launch at $${quote.total_per_hour.toFixed(4)}/h`,
+      `budget: spent $${(await ctx.spent()).toFixed(4)} of the $${spec.max_cost_usd} cap; no room for another launch at $${quote.total_per_hour.toFixed(4)}/h and its stop`,
       { outcome: 'budget_exhausted' },
     );
     return;
@@ -133,10 +133,10 @@ async function reconcileSent(ctx: JobCtx, a: AttemptRow): Promise<void> {
 
 /**
  * The rental billed while it provisioned (image pull, loading, a slow pass): before the worker starts, the
- * cap must still leave room for the stop the first look while it runs would otherwise decide at once.
+ * cap must still leave room for its stop and a run until the first look while it runs (budget-reserve.ts).
  */
 async function budgetGone(ctx: JobCtx, a: AttemptRow, memo: SupervisorMemo): Promise<boolean> {
-  if (!(await capReached(ctx, memo, a.price_per_hour ?? 0))) return false;
+  if (!(await capReached(ctx, memo, a.price_per_hour ?? 0, { starting: true }))) return false;
   await ctx.move(
     'TEARDOWN',
     `budget: spent $${(await ctx.spent()).toFixed(4)} of the $${ctx.spec.max_cost_usd} cap while instance #${a.instance_id} provisioned; no room left to run the command and stop it`,
@@ -185,7 +185,7 @@ export async function stepLaunch(ctx: JobCtx, memo: SupervisorMemo): Promise<voi
       await ctx.move('TEARDOWN', `gave up after ${ctx.job.recoveries - 1} recoveries (max ${ctx.spec.max_recoveries})`, { outcome: 'failed' });
       return;
     }
-    await rentAttempt(ctx);
+    await rentAttempt(ctx, memo);
     return;
   }
   if (a.state === 'intent') {

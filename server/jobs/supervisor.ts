@@ -79,8 +79,9 @@ export class Supervisor {
 
   private async step(job: JobRow, fence: Fence): Promise<void> {
     const ctx = new JobCtx(this.deps, this.store, fence, this.settings, job);
-    // How long the next look at this job takes to come is part of what its cap must reserve.
-    noteVisit(this.memo, job.id, ctx.now());
+    // How long the next look at this job takes to come is part of what its cap must reserve; the job's last write
+    // stands in for the previous look when this supervisor has not looked at it yet (budget-reserve.ts).
+    noteVisit(this.memo, job.id, ctx.now(), job.updated_at);
     try {
       switch (job.state) {
         case 'SUBMITTED':

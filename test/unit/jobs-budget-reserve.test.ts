@@ -24,7 +24,7 @@ afterEach(() => {
 
 const RENTED_AT = 1000;
 
-async function provisionedJob(o: { cap: number; perHour: number }) {
+async function provisionedJob(o: { cap: number; perHour: number; writtenAt?: number }) {
   const dir = mkdtempSync(join(tmpdir(), 'jobs-budget-'));
   dirs.push(dir);
   const store = new SqliteJobStore(join(dir, 'jobs.sqlite'));
@@ -53,6 +53,7 @@ async function provisionedJob(o: { cap: number; perHour: number }) {
     price_per_hour: o.perHour,
   });
   await store.updateAttempt(fence, 'j1', 1, { state: 'rented', started_at: RENTED_AT, instance_id: 77 });
+  if (o.writtenAt !== undefined) await store.updateJob(fence, 'j1', { waiting_for: null }, o.writtenAt);
   const clock = { now: RENTED_AT };
   const deps = {
     now: () => clock.now,
@@ -96,6 +97,22 @@ describe('the cap before the worker starts', () => {
     expect((await store.getJob('j1'))!.outcome).toBe('budget_exhausted');
   });
 
+  it('after a supervisor restart, does not start the worker on a reserve of three poll pauses (seed s5-jobs, job f82531dd)', async () => {
+    // $0.1423/h, cap $0.0059. The supervisor was SIGKILLed while the instance loaded; its successor's first look
+    // found it running 93.5 s after the rental, remembered no gap between looks, reserved 3 poll pauses and the
+    // grace (about 5 s) and started the worker. Its next look came a 46 s pass later, the stop took three more:
+    // $0.0068 spent, $0.0001 beyond one interval. The job was last written at the rental.
+    const { store, ctxAt, sessions } = await provisionedJob({ cap: 0.0059, perHour: 0.1423, writtenAt: RENTED_AT });
+    const memo = newMemo();
+    const job = (await store.getJob('j1'))!;
+    noteVisit(memo, 'j1', RENTED_AT + 93.5, job.updated_at);
+    await stepLaunch(await ctxAt(RENTED_AT + 93.5), memo);
+    expect(sessions).toEqual([]);
+    const after = (await store.getJob('j1'))!;
+    expect(after.state).toBe('TEARDOWN');
+    expect(after.outcome).toBe('budget_exhausted');
+  });
+
   it('starts the worker when the cap leaves room for the stop', async () => {
     const { store, ctxAt, sessions } = await provisionedJob({ cap: 0.0058, perHour: 0.2465 });
     const memo = newMemo();
@@ -106,6 +123,43 @@ describe('the cap before the worker starts', () => {
     const job = (await store.getJob('j1'))!;
     expect(job.state).toBe('RUNNING');
     expect(job.outcome).toBeNull();
+  });
+});
+
+describe('the cap before a relaunch', () => {
+  it('does not rent again when the budget left covers one poll pause but not the stop of the new rental', async () => {
+    // Attempt 1 ran 100 s at $0.1423/h and was lost: $0.0040 of the $0.0059 cap spent. A new rental at $0.1500/h
+    // needs three 20 s gaps, the grace and one more gap to run (85 s, $0.0035); the old check wanted 0.02 s.
+    const { store, ctxAt, sessions } = await provisionedJob({ cap: 0.0059, perHour: 0.1423 });
+    const fence = (await store.acquireLease('job:j1', 'sup', 60, Date.now() / 1000))!;
+    await store.updateAttempt(fence, 'j1', 1, { state: 'lost', ended_at: RENTED_AT + 100 });
+    await store.transition(fence, 'j1', 'RECOVERING', 'instance lost', RENTED_AT + 100);
+    const ctx = await ctxAt(RENTED_AT + 110);
+    const rentals: number[] = [];
+    const offer = { id: 5, machine_id: 9, gpu_name: 'RTX 4090', num_gpus: 1, dph_total: 0.15, dph_base: 0.15, storage_cost: 0, disk_space: 100 };
+    Object.assign(ctx.deps, {
+      profiles: { profiles: {}, budgets: {} },
+      config: { ...ctx.deps.config, bidMultiplier: 1.2 },
+      audit: { record: () => undefined },
+      vast: {
+        searchOffers: async () => [offer],
+        // Reached only on the way to a rental: counted, then nothing is rented.
+        currentUser: async () => {
+          rentals.push(offer.id);
+          throw new Error('no rentals in this test');
+        },
+      },
+    });
+    const memo = newMemo();
+    noteVisit(memo, 'j1', RENTED_AT + 90);
+    noteVisit(memo, 'j1', RENTED_AT + 110);
+    await stepLaunch(ctx, memo);
+    expect(rentals).toEqual([]);
+    expect(sessions).toEqual([]);
+    expect((await store.attempts('j1')).length).toBe(1);
+    const job = (await store.getJob('j1'))!;
+    expect(job.state).toBe('TEARDOWN');
+    expect(job.outcome).toBe('budget_exhausted');
   });
 });
 

@@ -17,8 +17,14 @@ import type { SupervisorMemo } from './monitor.js';
  * time since the job was last written (`lastWrite`: every look at a running job writes its spend) stands in
  * for the gap; it includes the time no supervisor ran, which only makes the reserve larger.
  */
+/** The longest gap a first look assumes (platform seconds): far beyond any pass seen, short of an outage. */
+const MAX_STAND_IN_GAP_S = 15 * 60;
+
 export function noteVisit(memo: SupervisorMemo, jobId: string, now: number, lastWrite?: number): void {
-  const prev = memo.lastPass.get(jobId) ?? lastWrite;
+  // The stand-in is bounded: after hours with no supervisor (a laptop asleep) the next look is a pass away, not
+  // hours, and a reserve of three outages would stop a job that is far from its cap.
+  const standIn = lastWrite === undefined ? undefined : Math.max(lastWrite, now - MAX_STAND_IN_GAP_S);
+  const prev = memo.lastPass.get(jobId) ?? standIn;
   memo.lastPass.set(jobId, now);
   if (prev !== undefined && now >= prev) memo.passGap.set(jobId, now - prev);
 }

@@ -176,4 +176,17 @@ describe('the stop reserve', () => {
     // One output to one destination plus the final checkpoint: two copies.
     expect(stopReserveUsd(ctx, memo, 3600)).toBeCloseTo(3 * 28 + 5 + 2 * 2, 6);
   });
+
+  it('after a long outage, a first look assumes a gap of at most 15 minutes, not the outage', async () => {
+    const { ctxAt } = await provisionedJob({ cap: 10, perHour: 1 });
+    const ctx = await ctxAt(RENTED_AT);
+    const memo = newMemo();
+    noteVisit(memo, 'j1', RENTED_AT + 6 * 3600, RENTED_AT);
+    expect(memo.passGap.get('j1')).toBe(900);
+    expect(stopReserveUsd(ctx, memo, 3600)).toBeCloseTo(3 * 900 + 5, 6);
+    // A short one is taken as it is.
+    const fresh = newMemo();
+    noteVisit(fresh, 'j1', RENTED_AT + 46, RENTED_AT);
+    expect(fresh.passGap.get('j1')).toBe(46);
+  });
 });

@@ -1,89 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
-import type { ClientChannel } from 'ssh2';
+import { randomBytes } from 'node:crypto';
 import { VastMcpError } from '../errors.js';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 import { withRetries, type CopyConnection } from './connection.js';
 import type { LocalFile } from './local-walk.js';
-import { dirHeader, END_OF_ARCHIVE, fileHeader, padding } from './tar-writer.js';
+import { streamTar } from './tar-stream.js';
 import { TransferInterrupted } from './transfer-errors.js';
-
-const CHUNK = 1 << 20;
-
-function write(ch: ClientChannel, buf: Buffer): Promise<void> | null {
-  return ch.write(buf) ? null : new Promise((ok) => ch.once('drain', ok));
-}
-
-/** Small pieces (headers, small files, padding) travel together: each channel write is an SSH packet of its own. */
-const BATCH = 256 * 1024;
-
-function batcher(ch: ClientChannel): { send(buf: Buffer): Promise<void> | null; flush(): Promise<void> | null } {
-  let parts: Buffer[] = [];
-  let bytes = 0;
-  const flush = () => {
-    if (!bytes) return null;
-    const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
-    parts = [];
-    bytes = 0;
-    return write(ch, all);
-  };
-  return {
-    send(buf: Buffer) {
-      parts.push(buf);
-      bytes += buf.length;
-      return bytes >= BATCH ? flush() : null;
-    },
-    flush,
-  };
-}
-
-/** Streams the files as one tar archive, hashing exactly the bytes sent; the expected checksums travel last, as one more member. */
-async function streamTar(
-  ch: ClientChannel,
-  files: LocalFile[],
-  dirs: string[],
-  manifestName: string,
-  onBytes: (n: number, label: string) => void,
-  signal?: AbortSignal,
-): Promise<Map<string, string>> {
-  const sent = new Map<string, string>();
-  const buf = Buffer.allocUnsafe(CHUNK);
-  const { send, flush } = batcher(ch);
-  for (const d of dirs) await send(dirHeader(d));
-  for (const f of files) {
-    if (signal?.aborted) throw new TransferInterrupted('cancelled');
-    await send(fileHeader(f.rel, f.size, f.mode || 0o644, f.mtime));
-    const h = createHash('sha256');
-    const fd = openSync(f.path, 'r');
-    try {
-      for (let at = 0; at < f.size; ) {
-        const n = readSync(fd, buf, 0, Math.min(CHUNK, f.size - at), at);
-        if (n <= 0)
-          throw new VastMcpError(
-            `${f.path} shrank while it was being uploaded; nothing was moved into place on the instance. Upload it again once it is no longer being written.`,
-            'copy_source_changed',
-          );
-        const part = Buffer.from(buf.subarray(0, n));
-        h.update(part);
-        at += n;
-        onBytes(n, f.rel);
-        await send(part);
-      }
-    } finally {
-      closeSync(fd);
-    }
-    const pad = padding(f.size);
-    if (pad) await send(Buffer.alloc(pad));
-    sent.set(f.rel, h.digest('hex'));
-  }
-  const manifest = Buffer.from(files.map((f) => `${sent.get(f.rel)}  ./${f.rel}\0`).join(''), 'utf8');
-  await send(fileHeader(manifestName, manifest.length));
-  await send(manifest);
-  await send(Buffer.alloc(padding(manifest.length)));
-  await send(END_OF_ARCHIVE);
-  await flush();
-  return sent;
-}
 
 /**
  * local → instance for a directory, in one remote command: the tar stream is extracted into a

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +60,28 @@ describe('uploads', () => {
     expect(await sh('ls -a /workspace | grep -c vast-mcp-partial || true')).toBe('0\n');
     expect(await sh('test -d /workspace/data/empty && echo yes')).toBe('yes\n');
     expect(r.recorded_in_ledger).toBe(0);
+  });
+
+  it('files larger than one channel write, odd sizes and a name past 100 bytes arrive byte for byte', async () => {
+    const dir = join(copyRoot, 'mixed');
+    const long = `${'n'.repeat(120)}.bin`;
+    const bodies: Record<string, Buffer> = {
+      'big.bin': randomBytes(6 * 1024 * 1024 + 3), // many 256 KiB writes, more than an SSH window; ends mid-block
+      'one.bin': randomBytes(1),
+      'empty.bin': Buffer.alloc(0),
+      [`deep/${long}`]: randomBytes(513),
+    };
+    mkdirSync(join(dir, 'deep'), { recursive: true });
+    for (const [name, body] of Object.entries(bodies)) writeFileSync(join(dir, name), body);
+    const r = data(await mcp.call('copy', { instance_id: id, direction: 'local_to_instance', local_path: 'mixed', remote_path: '/workspace/mixed' }));
+    const reported = new Map((r.files as { destination: string; sha256: string; size: number }[]).map((f) => [f.destination, f]));
+    const listed = await sh('cd /workspace/mixed && find . -type f -print0 | xargs -0 sha256sum');
+    const remote = new Map(listed.trim().split('\n').map((l) => [l.slice(66).replace(/^\.\//, ''), l.slice(0, 64)]));
+    expect(remote.size).toBe(4);
+    for (const [name, body] of Object.entries(bodies)) {
+      expect(remote.get(name), name).toBe(sha(body));
+      expect(reported.get(`/workspace/mixed/${name}`)).toMatchObject({ sha256: sha(body), size: body.length });
+    }
   });
 
   it('merges into an existing directory without touching files that are not in the upload', async () => {

@@ -3,6 +3,7 @@ import { VastMcpError } from '../errors.js';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
 import { withRetries, type CopyConnection } from './connection.js';
 import type { LocalFile } from './local-walk.js';
+import { remoteSyncFragment } from './remote-sync.js';
 import { streamTar } from './tar-stream.js';
 import { TransferInterrupted } from './transfer-errors.js';
 
@@ -12,7 +13,7 @@ import { TransferInterrupted } from './transfer-errors.js';
  * the sorted list with the checksums we sent (the archive's last member); only if they are equal is
  * the staging directory linked into place (GNU `cp -al`: the verified inodes themselves) and removed.
  * The instance's checksums come back and are compared here as well. One durability barrier for the
- * whole batch: a sync of the destination's file system (`sync -f`), all of it only where that is missing.
+ * whole batch: a sync of the destination's file system (remote-sync.ts), whose failure fails the upload.
  */
 export async function uploadTree(
   conn: CopyConnection,
@@ -35,7 +36,8 @@ export async function uploadTree(
       'find . -type f -print0 | xargs -0 -r sha256sum -z -- | sort -z > "$S.actual" || exit 14',
       'sort -z "$S.expected" > "$S.sorted" || exit 14',
       'cat "$S.actual"',
-      'if cmp -s "$S.sorted" "$S.actual"; then rc=0; cd / && { if [ -e "$D" ]; then cp -al --remove-destination -- "$S/." "$D/" && rm -rf -- "$S"; else mv -- "$S" "$D"; fi; } && { sync -f -- "$D" 2>/dev/null || sync; } || rc=15; else rc=12; rm -rf -- "$S"; fi',
+      'if cmp -s "$S.sorted" "$S.actual"; then rc=0; cd / && { if [ -e "$D" ]; then cp -al --remove-destination -- "$S/." "$D/" && rm -rf -- "$S"; else mv -- "$S" "$D"; fi; } || rc=15; else rc=12; rm -rf -- "$S"; fi',
+      `if [ $rc = 0 ]; then ${remoteSyncFragment('"$D"')} || rc=16; fi`,
       'rm -f -- "$S.expected" "$S.sorted" "$S.actual"; exit $rc',
     ].join('\n');
     const ch = await s.channel(script);
@@ -89,6 +91,7 @@ export async function uploadTree(
           13: 'checksumming (sha256sum --zero is missing: coreutils 8.30 or later is needed)',
           14: 'checksumming',
           15: 'moving the verified upload into place',
+          16: 'making the upload durable (sync reported a write-back error; the files are in place but may not be on disk)',
         }[code] ?? 'the upload';
       throw new VastMcpError(`On the instance, ${what} failed (exit ${code}: ${JSON.stringify(err.trim().slice(0, 300))}).`, 'copy_failed');
     }

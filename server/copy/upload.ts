@@ -1,3 +1,4 @@
+import { remoteSyncFragment } from './remote-sync.js';
 import { createReadStream } from 'node:fs';
 import { DEFAULT_PROGRESS_RULE } from '../ssh/progress-guard.js';
 import { shellQuote, type SshSession } from '../ssh/ssh-session.js';
@@ -67,7 +68,7 @@ export async function uploadToPartial(
 
 export async function promoteRemote(session: SshSession, partial: string, finalPath: string): Promise<void> {
   const r = await session.exec(
-    `mv -f -- ${shellQuote(partial)} ${shellQuote(finalPath)} && { sync -f -- ${shellQuote(finalPath)} 2>/dev/null || sync; }`,
+    `mv -f -- ${shellQuote(partial)} ${shellQuote(finalPath)} && ${remoteSyncFragment(shellQuote(finalPath))}`,
     120_000,
     4096,
   );

@@ -35,8 +35,20 @@ export function guardProgress(stream: Duplex, rule: ProgressRule, makeError: (re
       return (originalWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
     } as Duplex['write'];
   }
+  // Our own back-pressure is not a stalled host: when the local disk falls behind, the consumer pauses the
+  // stream and the host rightly stops sending. A window in which the stream was paused is not judged.
+  let pausedInWindow = false;
+  const originalPause = stream.pause;
+  if (rule.direction !== 'out') {
+    stream.pause = function (this: Duplex) {
+      pausedInWindow = true;
+      return originalPause.call(this);
+    } as Duplex['pause'];
+  }
   const timer = setInterval(() => {
-    if (moved < rule.minBytes) {
+    const excused = rule.direction !== 'out' && (pausedInWindow || stream.isPaused());
+    pausedInWindow = false;
+    if (!excused && moved < rule.minBytes) {
       stop();
       const err = makeError(`stalled: ${moved} bytes in ${Math.round(rule.windowMs / 1000)} s (at least ${rule.minBytes} needed)`);
       let errored = false;
@@ -54,7 +66,10 @@ export function guardProgress(stream: Duplex, rule: ProgressRule, makeError: (re
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
-    if (rule.direction !== 'out') stream.push = originalPush;
+    if (rule.direction !== 'out') {
+      stream.push = originalPush;
+      stream.pause = originalPause;
+    }
     if (rule.direction !== 'in') stream.write = originalWrite;
   };
   stream.once('close', stop);

@@ -37,4 +37,28 @@ describe('minimum progress', () => {
     stop();
     s.end();
   });
+
+  it('does not judge a window in which the reader paused the stream (the local disk behind), and judges the next', async () => {
+    const s = new PassThrough();
+    s.on('data', () => undefined);
+    guardProgress(s, { minBytes: 100, windowMs: 40, direction: 'in' }, (why) => new Error(why));
+    s.pause();
+    await new Promise((r) => setTimeout(r, 150)); // several windows with nothing moving, paused by us
+    expect(s.destroyed).toBe(false);
+    s.resume();
+    // Resumed and the host sends nothing: a stall again, within a window or two.
+    const e = await ended(s);
+    expect(e?.message).toMatch(/^stalled: 0 bytes/);
+  });
+
+  it('a pause in the middle of a window excuses that window only', async () => {
+    const s = new PassThrough();
+    s.on('data', () => undefined);
+    guardProgress(s, { minBytes: 100, windowMs: 40, direction: 'in' }, (why) => new Error(why));
+    await new Promise((r) => setTimeout(r, 10));
+    s.pause();
+    s.resume();
+    const e = await ended(s);
+    expect(e?.message).toMatch(/^stalled/);
+  });
 });

@@ -88,13 +88,18 @@ export class VastClient extends InstanceExtrasApi {
   }
 
   async searchOffers(body: Record<string, unknown>): Promise<Offer[]> {
+    return (await this.searchOffersPage(body)).offers;
+  }
+
+  /** A search, and how many rows the platform returned before `rented` was applied here (a full page may have more). */
+  async searchOffersPage(body: Record<string, unknown>): Promise<{ offers: Offer[]; returned: number }> {
     // A search changes nothing: safe to repeat although it is a POST.
     const r = await this.http.call({ method: 'POST', path: '/api/v0/bundles/', body, schema: OffersResponseSchema, idempotent: true });
     const rows = parseRows(r.offers, OfferSchema, LenientOfferSchema, 'offer', (d, m) => this.http.warn(d, m));
     // `rented` is "not a server-side filter. The server drops this key" (DOC search_offers.yaml): as
     // vast.py does, rows are filtered here (a missing flag counts as not rented).
     const rented = (body.rented as { eq?: unknown } | undefined)?.eq;
-    return typeof rented === 'boolean' ? rows.filter((o) => Boolean(o.rented) === rented) : rows;
+    return { offers: typeof rented === 'boolean' ? rows.filter((o) => Boolean(o.rented) === rented) : rows, returned: r.offers.length };
   }
 
   async gpuNames(): Promise<string[]> {

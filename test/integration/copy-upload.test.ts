@@ -76,7 +76,12 @@ describe('uploads', () => {
     const r = data(await mcp.call('copy', { instance_id: id, direction: 'local_to_instance', local_path: 'mixed', remote_path: '/workspace/mixed' }));
     const reported = new Map((r.files as { destination: string; sha256: string; size: number }[]).map((f) => [f.destination, f]));
     const listed = await sh('cd /workspace/mixed && find . -type f -print0 | xargs -0 sha256sum');
-    const remote = new Map(listed.trim().split('\n').map((l) => [l.slice(66).replace(/^\.\//, ''), l.slice(0, 64)]));
+    const remote = new Map(
+      listed
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(66).replace(/^\.\//, ''), l.slice(0, 64)]),
+    );
     expect(remote.size).toBe(4);
     for (const [name, body] of Object.entries(bodies)) {
       expect(remote.get(name), name).toBe(sha(body));

@@ -142,7 +142,7 @@ describe('the cap before a relaunch', () => {
       config: { ...ctx.deps.config, bidMultiplier: 1.2 },
       audit: { record: () => undefined },
       vast: {
-        searchOffers: async () => [offer],
+        searchOffersPage: async () => ({ offers: [offer], returned: 1 }),
         // Reached only on the way to a rental: counted, then nothing is rented.
         currentUser: async () => {
           rentals.push(offer.id);

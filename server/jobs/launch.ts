@@ -185,8 +185,7 @@ export async function stepLaunch(ctx: JobCtx, memo: SupervisorMemo): Promise<voi
       await ctx.move('TEARDOWN', `gave up after ${ctx.job.recoveries - 1} recoveries (max ${ctx.spec.max_recoveries})`, { outcome: 'failed' });
       return;
     }
-    // The offer search and the rental happen in one turn, so the next job's search sees this rental.
-    await memo.rentTurn(() => rentAttempt(ctx, memo));
+    await rentAttempt(ctx, memo);
     return;
   }
   if (a.state === 'intent') {

@@ -7,6 +7,7 @@ import { jobDir } from './job-spec.js';
 import { isTerminal, type JobState } from './state-machine.js';
 import { settleJobReservation } from '../profiles/job-spend.js';
 import { dropJobStaging } from './input-staging.js';
+import { STEP_CONCURRENCY } from './step-pool.js';
 
 /** Timings of the supervisor. Platform-clock seconds unless said otherwise. */
 export interface SupervisorSettings {
@@ -24,6 +25,8 @@ export interface SupervisorSettings {
   sshReadinessMs: number;
   /** Waiting for the worker to exit after SIGTERM beyond its grace, platform seconds. */
   exitMarginSeconds: number;
+  /** Jobs stepped at once in a pass (default STEP_CONCURRENCY). */
+  stepConcurrency?: number;
 }
 
 export const DEFAULT_SETTINGS: SupervisorSettings = {
@@ -50,6 +53,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): SupervisorSettings & { 
     leaseSeconds: num('VAST_MCP_JOBD_LEASE_SECONDS', 2, DEFAULT_SETTINGS.leaseSeconds),
     sshReadinessMs: DEFAULT_SETTINGS.sshReadinessMs,
     exitMarginSeconds: DEFAULT_SETTINGS.exitMarginSeconds,
+    stepConcurrency: num('VAST_MCP_JOBD_CONCURRENCY', 1, STEP_CONCURRENCY),
     idleExitMs: num('VAST_MCP_JOBD_IDLE_EXIT_SECONDS', 1, 600) * 1000,
   };
 }

@@ -185,7 +185,8 @@ export async function stepLaunch(ctx: JobCtx, memo: SupervisorMemo): Promise<voi
       await ctx.move('TEARDOWN', `gave up after ${ctx.job.recoveries - 1} recoveries (max ${ctx.spec.max_recoveries})`, { outcome: 'failed' });
       return;
     }
-    await rentAttempt(ctx, memo);
+    // The offer search and the rental happen in one turn, so the next job's search sees this rental.
+    await memo.rentTurn(() => rentAttempt(ctx, memo));
     return;
   }
   if (a.state === 'intent') {

@@ -3,6 +3,7 @@ import { runCopy } from '../copy/run-copy.js';
 import type { AttemptRow } from '../store/job-store.js';
 import type { JobCtx } from './job-context.js';
 import { capReached } from './budget-reserve.js';
+import { oneAtATime, type OneAtATime } from './step-pool.js';
 import { completeLines, probeAgent, readAgentLogs, terminateAgent, type AgentProbe } from './remote-agent.js';
 
 /** How often the worker agent ticks its heartbeat (seconds of the instance's own clock). */
@@ -21,10 +22,20 @@ export interface SupervisorMemo {
   passGap: Map<string, number>;
   /** How long the last checkpoint copy took (platform seconds), per job: the final one before a stop takes about as long. */
   syncSeconds: Map<string, number>;
+  /** Rentals take turns: jobs stepped at once would pick the same best offer from the same search. */
+  rentTurn: OneAtATime;
 }
 
 export function newMemo(): SupervisorMemo {
-  return { heartbeat: new Map(), lastSync: new Map(), termSentAt: new Map(), lastPass: new Map(), passGap: new Map(), syncSeconds: new Map() };
+  return {
+    heartbeat: new Map(),
+    lastSync: new Map(),
+    termSentAt: new Map(),
+    lastPass: new Map(),
+    passGap: new Map(),
+    syncSeconds: new Map(),
+    rentTurn: oneAtATime(),
+  };
 }
 
 const noProgress = async () => {};

@@ -8,6 +8,7 @@ import { stepLaunch } from './launch.js';
 import { newMemo, stepRunning, type SupervisorMemo } from './monitor.js';
 import { noteVisit } from './budget-reserve.js';
 import { scanOrphans } from './orphan-scan.js';
+import { forEachBounded, STEP_CONCURRENCY } from './step-pool.js';
 
 export const SUPERVISOR_LEASE = 'jobd';
 
@@ -25,8 +26,8 @@ export class Supervisor {
   private readonly memo: SupervisorMemo = newMemo();
   private lock: Fence | null = null;
   private stopping = false;
-  /** The job being stepped now: its lease is renewed while the step runs (copies can outlast a lease). */
-  private stepping: string | null = null;
+  /** The jobs being stepped now: their leases are renewed while the steps run (copies can outlast a lease). */
+  private readonly stepping = new Set<string>();
 
   constructor(
     private readonly deps: ServerDeps,
@@ -63,17 +64,19 @@ export class Supervisor {
     }
     await scanOrphans(this.deps, this.store, this.owner, this.settings, this.memo);
     const active = await this.store.listJobs({ active: true });
-    for (const job of active) {
-      if (this.stopping) break;
+    // A few jobs at once, each under its own lease: one stepped after another, a pass over 200 jobs waited out
+    // every SSH readiness window and copy in turn, and each job's next look (and its cap check) waited with it.
+    await forEachBounded(active, this.settings.stepConcurrency ?? STEP_CONCURRENCY, async (job) => {
+      if (this.stopping) return;
       const fence = await this.store.acquireLease(`job:${job.id}`, this.owner, this.settings.leaseSeconds, wallNow());
-      if (!fence) continue;
-      this.stepping = job.id;
+      if (!fence) return;
+      this.stepping.add(job.id);
       try {
         await this.step(job, fence);
       } finally {
-        this.stepping = null;
+        this.stepping.delete(job.id);
       }
-    }
+    });
     return (await this.store.listJobs({ active: true })).length;
   }
 
@@ -120,7 +123,7 @@ export class Supervisor {
     }
   }
 
-  /** Renews the lock and the lease of the job in hand; losing the lock stops this supervisor. */
+  /** Renews the lock and the leases of the jobs in hand; losing the lock stops this supervisor. */
   private async renew(): Promise<void> {
     const now = wallNow();
     if (this.lock && !(await this.store.acquireLease(SUPERVISOR_LEASE, this.owner, this.settings.leaseSeconds, now))) {
@@ -128,7 +131,7 @@ export class Supervisor {
       this.stopping = true;
     }
     // A job lease that was lost stays lost: the store refuses this supervisor's writes for it (fencing).
-    if (this.stepping) await this.store.acquireLease(`job:${this.stepping}`, this.owner, this.settings.leaseSeconds, now);
+    for (const id of [...this.stepping]) await this.store.acquireLease(`job:${id}`, this.owner, this.settings.leaseSeconds, now);
   }
 
   /** Runs passes until no job is active for `idleExitMs` (real ms) or stop() is called. */

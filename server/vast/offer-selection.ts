@@ -24,21 +24,23 @@ export interface Selection {
  */
 export async function selectOffers(vast: VastClient, filters: OfferFilters, count: number, conservative: boolean): Promise<Selection> {
   const want = count + (conservative ? 1 : 0);
-  for (let limit = Math.min(64, count * 4 + 8); ; limit = Math.min(MAX_LIMIT, limit * 4)) {
-    const search = buildOfferSearch({ ...filters, sort: 'price', limit });
-    // An unknown field may be refused (400) or silently ignored by the platform (its answer is not
-    // documented; the simulator can do both): never rent on a filter that may not have applied.
-    const unknown = search.warnings.filter((w) => w.startsWith('Unrecognized field'));
-    if (unknown.length)
-      throw new VastMcpError(
-        `${unknown.join(' ')} Nothing was rented: a rental is never chosen on a filter the platform may ignore. Use a field from the query language (see the api resource) or a structured filter.`,
-        'invalid_input',
-      );
-    search.body.rentable = { eq: true };
-    search.body.rented = { eq: false };
-    // Never quote an offer whose machine cannot hold the requested disk (the platform would refuse or shrink it).
-    const diskGb = filters.disk_gb;
-    if (diskGb !== undefined) search.body.disk_space = { gte: diskGb };
+  let limit = Math.min(64, count * 4 + 8);
+  const search = buildOfferSearch({ ...filters, sort: 'price', limit });
+  // An unknown field may be refused (400) or silently ignored by the platform (its answer is not
+  // documented; the simulator can do both): never rent on a filter that may not have applied.
+  const unknown = search.warnings.filter((w) => w.startsWith('Unrecognized field'));
+  if (unknown.length)
+    throw new VastMcpError(
+      `${unknown.join(' ')} Nothing was rented: a rental is never chosen on a filter the platform may ignore. Use a field from the query language (see the api resource) or a structured filter.`,
+      'invalid_input',
+    );
+  search.body.rentable = { eq: true };
+  search.body.rented = { eq: false };
+  // Never quote an offer whose machine cannot hold the requested disk (the platform would refuse or shrink it).
+  const diskGb = filters.disk_gb;
+  if (diskGb !== undefined) search.body.disk_space = { gte: diskGb };
+  for (;; limit = Math.min(MAX_LIMIT, limit * 4)) {
+    search.body.limit = limit;
     const page = await vast.searchOffersPage(search.body);
     const offers = page.offers.filter((o) => o.rentable !== false && o.rented !== true && fitsDisk(o, diskGb));
     const perMachine: Offer[] = [];

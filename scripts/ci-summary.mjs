@@ -39,7 +39,14 @@ for (const file of files) {
   // Name what failed, so a CI log that keeps only its tail still says which test to look at.
   for (const f of report.testResults ?? []) {
     for (const a of f.assertionResults ?? []) {
-      if (a.status === 'failed') process.stderr.write(`  failed: ${basename(f.name ?? '')} > ${a.fullName ?? a.title}\n`);
+      if (a.status !== 'failed') continue;
+      process.stderr.write(`  failed: ${basename(f.name ?? '')} > ${a.fullName ?? a.title}\n`);
+      // The first lines of its message: what was expected and what came (the rest is in the report).
+      const msg = String((a.failureMessages ?? [])[0] ?? '')
+        .split('\n')
+        .slice(0, 6)
+        .join('\n    ');
+      if (msg) process.stderr.write(`    ${msg.slice(0, 1200)}\n`);
     }
   }
   for (const f of brokenFiles) process.stderr.write(`  failed to run: ${basename(f.name ?? '')}\n`);

@@ -39,7 +39,7 @@ export async function selectOffers(vast: VastClient, filters: OfferFilters, coun
   // Never quote an offer whose machine cannot hold the requested disk (the platform would refuse or shrink it).
   const diskGb = filters.disk_gb;
   if (diskGb !== undefined) search.body.disk_space = { gte: diskGb };
-  for (;; limit = Math.min(MAX_LIMIT, limit * 4)) {
+  for (; ; limit = Math.min(MAX_LIMIT, limit * 4)) {
     search.body.limit = limit;
     const page = await vast.searchOffersPage(search.body);
     const offers = page.offers.filter((o) => o.rentable !== false && o.rented !== true && fitsDisk(o, diskGb));

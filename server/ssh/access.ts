@@ -84,7 +84,10 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
       'ssh_unavailable',
     );
   }
-  const key = await ensureKey(deps, inst, opts.attachKey);
+  // Connect first with our local key; the platform's key lists are read only when the instance refuses it
+  // (an instance created before the key reached the account): three API reads saved on every later contact.
+  const pair = await ensureKeyPair(deps.config.stateDir);
+  let key: { onInstance: boolean } | null = null;
   const urls = sshEndpoints(inst);
   const candidates: { url: string; ep: Endpoint }[] = [];
   if (urls.direct && !opts.preferProxy) candidates.push({ url: urls.direct, ep: parseUrl(urls.direct, 'direct') });
@@ -92,8 +95,6 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
   if (urls.direct && opts.preferProxy) candidates.push({ url: urls.direct, ep: parseUrl(urls.direct, 'direct') });
   if (!candidates.length) throw new VastMcpError(`Instance ${instanceId} has no SSH endpoint (no port 22 mapping and no proxy).`, 'ssh_unavailable');
   const warnings: string[] = [];
-  if (key.attachedNow)
-    warnings.push('Our SSH key was not on this instance (account keys reach only instances created after them); it was attached now.');
   const pins = new HostKeyPins(deps.config.stateDir);
   let mismatch: { pinned: HostKeyPin; seen: string } | null = null;
   const verifyHostKey = (fingerprint: string): boolean => {
@@ -108,12 +109,12 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
   const deadline = deps.monotonicMs() + opts.readinessMs;
   let last: SshError | null = null;
   let delay = 1000;
-  for (;;) {
+  retry: for (;;) {
     for (const c of candidates) {
       try {
         // The handshake deadline stays within the caller's readiness budget (at least 3 s to be fair to slow hosts).
         const readyTimeoutMs = Math.min(15_000, Math.max(3_000, deadline - deps.monotonicMs()));
-        const session = await SshSession.connect(c.ep, key.privateKey, { verifyHostKey, readyTimeoutMs });
+        const session = await SshSession.connect(c.ep, pair.privateKey, { verifyHostKey, readyTimeoutMs });
         if (c.ep.kind === 'proxy' && urls.direct && !opts.preferProxy)
           warnings.push('Connected through the SSH proxy, which is throttled; the direct endpoint did not answer.');
         if (c.ep.kind === 'proxy' && !urls.direct)
@@ -122,7 +123,16 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
       } catch (e) {
         last = e instanceof SshError ? e : new SshError(String(e), 'other');
         if (last.kind === 'host_key' && mismatch) throw hostKeyRefusal(deps, instanceId, c.url, mismatch);
-        if (last.kind === 'auth' && !key.onInstance) {
+        if (last.kind === 'auth' && key === null) {
+          // Refused: is our key on the account and on this instance? Attach it when allowed, then try again at once.
+          const checked = await ensureKey(deps, inst, opts.attachKey);
+          key = checked;
+          if (checked.attachedNow) {
+            warnings.push('Our SSH key was not on this instance (account keys reach only instances created after them); it was attached now.');
+            continue retry;
+          }
+        }
+        if (last.kind === 'auth' && key !== null && !key.onInstance) {
           throw new VastMcpError(
             `SSH to instance ${instanceId} was refused: our key is not on the instance (a key added to the account later does not reach existing instances). Call again with attach_key true (the default) to attach it.`,
             'ssh_key_missing',

@@ -51,6 +51,22 @@ describe('ssh', () => {
     expect(sim.world.instances.get(a)!.sshKeys.map((k) => k.publicKey)).toContain(sim.world.account.sshKeys[0]!.publicKey);
   });
 
+  it('connects with its key first: a later contact reads no key list from the platform', async () => {
+    const keyReads = () => sim.requests.filter((r) => /ssh/.test(r.path) && !/\/instances\/\d+\/?$/.test(r.path)).length;
+    const before = keyReads();
+    const r = data(await mcp.call('ssh', { instance_id: a, command: 'true' }));
+    expect(r.exit_code).toBe(0);
+    expect(keyReads()).toBe(before);
+    expect(r.warnings ?? []).not.toContain(expect.stringMatching(/attached now/));
+    // The key removed from the instance behind our back: refused once, then checked, attached and connected.
+    sim.world.instances.get(a)!.sshKeys = [];
+    const again = data(await mcp.call('ssh', { instance_id: a, command: 'true' }));
+    expect(again.exit_code).toBe(0);
+    expect(again.warnings.join(' ')).toMatch(/attached now/);
+    expect(keyReads()).toBeGreaterThan(before);
+    expect(sim.world.instances.get(a)!.sshKeys).toHaveLength(1);
+  });
+
   it('runs commands in a real shell with the instance GPU in nvidia-smi', async () => {
     const r = await sh(a, 'nvidia-smi -L; echo $HOME; pwd; echo err >&2; exit 3');
     expect(r.exit_code).toBe(3);

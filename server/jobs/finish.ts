@@ -30,7 +30,7 @@ export async function stepFinalize(ctx: JobCtx, memo: SupervisorMemo & { outputT
   if (!a || !inst || inst.actual_status !== 'running') {
     if (wantOutputs && !(await outputsVerified(ctx, a))) {
       await ctx.move('awaiting_user', 'the instance is no longer running and the outputs were not all copied; its disk still holds them', {
-        waiting_for: 'outputs: start the instance again or decide to discard them',
+        waiting_for: `outputs: start the instance again or decide to discard them${await alsoHeld(ctx, a)}`,
       });
     } else {
       await ctx.move('TEARDOWN', 'nothing left to copy from a running instance');
@@ -76,7 +76,7 @@ export async function stepFinalize(ctx: JobCtx, memo: SupervisorMemo & { outputT
     await ctx.move(
       'awaiting_user',
       `outputs could not be copied and verified after ${MAX_OUTPUT_TRIES} tries (${(e as Error).message}); instance #${inst.id} stopped, its disk still bills and holds the files`,
-      { waiting_for: 'outputs: copy them yourself (copy tool) or discard them' },
+      { waiting_for: `outputs: copy them yourself (copy tool) or discard them${await alsoHeld(ctx, a)}` },
     );
     return;
   }
@@ -84,6 +84,17 @@ export async function stepFinalize(ctx: JobCtx, memo: SupervisorMemo & { outputT
     'TEARDOWN',
     wantOutputs ? `all ${ctx.spec.outputs.length} output(s) copied and verified` : 'final checkpoint and available outputs copied',
   );
+}
+
+/**
+ * The job's other rentals not yet torn down (earlier attempts stopped by a recovery): a job that waits on its
+ * outputs names them too, since their disks bill as well and teardown, which would list them, has not run.
+ */
+async function alsoHeld(ctx: JobCtx, current: AttemptRow | null): Promise<string> {
+  const held = (await ctx.store.attempts(ctx.job.id))
+    .filter((x) => x.instance_id !== null && x.n !== current?.n && x.state !== 'destroyed' && x.instance_id !== current?.instance_id)
+    .map((x) => `#${x.instance_id}`);
+  return held.length ? `; also held, stopped with disk billing: ${held.join(', ')} (earlier attempts)` : '';
 }
 
 /** Where one output goes: the local output directory and/or the S3 prefix, each a verified copy of its own. */

@@ -87,7 +87,7 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
   // Connect first with our local key; the platform's key lists are read only when the instance refuses it
   // (an instance created before the key reached the account): three API reads saved on every later contact.
   const pair = await ensureKeyPair(deps.config.stateDir);
-  let key: { onInstance: boolean } | null = null;
+  let key: Awaited<ReturnType<typeof ensureKey>> | null = null;
   const urls = sshEndpoints(inst);
   const candidates: { url: string; ep: Endpoint }[] = [];
   if (urls.direct && !opts.preferProxy) candidates.push({ url: urls.direct, ep: parseUrl(urls.direct, 'direct') });
@@ -125,14 +125,13 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
         if (last.kind === 'host_key' && mismatch) throw hostKeyRefusal(deps, instanceId, c.url, mismatch);
         if (last.kind === 'auth' && key === null) {
           // Refused: is our key on the account and on this instance? Attach it when allowed, then try again at once.
-          const checked = await ensureKey(deps, inst, opts.attachKey);
-          key = checked;
-          if (checked.attachedNow) {
+          key = await ensureKey(deps, inst, opts.attachKey);
+          if (key.attachedNow) {
             warnings.push('Our SSH key was not on this instance (account keys reach only instances created after them); it was attached now.');
             continue retry;
           }
         }
-        if (last.kind === 'auth' && key !== null && !key.onInstance) {
+        if (last.kind === 'auth' && key?.onInstance === false) {
           throw new VastMcpError(
             `SSH to instance ${instanceId} was refused: our key is not on the instance (a key added to the account later does not reach existing instances). Call again with attach_key true (the default) to attach it.`,
             'ssh_key_missing',

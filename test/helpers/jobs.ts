@@ -35,3 +35,22 @@ export async function superviseUntilSettled(deps: ServerDeps, sim: RunningSimula
     await sup.releaseLock();
   }
 }
+
+/** The small trainer job the in-process job tests submit (6 steps, a checkpoint every 2), as job_submit takes it. */
+export function smallTrainerJob(name: string, extra: Record<string, unknown> = {}) {
+  return {
+    name,
+    image: 'pytorch/pytorch:latest',
+    gpu_name: 'RTX 4090',
+    disk_gb: 20,
+    interruptible: false,
+    command: 'vast-sim-trainer --steps 6 --every 2 --step-ms 50 --out /workspace/out --ckpt /workspace/checkpoints',
+    outputs: ['/workspace/out/model.bin'],
+    output_dir: `out-${name}`,
+    max_cost_usd: 20,
+    max_hours: 1,
+    checkpoint_sync_seconds: 10,
+    grace_seconds: 5,
+    ...extra,
+  };
+}

@@ -9,7 +9,7 @@ import { Supervisor } from '../../server/jobs/supervisor.js';
 import type { JobStore } from '../../server/store/job-store.js';
 import { SqliteJobStore } from '../../server/store/sqlite-store.js';
 import type { RunningSimulator } from '../../sim/server.js';
-import { TEST_SUPERVISOR_SETTINGS } from '../helpers/jobs.js';
+import { smallTrainerJob, TEST_SUPERVISOR_SETTINGS } from '../helpers/jobs.js';
 import { connectInMemory, type Connected } from '../helpers/mcp.js';
 import { rentOne, simFetch, startTestSim } from '../helpers/sim.js';
 
@@ -28,18 +28,7 @@ afterAll(async () => {
   await sim.close();
 });
 
-const spec = JobSpecSchema.parse({
-  name: 'held',
-  image: 'pytorch/pytorch:latest',
-  gpu_name: 'RTX 4090',
-  disk_gb: 20,
-  interruptible: false,
-  command: 'vast-sim-trainer --steps 6 --every 2 --step-ms 50 --out /workspace/out --ckpt /workspace/checkpoints',
-  outputs: ['/workspace/out/model.bin'],
-  output_dir: 'out-held',
-  max_cost_usd: 20,
-  max_hours: 1,
-});
+const spec = JobSpecSchema.parse(smallTrainerJob('held'));
 
 describe('a job whose last instance stopped before its outputs were copied', () => {
   it('waits for the user and names every instance it still holds, the earlier attempts too', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobsRuntime } from '../../server/jobs/runtime.js';
 import { Supervisor } from '../../server/jobs/supervisor.js';
 import type { RunningSimulator } from '../../sim/server.js';
-import { TEST_SUPERVISOR_SETTINGS } from '../helpers/jobs.js';
+import { smallTrainerJob, TEST_SUPERVISOR_SETTINGS } from '../helpers/jobs.js';
 import { connectInMemory, textOf, type Connected } from '../helpers/mcp.js';
 import { startTestSim } from '../helpers/sim.js';
 
@@ -29,25 +29,10 @@ afterAll(async () => {
   await sim.close();
 });
 
-const args = {
-  name: 'orphan',
-  image: 'pytorch/pytorch:latest',
-  gpu_name: 'RTX 4090',
-  disk_gb: 20,
-  interruptible: false,
-  command: 'vast-sim-trainer --steps 6 --every 2 --step-ms 50 --out /workspace/out --ckpt /workspace/checkpoints',
-  outputs: ['/workspace/out/model.bin'],
-  output_dir: 'out-orphan',
-  max_cost_usd: 20,
-  max_hours: 1,
-  checkpoint_sync_seconds: 10,
-  grace_seconds: 5,
-};
-
 async function runWithLateCreates(name: string, lateCreates: number) {
   // Source of the fault: the simulator's late_commit (sim/faults.ts): the client hears nothing, the platform commits later.
   sim.faults.add({ method: 'PUT', path: '^/api/v0/asks/\\d+$', kind: 'late_commit', delayMs: 2500, count: lateCreates });
-  const a = { ...args, name, output_dir: `out-${name}` };
+  const a = smallTrainerJob(name);
   const first = data(await mcp.call('job_submit', a));
   const r = await mcp.call('job_submit', { ...a, grant_teardown_approval: true, confirmation_token: first.confirmation_token });
   expect(r.isError, `${textOf(r)}\n${mcp.logs.filter((l) => /error/i.test(l)).join('')}`).toBeFalsy();

@@ -7,7 +7,7 @@ import { jobsRuntime } from '../../server/jobs/runtime.js';
 import { Supervisor } from '../../server/jobs/supervisor.js';
 import type { RunningSimulator } from '../../sim/server.js';
 import { trainerOutput } from '../../sim/trainer/trainer-script.js';
-import { TEST_SUPERVISOR_SETTINGS } from '../helpers/jobs.js';
+import { smallTrainerJob, TEST_SUPERVISOR_SETTINGS } from '../helpers/jobs.js';
 import { connectInMemory, textOf, type Connected } from '../helpers/mcp.js';
 import { startTestSim } from '../helpers/sim.js';
 
@@ -32,26 +32,10 @@ afterAll(async () => {
   await sim.close();
 });
 
-const args = (name: string, extra: Record<string, unknown> = {}) => ({
-  name,
-  image: 'pytorch/pytorch:latest',
-  gpu_name: 'RTX 4090',
-  disk_gb: 20,
-  interruptible: false,
-  command: 'vast-sim-trainer --steps 6 --every 2 --step-ms 50 --out /workspace/out --ckpt /workspace/checkpoints',
-  outputs: ['/workspace/out/model.bin'],
-  output_dir: `out-${name}`,
-  max_cost_usd: 20,
-  max_hours: 1,
-  checkpoint_sync_seconds: 10,
-  grace_seconds: 5,
-  ...extra,
-});
-
 async function submit(name: string, grant: boolean): Promise<string> {
-  const first = data(await mcp.call('job_submit', args(name)));
+  const first = data(await mcp.call('job_submit', smallTrainerJob(name)));
   expect(first.status).toBe('needs_confirmation');
-  const r = await mcp.call('job_submit', { ...args(name), grant_teardown_approval: grant, confirmation_token: first.confirmation_token });
+  const r = await mcp.call('job_submit', { ...smallTrainerJob(name), grant_teardown_approval: grant, confirmation_token: first.confirmation_token });
   expect(r.isError, textOf(r)).toBeFalsy();
   expect(data(r)).toMatchObject({ status: 'submitted', teardown_approval: grant, supervisor: 'off' });
   return data(r).job_id;
@@ -59,11 +43,14 @@ async function submit(name: string, grant: boolean): Promise<string> {
 
 describe('job tools', () => {
   it('submit is dialog-first: nothing rented before the confirmation, and a changed argument is refused', async () => {
-    const first = await mcp.call('job_submit', args('dialog'));
+    const first = await mcp.call('job_submit', smallTrainerJob('dialog'));
     expect(data(first)).toMatchObject({ status: 'needs_confirmation', job_id: null, max_cost_usd: 20 });
     expect(data(first).questions.join(' ')).toMatch(/standing teardown approval/);
     expect(textOf(first)).toMatch(/Cap: \$20[\s\S]*NOTHING WAS RENTED/);
-    const changed = await mcp.call('job_submit', { ...args('dialog', { max_cost_usd: 200 }), confirmation_token: data(first).confirmation_token });
+    const changed = await mcp.call('job_submit', {
+      ...smallTrainerJob('dialog', { max_cost_usd: 200 }),
+      confirmation_token: data(first).confirmation_token,
+    });
     expect(changed.isError).toBe(true);
     expect(textOf(changed)).toMatch(/Refused/);
     expect(sim.world.instances.size).toBe(0);
@@ -71,7 +58,7 @@ describe('job tools', () => {
   });
 
   it('refuses the API key in env before asking anything', async () => {
-    const r = await mcp.call('job_submit', args('leak', { env: { MY_KEY_COPY: mcp.deps.config.apiKey } }));
+    const r = await mcp.call('job_submit', smallTrainerJob('leak', { env: { MY_KEY_COPY: mcp.deps.config.apiKey } }));
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/API key/);
   });
@@ -142,7 +129,7 @@ describe('job tools', () => {
 
   it('an elicitation decline is final: nothing is submitted', async () => {
     const c = await connectInMemory(sim, { config: { copyRoot }, onElicit: () => ({ action: 'decline' }) });
-    const r = data(await c.call('job_submit', args('declined')));
+    const r = data(await c.call('job_submit', smallTrainerJob('declined')));
     expect(r.status).toBe('declined');
     expect(await jobsRuntime(c.deps).store.listJobs()).toEqual([]);
     await c.close();

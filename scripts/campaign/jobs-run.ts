@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ORPHAN_SCAN_EVERY_SECONDS } from '../../server/jobs/orphan-scan.js';
 import { createRng, type Rng } from '../../sim/rng.js';
 import { startSimulator, type RunningSimulator } from '../../sim/server.js';
 import { checkJobsInvariants, countViolations, type JobsHistory, type JobsInvariantCounts, type Violations } from './jobs-invariants.js';
@@ -47,8 +48,11 @@ const EVERY = 5;
 const SYNC_SECONDS = 10;
 /** A supervisor pass over a handful of jobs (SSH probes, a checkpoint copy), real seconds: part of the allowed sync lag. */
 const PASS_ALLOWANCE_S = 1.5;
-/** After every job settled, keep the supervisor running this long (real ms): late commits land, the orphan scan finds them. */
-const TAIL_MS = 8000;
+/**
+ * After every job settled, keep the supervisor running this long (real ms): late commits land and the orphan scan,
+ * which looks every ORPHAN_SCAN_EVERY_SECONDS of platform time, has one full period plus a pass to find them.
+ */
+const tailMs = (T: number) => Math.max(8000, (ORPHAN_SCAN_EVERY_SECONDS / T + PASS_ALLOWANCE_S) * 1000);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SETTLED = new Set(['succeeded', 'failed', 'cancelled', 'budget_exhausted', 'awaiting_user']);
 
@@ -189,7 +193,7 @@ async function drive(c: DriveCtx): Promise<void> {
     if (tick % 8 === 0) for (const s of secretsOnInstances(sim, KEY)) c.secrets.add(s);
     const all = submitted.every((s) => SETTLED.has(s.status?.state ?? ''));
     if (all) settledAt ??= Date.now();
-    if (settledAt !== null && Date.now() - settledAt > TAIL_MS) return;
+    if (settledAt !== null && Date.now() - settledAt > tailMs(c.T)) return;
     if (Date.now() > deadline) {
       c.o.onProgress?.('deadline reached with unsettled jobs');
       return;

@@ -4,9 +4,11 @@ import { jobCopyBaseShared } from '../identity/job-access.js';
 import { bindingOf } from '../safety/confirmations.js';
 import { gateState } from '../safety/destroy-gate.js';
 import type { AttemptRow } from '../store/job-store.js';
+import type { Instance } from '../vast/schemas.js';
 import type { JobCtx } from './job-context.js';
 import type { JobSpec } from './job-spec.js';
 import { syncCheckpoint, type SupervisorMemo } from './monitor.js';
+import { takeOrphan, unrecordedRentals } from './orphan-scan.js';
 import { probeAgent } from './remote-agent.js';
 
 const noProgress = async () => {};
@@ -97,6 +99,16 @@ async function alsoHeld(ctx: JobCtx, current: AttemptRow | null): Promise<string
   return held.length ? `; also held, stopped with disk billing: ${held.join(', ')} (earlier attempts)` : '';
 }
 
+/**
+ * Stops an instance that is not stopped yet. A stop the platform refused or never answered, on an instance it
+ * still means to run, is retried on the next pass: nothing is reported stopped that may still bill GPU time.
+ */
+async function stopOrRetry(ctx: JobCtx, inst: Instance, why: string): Promise<void> {
+  if (inst.actual_status === 'stopped' && inst.intended_status === 'stopped') return;
+  if (!(await ctx.stopInstance(inst.id, why)) && inst.intended_status !== 'stopped')
+    throw new Error(`could not stop instance #${inst.id}; retrying the teardown`);
+}
+
 /** Where one output goes: the local output directory and/or the S3 prefix, each a verified copy of its own. */
 function outputCopies(spec: JobSpec, instanceId: number, remote: string, base: string): CopyRequest[] {
   const name = basename(remote.replace(/\/+$/, ''));
@@ -135,6 +147,17 @@ export async function stepTeardown(ctx: JobCtx): Promise<void> {
         return;
       } else await ctx.attempt(a.n, { state: 'abandoned', ended_at: ctx.now() });
     }
+  }
+  // Rentals no attempt records (a create that committed late) are taken in hand as the orphan scan does: stopped,
+  // logged, recorded on their attempt when it was given up (then accounted below like any rental). An earlier try
+  // of an attempt that has its own instance is recorded nowhere: the account written here names it, whatever
+  // on_end says (the user never asked for it), so no ended job's status drops a disk that still bills.
+  const earlierTries: string[] = [];
+  for (const { inst, attempt } of unrecordedRentals(await deps.vast.listInstances(), await ctx.store.attempts(ctx.job.id))) {
+    const a = (await ctx.store.attempts(ctx.job.id)).find((x) => x.n === attempt)!;
+    const f = await takeOrphan(deps, ctx.store, ctx.fence, ctx.job, a, inst);
+    if (!f.stopped_now && inst.intended_status !== 'stopped') throw new Error(`could not stop instance #${inst.id}; retrying the teardown`);
+    if (a.instance_id !== null) earlierTries.push(`#${inst.id} (rented by an earlier try of attempt ${attempt}; nothing was copied from it)`);
   }
   for (const a of await ctx.store.attempts(ctx.job.id)) {
     if (a.instance_id === null || a.state === 'destroyed') continue;
@@ -179,10 +202,11 @@ export async function stepTeardown(ctx: JobCtx): Promise<void> {
       }
       why = 'destroy was asked but the instance is still listed';
     }
-    if (inst.actual_status !== 'stopped' || inst.intended_status !== 'stopped') await ctx.stopInstance(inst.id, why);
+    await stopOrRetry(ctx, inst, why);
     await ctx.attempt(a.n, { state: 'stopped', ended_at: a.ended_at ?? ctx.now() });
     if (ctx.spec.on_end === 'destroy') left.push(`#${inst.id} (${why})`);
   }
+  left.push(...earlierTries);
   await ctx.update({ spent_usd: await ctx.spent() });
   if (left.length) {
     await ctx.move('awaiting_user', `instances stopped, not destroyed: ${left.join(', ')}. Their disks still bill until destroyed.`, {

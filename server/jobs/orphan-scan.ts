@@ -29,6 +29,23 @@ const wallNow = () => Date.now() / 1000;
 const baseLabel = (label: string) => label.replace(/-r\d+$/, '');
 
 /**
+ * Live rentals that carry one of these attempts' labels (or a retry's `-rN` form) but that no attempt records:
+ * earlier tries of a create that committed after its retry succeeded. Nothing was ever copied from them.
+ */
+export function unrecordedRentals<I extends { id: number; label?: string | null }>(
+  instances: readonly I[],
+  attempts: readonly Pick<AttemptRow, 'n' | 'label' | 'instance_id'>[],
+): { inst: I; attempt: number }[] {
+  const recorded = new Set(attempts.map((a) => a.instance_id).filter((id): id is number => id !== null));
+  const out: { inst: I; attempt: number }[] = [];
+  for (const inst of instances) {
+    const a = inst.label ? attempts.find((x) => x.label === baseLabel(inst.label!)) : undefined;
+    if (a && !recorded.has(inst.id)) out.push({ inst, attempt: a.n });
+  }
+  return out;
+}
+
+/**
  * Finds rentals of job attempts that no attempt accounts for: a create that committed after the
  * supervisor gave its attempt up (looked for twice, some time apart), or an earlier try of a create
  * that committed after a retry succeeded. Each is stopped, never destroyed (nothing was copied from
@@ -65,36 +82,60 @@ async function scan(deps: ServerDeps, store: JobStore, owner: string, settings: 
   const byLabel = new Map<string, { job: JobRow; a: AttemptRow }>();
   for (const job of recent) for (const a of await store.attempts(job.id)) if (a.state !== 'intent') byLabel.set(a.label, { job, a });
   if (byLabel.size === 0) return [];
-  memo.orphanScanAt = now;
-  memo.orphanSettled = settled;
   const found: OrphanFound[] = [];
+  // A scan counts as done (the next one waits its period) only when it saw every orphan through: a failed listing
+  // throws before the memo is written, and a job whose lease is still held (a killed supervisor's, until it
+  // expires) or whose orphan could not be stopped is looked at again on the next pass, not a period later.
+  let complete = true;
   for (const inst of await deps.vast.listInstances()) {
     const hit = inst.label ? byLabel.get(baseLabel(inst.label)) : undefined;
     if (!hit || inst.id === hit.a.instance_id) continue;
     // A rental still being reconciled by its launch step is not an orphan yet.
     if (hit.a.state === 'sent') continue;
+    const stoppedAlready = inst.intended_status === 'stopped';
     const fence = await store.acquireLease(`job:${hit.job.id}`, owner, settings.leaseSeconds, wallNow());
-    // Another supervisor drives this job: it runs the same scan.
-    if (!fence) continue;
-    const stoppedAlready = inst.intended_status === 'stopped' && inst.actual_status === 'stopped';
-    found.push(await handleOrphan(deps, store, fence, hit.job, hit.a, inst.id, inst.label!, stoppedAlready));
+    if (!fence) {
+      // Another supervisor drives this job and runs the same scan; until the orphan is stopped, recorded and
+      // named, this one looks again next pass (the holder may be a killed supervisor whose lease has not expired).
+      if (!stoppedAlready || hit.a.instance_id === null || !namedIfSettled(hit.job, inst.id)) complete = false;
+      continue;
+    }
+    const f = await takeOrphan(deps, store, fence, hit.job, hit.a, inst);
+    if (!f.stopped_now && !stoppedAlready) complete = false;
+    found.push(f);
     // A second late try of the same attempt is then a duplicate of the one just recorded.
     if (hit.a.instance_id === null) hit.a = { ...hit.a, state: 'stopped', instance_id: inst.id };
+  }
+  if (complete) {
+    memo.orphanScanAt = now;
+    memo.orphanSettled = settled;
   }
   return found;
 }
 
-async function handleOrphan(
+/** A job that ended or waits names the orphan in its status; an active one names it when it settles. */
+function namedIfSettled(job: JobRow, instanceId: number): boolean {
+  return !(isTerminal(job.state) || job.state === 'awaiting_user') || (job.waiting_for ?? '').includes(`#${instanceId}`);
+}
+
+/**
+ * Takes one rental that no attempt records in hand for the job whose lease `fence` is: stopped (never destroyed:
+ * nothing was copied from it), logged and audited, recorded on its attempt when that attempt was given up, and
+ * named in the status of a job that ended or waits. Used by the scan and by the job's own teardown.
+ */
+export async function takeOrphan(
   deps: ServerDeps,
   store: JobStore,
   fence: Fence,
   job: JobRow,
   a: AttemptRow,
-  instanceId: number,
-  label: string,
-  stoppedAlready: boolean,
+  inst: { id: number; label?: string | null; intended_status?: string | null; actual_status?: string | null },
 ): Promise<OrphanFound> {
   const now = deps.now();
+  const instanceId = inst.id;
+  const label = inst.label ?? '';
+  // Stopping or stopped already (by us, or by the platform: an outbid rental): asking again changes nothing.
+  const stoppedAlready = inst.intended_status === 'stopped';
   const adopt = a.instance_id === null;
   const why = adopt
     ? `instance #${instanceId} was rented after attempt ${a.n} had been given up (its create committed late)`
@@ -124,7 +165,7 @@ async function handleOrphan(
   if (adopt) await store.updateAttempt(fence, job.id, a.n, { state: 'stopped', instance_id: instanceId, ended_at: a.ended_at ?? now });
   const current = await store.getJob(job.id);
   const told = `orphan: ${note}. Destroy it (destroy tool, discard) once you are sure.`;
-  if (current && (isTerminal(current.state) || current.state === 'awaiting_user') && !current.waiting_for?.includes(`#${instanceId}`)) {
+  if (current && !namedIfSettled(current, instanceId)) {
     const waiting = current.state === 'awaiting_user' && current.waiting_for ? `${current.waiting_for}; ${told}` : told;
     await store.updateJob(fence, job.id, { waiting_for: waiting }, now);
   }

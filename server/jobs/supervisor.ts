@@ -115,6 +115,8 @@ export class Supervisor {
     } catch (e) {
       if (e instanceof LeaseLost) return;
       this.deps.logger.warn({ job: job.id, state: job.state, err: (e as Error).message }, 'job step failed; retrying next pass');
+      // What a waiting job names to the user (stopped disks that bill) stays: the failure is only logged.
+      if (job.state === 'awaiting_user') return;
       try {
         await ctx.update({ waiting_for: `${job.state.toLowerCase()}: ${(e as Error).message.slice(0, 300)}; retrying` });
       } catch {

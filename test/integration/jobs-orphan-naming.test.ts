@@ -1,0 +1,143 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leftUnaccounted } from '../../scripts/campaign/jobs-invariants.js';
+import { approvalBinding } from '../../server/jobs/finish.js';
+import { JobSpecSchema } from '../../server/jobs/job-spec.js';
+import type { JobState } from '../../server/jobs/state-machine.js';
+import { Supervisor } from '../../server/jobs/supervisor.js';
+import type { JobStore } from '../../server/store/job-store.js';
+import { SqliteJobStore } from '../../server/store/sqlite-store.js';
+import type { RunningSimulator } from '../../sim/server.js';
+import { smallTrainerJob, TEST_SUPERVISOR_SETTINGS } from '../helpers/jobs.js';
+import { connectInMemory, type Connected } from '../helpers/mcp.js';
+import { rentOne, simFetch, startTestSim } from '../helpers/sim.js';
+
+// A rental that no attempt records (an earlier try of a create, `<label>-rN`, that committed after its retry
+// succeeded) must be named by the job that holds it, whatever state the job is in when the supervisor looks.
+
+let sim: RunningSimulator;
+let mcp: Connected;
+let store: JobStore;
+
+beforeAll(async () => {
+  sim = await startTestSim();
+  mcp = await connectInMemory(sim, { config: { copyRoot: mkdtempSync(join(tmpdir(), 'jobs-orphan-naming-')) } });
+  store = SqliteJobStore.inStateDir(mcp.deps.config.stateDir);
+});
+afterAll(async () => {
+  await store.close();
+  await mcp.close();
+  await sim.close();
+});
+
+const spec = JobSpecSchema.parse(smallTrainerJob('orphan-naming'));
+const live = (id: number) => sim.world.instances.get(id)!;
+
+/** A job walked to `path`'s last state, with attempt 1 on `instance` (recorded in `attemptState`). */
+async function jobAt(id: string, path: JobState[], instance: number, attemptState: 'running' | 'destroyed'): Promise<void> {
+  const now = sim.world.now();
+  await store.createJob({ id, name: spec.name, spec, now }, { binding: approvalBinding(spec) });
+  const fence = (await store.acquireLease(`job:${id}`, 'test-setup', 60, Date.now() / 1000))!;
+  for (const to of path) await store.transition(fence, id, to, 'set up by the test', now, to === 'FINALIZING' ? { outcome: 'succeeded' } : {});
+  await store.addAttempt(fence, {
+    job_id: id,
+    label: `vast-user-job-${id}-a1-000001`,
+    state: 'intent',
+    offer_id: null,
+    machine_id: 1,
+    instance_id: null,
+    price_per_hour: 0.5,
+  });
+  await store.updateAttempt(fence, id, 1, { state: attemptState, instance_id: instance });
+  await store.releaseLease(`job:${id}`, fence);
+}
+
+describe('orphans the job does not record', () => {
+  it("are looked for again on the next pass when a killed supervisor's lease still held the job, not a scan period later", async () => {
+    const ran = await rentOne(sim, { label: 'vast-user-job-lease1-a1-000001' });
+    expect((await simFetch(sim, 'DELETE', `/api/v0/instances/${ran}/`)).status).toBe(200);
+    const orphan = await rentOne(sim, { label: 'vast-user-job-lease1-a1-000001-r1' });
+    await jobAt('lease1', ['PROVISIONING', 'RUNNING', 'FINALIZING', 'TEARDOWN', 'succeeded'], ran, 'destroyed');
+    // The supervisor that ended the job was SIGKILLed: its job lease stands for another second.
+    expect(await store.acquireLease('job:lease1', 'killed-supervisor', 1, Date.now() / 1000)).not.toBeNull();
+
+    const sup = new Supervisor(mcp.deps, store, TEST_SUPERVISOR_SETTINGS, 'lease-test');
+    expect(await sup.acquireLock()).toBe(true);
+    try {
+      await sup.runOnce();
+      expect(live(orphan).intended).toBe('running');
+      expect((await store.getJob('lease1'))!.waiting_for ?? '').not.toContain(`#${orphan}`);
+      await new Promise((r) => setTimeout(r, 1200));
+      // No platform time passed: the old scan waited out its 60 s period here and the ended job never named it.
+      await sup.runOnce();
+    } finally {
+      await sup.releaseLock();
+    }
+    expect(live(orphan).intended).toBe('stopped');
+    expect(live(orphan).destroyedAt).toBeNull();
+    const job = (await store.getJob('lease1'))!;
+    expect(job.state).toBe('succeeded');
+    expect(job.waiting_for).toContain(`#${orphan}`);
+    expect(job.waiting_for).toMatch(/stopped, not destroyed/);
+  });
+
+  it("are named by the teardown's own account, in the status it writes, and never destroyed", async () => {
+    const ran = await rentOne(sim, { label: 'vast-user-job-tear1-a1-000001' });
+    const orphan = await rentOne(sim, { label: 'vast-user-job-tear1-a1-000001-r2' });
+    // Another job's rental (and one whose label only starts the same) is none of this job's business.
+    const other = await rentOne(sim, { label: 'vast-user-job-tear10-a1-000001' });
+    await jobAt('tear1', ['PROVISIONING', 'RUNNING', 'FINALIZING', 'TEARDOWN'], ran, 'running');
+
+    const sup = new Supervisor(mcp.deps, store, TEST_SUPERVISOR_SETTINGS, 'teardown-test');
+    expect(await sup.acquireLock()).toBe(true);
+    try {
+      await sup.runOnce();
+    } finally {
+      await sup.releaseLock();
+    }
+    const job = (await store.getJob('tear1'))!;
+    // No verified copy from either: both stopped, not destroyed, and both named after one pass.
+    expect(job.state).toBe('awaiting_user');
+    expect(job.waiting_for).toContain(`#${ran}`);
+    expect(job.waiting_for).toContain(`#${orphan} (rented by an earlier try of attempt 1; nothing was copied from it)`);
+    expect(job.waiting_for).not.toContain(`#${other}`);
+    for (const id of [ran, orphan]) {
+      expect(live(id).intended).toBe('stopped');
+      expect(live(id).destroyedAt).toBeNull();
+    }
+    expect(live(other).intended).toBe('running');
+    const left = [ran, orphan].map((id) => ({ id, job_id: 'tear1', gpu_billing: false }));
+    expect(leftUnaccounted({ left, jobs: [{ job_id: 'tear1', state: job.state, waiting_for: job.waiting_for, instance_id: ran }] } as never)).toEqual(
+      [],
+    );
+  });
+
+  it('stay named while the job waits, even when a pass over the waiting job fails', async () => {
+    const ran = await rentOne(sim, { label: 'vast-user-job-wait1-a1-000001' });
+    await jobAt('wait1', ['PROVISIONING', 'RUNNING', 'FINALIZING', 'TEARDOWN', 'awaiting_user'], ran, 'running');
+    const fence = (await store.acquireLease('job:wait1', 'test-setup', 60, Date.now() / 1000))!;
+    const named = `teardown approval: #${ran} (no standing teardown approval (or it was revoked)) stopped; disk still billing`;
+    await store.updateJob(fence, 'wait1', { waiting_for: named }, sim.world.now());
+    await store.releaseLease('job:wait1', fence);
+    // The store answers everything but the approval (a database hiccup): the waiting step throws.
+    const flaky = new Proxy(store, {
+      get(target, key) {
+        if (key === 'approval') return async () => Promise.reject(new Error('connection reset'));
+        const v = Reflect.get(target, key);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const sup = new Supervisor(mcp.deps, flaky, TEST_SUPERVISOR_SETTINGS, 'waiting-test');
+    expect(await sup.acquireLock()).toBe(true);
+    try {
+      await sup.runOnce();
+    } finally {
+      await sup.releaseLock();
+    }
+    const job = (await store.getJob('wait1'))!;
+    expect(job.state).toBe('awaiting_user');
+    expect(job.waiting_for).toBe(named);
+  });
+});

@@ -170,8 +170,11 @@ describe('copy', () => {
   });
 
   it('resumes after the SSH connection drops mid-transfer, then verifies the whole file', async () => {
-    await sh(a, 'head -c 4000000 /dev/urandom > /workspace/big.bin');
-    await simFetch(sim, 'POST', '/_sim/ssh-faults', { reset_after_bytes: 1_500_000 });
+    // The first pass lists, hashes and starts the stream at once, and the stream may run ahead of the listing's
+    // answer by the SSH channel window plus the server's write buffer (2 MiB each in ssh2): the drop comes past
+    // both, so it falls in the download itself (a drop while listing is retried as a listing: nothing to resume).
+    await sh(a, 'head -c 10000000 /dev/urandom > /workspace/big.bin');
+    await simFetch(sim, 'POST', '/_sim/ssh-faults', { reset_after_bytes: 6_000_000 });
     const r = await copy({ instance_id: a, direction: 'instance_to_local', remote_path: '/workspace/big.bin', local_path: 'big.bin' });
     expect(r.files[0].attempts).toBe(2);
     expect(r.files[0].resumed_from).toBeGreaterThan(0);

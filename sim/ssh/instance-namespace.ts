@@ -21,9 +21,14 @@ mount -t tmpfs tmpfs "$R/tmp"; mount --rbind /dev "$R/dev"; mount -t proc proc "
 exec /bin/sh -c 'while :; do sleep 5 & wait; done'`;
 
 /** Enters the instance's namespaces once its holder's host PID is known, then runs the command in its root. */
-// The holder may take a while to set up its mounts on a busy host (hundreds of instances at once): up to 30 s.
+// The holder may take a while to set up its mounts on a busy host (hundreds of instances at once): up to ~30 s.
+// The wait backs off (10 × 10 ms, 40 × 50 ms, then 200 ms): at a fixed 10 ms, the `sleep`s of a few dozen
+// waiting commands took the CPU the holders needed to finish their mounts (200 instances at once never started).
 const ENTER_SCRIPT = `i=0
-while [ ! -s "$1" ]; do i=$((i + 1)); if [ $i -gt 3000 ]; then echo "simulator: the instance's namespace did not start" >&2; exit 126; fi; sleep 0.01; done
+while [ ! -s "$1" ]; do
+  i=$((i + 1)); if [ $i -gt 190 ]; then echo "simulator: the instance's namespace did not start" >&2; exit 126; fi
+  if [ $i -le 10 ]; then sleep 0.01; elif [ $i -le 50 ]; then sleep 0.05; else sleep 0.2; fi
+done
 exec nsenter -t "$(cat "$1")" -m -p -- chroot "$2" /bin/sh -c 'cd /workspace && if [ "$2" = 1 ] && command -v setsid >/dev/null; then exec setsid /bin/sh -c "$1"; fi; exec /bin/sh -c "$1"' sh "$3" "$4"`;
 
 interface Holder {

@@ -104,9 +104,10 @@ async function alsoHeld(ctx: JobCtx, current: AttemptRow | null): Promise<string
  * still means to run, is retried on the next pass: nothing is reported stopped that may still bill GPU time.
  */
 async function stopOrRetry(ctx: JobCtx, inst: Instance, why: string): Promise<void> {
-  if (inst.actual_status === 'stopped' && inst.intended_status === 'stopped') return;
-  if (!(await ctx.stopInstance(inst.id, why)) && inst.intended_status !== 'stopped')
-    throw new Error(`could not stop instance #${inst.id}; retrying the teardown`);
+  // Stopping or stopped already (by us or by the platform): asking again would only add a stop record, which the
+  // destroy gate reads as a new run, so the copies made since the real last start would stop counting.
+  if (inst.intended_status === 'stopped') return;
+  if (!(await ctx.stopInstance(inst.id, why))) throw new Error(`could not stop instance #${inst.id}; retrying the teardown`);
 }
 
 /** Where one output goes: the local output directory and/or the S3 prefix, each a verified copy of its own. */
@@ -132,11 +133,10 @@ async function outputsVerified(ctx: JobCtx, a: AttemptRow | null): Promise<boole
 }
 
 /** TEARDOWN: destroy only with the standing approval AND a verified copy since the instance's last start. */
-export async function stepTeardown(ctx: JobCtx): Promise<void> {
+export async function stepTeardown(ctx: JobCtx, memo?: Pick<SupervisorMemo, 'passListing'>): Promise<void> {
   const { deps } = ctx;
   const attempts = await ctx.store.attempts(ctx.job.id);
   const last = attempts[attempts.length - 1] ?? null;
-  const left: string[] = [];
   for (const a of attempts) {
     if (a.state === 'sent') {
       // A rental may be in flight (cancel during provisioning): find it before deciding anything.
@@ -148,16 +148,19 @@ export async function stepTeardown(ctx: JobCtx): Promise<void> {
       } else await ctx.attempt(a.n, { state: 'abandoned', ended_at: ctx.now() });
     }
   }
+  // What stays on the platform: `left` waits for the teardown approval or a verified copy (on_end destroy);
+  // `held` is named to the user whatever the job's end (kept or stopped as on_end asks, or never asked for).
+  const left: string[] = [];
+  const held: string[] = [];
   // Rentals no attempt records (a create that committed late) are taken in hand as the orphan scan does: stopped,
-  // logged, recorded on their attempt when it was given up (then accounted below like any rental). An earlier try
-  // of an attempt that has its own instance is recorded nowhere: the account written here names it, whatever
-  // on_end says (the user never asked for it), so no ended job's status drops a disk that still bills.
-  const earlierTries: string[] = [];
-  for (const { inst, attempt } of unrecordedRentals(await deps.vast.listInstances(), await ctx.store.attempts(ctx.job.id))) {
+  // logged, and recorded on their attempt when it was given up (then accounted below like any rental). An earlier
+  // try of an attempt that has its own instance is recorded nowhere: it is named here.
+  const listing = memo?.passListing ? await memo.passListing() : await deps.vast.listInstances();
+  for (const { inst, attempt } of unrecordedRentals(listing, await ctx.store.attempts(ctx.job.id))) {
     const a = (await ctx.store.attempts(ctx.job.id)).find((x) => x.n === attempt)!;
     const f = await takeOrphan(deps, ctx.store, ctx.fence, ctx.job, a, inst);
     if (!f.stopped_now && inst.intended_status !== 'stopped') throw new Error(`could not stop instance #${inst.id}; retrying the teardown`);
-    if (a.instance_id !== null) earlierTries.push(`#${inst.id} (rented by an earlier try of attempt ${attempt}; nothing was copied from it)`);
+    if (a.instance_id !== null) held.push(`#${inst.id} (rented by an earlier try of attempt ${attempt}; stopped, nothing was copied from it)`);
   }
   for (const a of await ctx.store.attempts(ctx.job.id)) {
     if (a.instance_id === null || a.state === 'destroyed') continue;
@@ -167,7 +170,10 @@ export async function stepTeardown(ctx: JobCtx): Promise<void> {
       continue;
     }
     const isFinal = a.n === last?.n;
-    if (ctx.spec.on_end === 'keep' && isFinal) continue;
+    if (ctx.spec.on_end === 'keep' && isFinal && inst.intended_status !== 'stopped') {
+      held.push(`#${inst.id} (kept as on_end asks; it bills until stopped or destroyed)`);
+      continue;
+    }
     let allowed = false;
     let why = '';
     try {
@@ -204,18 +210,18 @@ export async function stepTeardown(ctx: JobCtx): Promise<void> {
     }
     await stopOrRetry(ctx, inst, why);
     await ctx.attempt(a.n, { state: 'stopped', ended_at: a.ended_at ?? ctx.now() });
-    if (ctx.spec.on_end === 'destroy') left.push(`#${inst.id} (${why})`);
+    (ctx.spec.on_end === 'destroy' ? left : held).push(`#${inst.id} (${why})`);
   }
-  left.push(...earlierTries);
   await ctx.update({ spent_usd: await ctx.spent() });
+  const alsoHeldText = held.length ? `; held, disk still billing: ${held.join(', ')}` : '';
   if (left.length) {
-    await ctx.move('awaiting_user', `instances stopped, not destroyed: ${left.join(', ')}. Their disks still bill until destroyed.`, {
-      waiting_for: `teardown approval: ${left.join(', ')} stopped; disk still billing`,
+    await ctx.move('awaiting_user', `instances stopped, not destroyed: ${[...left, ...held].join(', ')}. Their disks still bill until destroyed.`, {
+      waiting_for: `teardown approval: ${left.join(', ')} stopped; disk still billing${alsoHeldText}`,
     });
     return;
   }
   const outcome = ctx.job.outcome ?? 'failed';
   await ctx.move(outcome, `teardown done (${ctx.spec.on_end}); spent about $${(await ctx.spent()).toFixed(4)} of the $${ctx.spec.max_cost_usd} cap`, {
-    waiting_for: null,
+    waiting_for: held.length ? `held, disk still billing: ${held.join(', ')}. Destroy them (destroy tool) once you are sure.` : null,
   });
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { runCopy } from '../copy/run-copy.js';
 import type { AttemptRow } from '../store/job-store.js';
+import type { Instance } from '../vast/schemas.js';
 import type { JobCtx } from './job-context.js';
 import { capReached } from './budget-reserve.js';
 import { oneAtATime, type OneAtATime } from './step-pool.js';
@@ -24,6 +25,8 @@ export interface SupervisorMemo {
   syncSeconds: Map<string, number>;
   /** Rentals take turns: jobs stepped at once would pick the same best offer from the same search. */
   rentTurn: OneAtATime;
+  /** The account's instance listing, read at most once per pass (orphan scan, teardowns); set by each pass. */
+  passListing?: () => Promise<Instance[]>;
 }
 
 export function newMemo(): SupervisorMemo {

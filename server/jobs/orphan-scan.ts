@@ -1,5 +1,6 @@
 import type { ServerDeps } from '../deps.js';
 import type { AttemptRow, Fence, JobRow, JobStore } from '../store/job-store.js';
+import type { Instance } from '../vast/schemas.js';
 import type { SupervisorSettings } from './job-context.js';
 import { isTerminal } from './state-machine.js';
 
@@ -13,6 +14,8 @@ interface OrphanMemo {
   orphanScanAt?: number;
   /** The jobs that had ended or were waiting at the last scan: one more settling asks for a scan at once. */
   orphanSettled?: string;
+  /** The pass's shared listing (supervisor.ts), when there is one. */
+  passListing?: () => Promise<Instance[]>;
 }
 
 export interface OrphanFound {
@@ -87,7 +90,7 @@ async function scan(deps: ServerDeps, store: JobStore, owner: string, settings: 
   // throws before the memo is written, and a job whose lease is still held (a killed supervisor's, until it
   // expires) or whose orphan could not be stopped is looked at again on the next pass, not a period later.
   let complete = true;
-  for (const inst of await deps.vast.listInstances()) {
+  for (const inst of await (memo.passListing ? memo.passListing() : deps.vast.listInstances())) {
     const hit = inst.label ? byLabel.get(baseLabel(inst.label)) : undefined;
     if (!hit || inst.id === hit.a.instance_id) continue;
     // A rental still being reconciled by its launch step is not an orphan yet.
@@ -166,7 +169,8 @@ export async function takeOrphan(
   const current = await store.getJob(job.id);
   const told = `orphan: ${note}. Destroy it (destroy tool, discard) once you are sure.`;
   if (current && !namedIfSettled(current, instanceId)) {
-    const waiting = current.state === 'awaiting_user' && current.waiting_for ? `${current.waiting_for}; ${told}` : told;
+    // Appended, never replacing: what the job already names (other orphans, held disks) still bills.
+    const waiting = current.waiting_for ? `${current.waiting_for}; ${told}` : told;
     await store.updateJob(fence, job.id, { waiting_for: waiting }, now);
   }
   return { job_id: job.id, attempt: a.n, instance_id: instanceId, label, stopped_now: stoppedNow };

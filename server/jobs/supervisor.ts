@@ -8,6 +8,8 @@ import { stepLaunch } from './launch.js';
 import { newMemo, stepRunning, type SupervisorMemo } from './monitor.js';
 import { noteVisit } from './budget-reserve.js';
 import { scanOrphans } from './orphan-scan.js';
+import { isTerminal } from './state-machine.js';
+import type { Instance } from '../vast/schemas.js';
 import { forEachBounded, STEP_CONCURRENCY } from './step-pool.js';
 
 export const SUPERVISOR_LEASE = 'jobd';
@@ -62,6 +64,9 @@ export class Supervisor {
     if (this.lock && !(await this.store.acquireLease(SUPERVISOR_LEASE, this.owner, this.settings.leaseSeconds, wallNow()))) {
       throw new LeaseLost(SUPERVISOR_LEASE);
     }
+    // One listing per pass at most, shared by the orphan scan and every teardown of the pass (the listing is paced).
+    let listing: Promise<Instance[]> | null = null;
+    this.memo.passListing = () => (listing ??= this.deps.vast.listInstances());
     await scanOrphans(this.deps, this.store, this.owner, this.settings, this.memo);
     const active = await this.store.listJobs({ active: true });
     // A few jobs at once, each under its own lease: one stepped after another, a pass over 200 jobs waited out
@@ -103,7 +108,7 @@ export class Supervisor {
         case 'FINALIZING':
           return await stepFinalize(ctx, this.memo);
         case 'TEARDOWN':
-          return await stepTeardown(ctx);
+          return await stepTeardown(ctx, this.memo);
         case 'awaiting_user':
           if (job.cancel_requested && job.outcome !== 'cancelled') await ctx.update({ outcome: job.outcome ?? 'cancelled' });
           if (job.waiting_for?.includes('no standing teardown approval') && (await approvalValid(ctx)) && ctx.spec.on_end === 'destroy')
@@ -115,8 +120,8 @@ export class Supervisor {
     } catch (e) {
       if (e instanceof LeaseLost) return;
       this.deps.logger.warn({ job: job.id, state: job.state, err: (e as Error).message }, 'job step failed; retrying next pass');
-      // What a waiting job names to the user (stopped disks that bill) stays: the failure is only logged.
-      if (job.state === 'awaiting_user') return;
+      // What a waiting or ended job names to the user (stopped disks that bill) stays: the failure is only logged.
+      if (ctx.job.state === 'awaiting_user' || isTerminal(ctx.job.state)) return;
       try {
         await ctx.update({ waiting_for: `${job.state.toLowerCase()}: ${(e as Error).message.slice(0, 300)}; retrying` });
       } catch {

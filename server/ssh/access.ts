@@ -108,6 +108,8 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
   };
   const deadline = deps.monotonicMs() + opts.readinessMs;
   let last: SshError | null = null;
+  /** The instance as last read inside the retry loop (undefined: not read there, or the read failed). */
+  let seen: Awaited<ReturnType<typeof deps.vast.getInstance>> | undefined;
   let delay = 1000;
   retry: for (;;) {
     for (const c of candidates) {
@@ -147,17 +149,25 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
       return openInstanceSsh(deps, instanceId, { ...opts, recentReadMs: undefined, readinessMs: Math.max(0, deadline - deps.monotonicMs()) });
     }
     if (deps.monotonicMs() + delay > deadline) break;
+    // An instance that stopped (outbid, host offline, exited) since it was read will not answer: say so now
+    // rather than after the whole readiness budget (a jobs pass waited 15 s here for an outbid instance).
+    seen = await deps.vast.getInstance(instanceId).catch(() => undefined);
+    if (seen === null || (seen !== undefined && seen.actual_status !== 'running')) break;
     await deps.sleep(delay);
     delay = Math.min(delay * 2, 10_000);
   }
-  const now = await deps.vast.getInstance(instanceId);
+  const stoppedMeanwhile = seen === null || (seen !== undefined && seen.actual_status !== 'running');
+  const now = stoppedMeanwhile ? seen : await deps.vast.getInstance(instanceId);
   const why =
-    now && now.actual_status !== 'running'
-      ? diagnose(now, deps.now()).summary
-      : last?.kind === 'auth'
-        ? 'the key was refused although it is attached'
-        : last?.kind === 'refused'
-          ? 'the SSH port is closed (sshd not up yet, or the host firewall)'
-          : `the connection failed (${last?.message ?? 'unknown'})`;
-  throw new VastMcpError(`Could not SSH into instance ${instanceId} within ${Math.round(opts.readinessMs / 1000)} s: ${why}.`, 'ssh_unavailable');
+    now === null
+      ? 'the instance no longer exists'
+      : now && now.actual_status !== 'running'
+        ? diagnose(now, deps.now()).summary
+        : last?.kind === 'auth'
+          ? 'the key was refused although it is attached'
+          : last?.kind === 'refused'
+            ? 'the SSH port is closed (sshd not up yet, or the host firewall)'
+            : `the connection failed (${last?.message ?? 'unknown'})`;
+  const within = stoppedMeanwhile ? '' : ` within ${Math.round(opts.readinessMs / 1000)} s`;
+  throw new VastMcpError(`Could not SSH into instance ${instanceId}${within}: ${why}.`, 'ssh_unavailable');
 }

@@ -126,7 +126,7 @@ export async function runJobsCampaign(o: JobsCampaignOptions): Promise<JobsCampa
     if (i.destroyedAt === null) history.left.push({ id: i.id, job_id: jobOfLabel(i.label), gpu_billing: gpuBilling(i) });
   }
   // Orphans live until the scan's next period; two rentals of a job may overlap that long, never longer.
-  history.overlap_grace_seconds = 60 + 10 + T * (POLL_MS / 1000 + PASS_ALLOWANCE_S + jobd.longestGapMs / 1000);
+  history.overlap_grace_seconds = ORPHAN_SCAN_EVERY_SECONDS + 10 + T * (POLL_MS / 1000 + PASS_ALLOWANCE_S + jobd.longestGapMs / 1000);
   await sim.close();
   const violations = checkJobsInvariants(history);
   const invariants = countViolations(violations);

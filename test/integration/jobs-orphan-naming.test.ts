@@ -75,6 +75,17 @@ async function teardownOnce(id: string): Promise<void> {
   }
 }
 
+/** One supervisor pass (orphan scan, then every active job's step) by a fresh supervisor over `over`. */
+async function onePass(owner: string, over: JobStore = store): Promise<void> {
+  const sup = new Supervisor(mcp.deps, over, TEST_SUPERVISOR_SETTINGS, owner);
+  expect(await sup.acquireLock()).toBe(true);
+  try {
+    await sup.runOnce();
+  } finally {
+    await sup.releaseLock();
+  }
+}
+
 /** What the jobs campaign judges at the end, on the simulator's own view of these instances. */
 function unaccounted(ids: number[], job: { id: string; state: string; waiting_for: string | null }, current: number | null): string[] {
   sim.world.clock.advance(30);
@@ -169,13 +180,7 @@ describe('orphans the job does not record', () => {
     const first = await rentOne(sim, { label: 'vast-user-job-two1-a1-000001-r1' });
     const second = await rentOne(sim, { label: 'vast-user-job-two1-a1-000001-r2' });
     await jobAt('two1', ['PROVISIONING', 'RUNNING', 'FINALIZING', 'TEARDOWN', 'succeeded'], [{ instance: ran, state: 'destroyed' }]);
-    const sup = new Supervisor(mcp.deps, store, TEST_SUPERVISOR_SETTINGS, 'two-orphans-test');
-    expect(await sup.acquireLock()).toBe(true);
-    try {
-      await sup.runOnce();
-    } finally {
-      await sup.releaseLock();
-    }
+    await onePass('two-orphans-test');
     const job = (await store.getJob('two1'))!;
     expect(job.waiting_for).toContain(`#${first}`);
     expect(job.waiting_for).toContain(`#${second}`);
@@ -197,13 +202,7 @@ describe('orphans the job does not record', () => {
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
-    const sup = new Supervisor(mcp.deps, flaky, TEST_SUPERVISOR_SETTINGS, 'waiting-test');
-    expect(await sup.acquireLock()).toBe(true);
-    try {
-      await sup.runOnce();
-    } finally {
-      await sup.releaseLock();
-    }
+    await onePass('waiting-test', flaky);
     const job = (await store.getJob('wait1'))!;
     expect(job.state).toBe('awaiting_user');
     expect(job.waiting_for).toBe(named);

@@ -156,7 +156,10 @@ export async function stepTeardown(ctx: JobCtx, memo?: Pick<SupervisorMemo, 'pas
   // logged, and recorded on their attempt when it was given up (then accounted below like any rental). An earlier
   // try of an attempt that has its own instance is recorded nowhere: it is named here.
   const listing = memo?.passListing ? await memo.passListing() : await deps.vast.listInstances();
-  for (const { inst, attempt } of unrecordedRentals(listing, await ctx.store.attempts(ctx.job.id))) {
+  for (const { inst: listed, attempt } of unrecordedRentals(listing, await ctx.store.attempts(ctx.job.id))) {
+    // Read again: the pass's listing predates this pass's orphan scan, which may have stopped it already.
+    const inst = await deps.vast.getInstance(listed.id);
+    if (!inst) continue;
     const a = (await ctx.store.attempts(ctx.job.id)).find((x) => x.n === attempt)!;
     const f = await takeOrphan(deps, ctx.store, ctx.fence, ctx.job, a, inst);
     if (!f.stopped_now && inst.intended_status !== 'stopped') throw new Error(`could not stop instance #${inst.id}; retrying the teardown`);

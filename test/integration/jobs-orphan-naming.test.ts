@@ -174,6 +174,21 @@ describe('orphans the job does not record', () => {
     expect(unaccounted([late, ran], job, ran)).toEqual([]);
   });
 
+  it('are stopped and logged once when the orphan scan and the teardown meet them in the same pass', async () => {
+    const ran = await rentOne(sim, { label: 'vast-user-job-once1-a1-000001' });
+    const orphan = await rentOne(sim, { label: 'vast-user-job-once1-a1-000001-r1' });
+    await jobAt('once1', ['PROVISIONING', 'RUNNING', 'FINALIZING', 'TEARDOWN'], [{ instance: ran, state: 'running' }]);
+    const stops = () => sim.requests.filter((r) => r.method === 'PUT' && r.path.replace(/\/$/, '') === `/api/v0/instances/${orphan}`).length;
+    const stopsBefore = stops();
+    await onePass('once-test');
+    const job = (await store.getJob('once1'))!;
+    expect(job.state).toBe('awaiting_user');
+    expect(job.waiting_for).toContain(`#${orphan}`);
+    const notes = (await store.logs('once1', 0, 100)).filter((l) => l.line.includes(`instance #${orphan} (`));
+    expect(notes).toHaveLength(1);
+    expect(stops() - stopsBefore).toBe(1);
+  });
+
   it('are all named by an ended job, each appended to what it already names', async () => {
     const ran = await rentOne(sim, { label: 'vast-user-job-two1-a1-000001' });
     expect((await simFetch(sim, 'DELETE', `/api/v0/instances/${ran}/`)).status).toBe(200);

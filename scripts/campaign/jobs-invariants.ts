@@ -136,7 +136,8 @@ export function leftUnaccounted(h: Pick<JobsHistory, 'left' | 'jobs'>): string[]
     }
     // Nothing is meant to run once a job settled; a stopped disk is fine when the job's status names it to the user
     // (what waits for the user, or the instance of its current attempt while it waits).
-    const named = (job.waiting_for ?? '').includes(`#${i.id}`) || (job.state === 'awaiting_user' && job.instance_id === i.id);
+    // `#123` names instance 123, not 1234.
+    const named = new RegExp(`#${i.id}(?!\\d)`).test(job.waiting_for ?? '') || (job.state === 'awaiting_user' && job.instance_id === i.id);
     if (i.gpu_billing) out.push(`instance #${i.id} of job ${job.job_id} still bills GPU time (job ${job.state})`);
     else if (!named) out.push(`instance #${i.id} of job ${job.job_id} is left (disk billing) but the job does not name it`);
   }

@@ -118,7 +118,7 @@ async function scan(deps: ServerDeps, store: JobStore, owner: string, settings: 
 
 /** A job that ended or waits names the orphan in its status; an active one names it when it settles. */
 function namedIfSettled(job: JobRow, instanceId: number): boolean {
-  return !(isTerminal(job.state) || job.state === 'awaiting_user') || (job.waiting_for ?? '').includes(`#${instanceId}`);
+  return !(isTerminal(job.state) || job.state === 'awaiting_user') || new RegExp(`#${instanceId}(?!\\d)`).test(job.waiting_for ?? '');
 }
 
 /**

@@ -202,6 +202,20 @@ describe('orphans the job does not record', () => {
     expect(unaccounted([first, second], job, null)).toEqual([]);
   });
 
+  it('are not taken for named when the job names another instance whose number merely starts the same', async () => {
+    const ran = await rentOne(sim, { label: 'vast-user-job-pre1-a1-000001' });
+    expect((await simFetch(sim, 'DELETE', `/api/v0/instances/${ran}/`)).status).toBe(200);
+    const orphan = await rentOne(sim, { label: 'vast-user-job-pre1-a1-000001-r1' });
+    await jobAt('pre1', ['PROVISIONING', 'RUNNING', 'FINALIZING', 'TEARDOWN', 'succeeded'], [{ instance: ran, state: 'destroyed' }]);
+    const fence = (await store.acquireLease('job:pre1', 'test-setup', 60, Date.now() / 1000))!;
+    await store.updateJob(fence, 'pre1', { waiting_for: `held, disk still billing: #${orphan}7 (on_end is stop)` }, sim.world.now());
+    await store.releaseLease('job:pre1', fence);
+    await onePass('prefix-test');
+    const job = (await store.getJob('pre1'))!;
+    expect(job.waiting_for).toMatch(new RegExp(`#${orphan}7 \\(on_end is stop\\); orphan: instance #${orphan} \\(`));
+    expect(live(orphan).intended).toBe('stopped');
+  });
+
   it('stay named while the job waits, even when a pass over the waiting job fails', async () => {
     const ran = await rentOne(sim, { label: 'vast-user-job-wait1-a1-000001' });
     await jobAt('wait1', ['PROVISIONING', 'RUNNING', 'FINALIZING', 'TEARDOWN', 'awaiting_user'], [{ instance: ran, state: 'running' }]);

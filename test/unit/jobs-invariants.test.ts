@@ -67,6 +67,14 @@ describe('jobs campaign invariants', () => {
     ],
     ['an instance of no job', 'instances_left_billing_unaccounted', (h) => void h.left.push({ id: 9, job_id: null, gpu_billing: false })],
     [
+      'a stopped disk whose number only starts one the job names',
+      'instances_left_billing_unaccounted',
+      (h) => {
+        h.left.push({ id: 8, job_id: 'j1', gpu_billing: false });
+        h.jobs[0]!.waiting_for = 'teardown approval: #81 stopped; disk still billing';
+      },
+    ],
+    [
       'a recovery resumed more than one checkpoint interval behind the disk',
       'progress_lost_beyond_one_checkpoint',
       (h) => {

@@ -33,7 +33,8 @@ const baseLabel = (label: string) => label.replace(/-r\d+$/, '');
 
 /**
  * Live rentals that carry one of these attempts' labels (or a retry's `-rN` form) but that no attempt records:
- * earlier tries of a create that committed after its retry succeeded. Nothing was ever copied from them.
+ * a create that committed after its attempt was given up, or an earlier try of one that committed after its
+ * retry succeeded. Nothing was ever copied from them.
  */
 export function unrecordedRentals<I extends { id: number; label?: string | null }>(
   instances: readonly I[],
@@ -132,7 +133,7 @@ export async function takeOrphan(
   fence: Fence,
   job: JobRow,
   a: AttemptRow,
-  inst: { id: number; label?: string | null; intended_status?: string | null; actual_status?: string | null },
+  inst: { id: number; label?: string | null; intended_status?: string | null },
 ): Promise<OrphanFound> {
   const now = deps.now();
   const instanceId = inst.id;

@@ -110,6 +110,7 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
   let last: SshError | null = null;
   /** The instance as last read inside the retry loop (undefined: not read there, or the read failed). */
   let seen: Awaited<ReturnType<typeof deps.vast.getInstance>> | undefined;
+  const stoppedMeanwhile = () => seen === null || (seen !== undefined && seen.actual_status !== 'running');
   let delay = 1000;
   retry: for (;;) {
     for (const c of candidates) {
@@ -152,12 +153,11 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
     // An instance that stopped (outbid, host offline, exited) since it was read will not answer: say so now
     // rather than after the whole readiness budget (a jobs pass waited 15 s here for an outbid instance).
     seen = await deps.vast.getInstance(instanceId).catch(() => undefined);
-    if (seen === null || (seen !== undefined && seen.actual_status !== 'running')) break;
+    if (stoppedMeanwhile()) break;
     await deps.sleep(delay);
     delay = Math.min(delay * 2, 10_000);
   }
-  const stoppedMeanwhile = seen === null || (seen !== undefined && seen.actual_status !== 'running');
-  const now = stoppedMeanwhile ? seen : await deps.vast.getInstance(instanceId);
+  const now = stoppedMeanwhile() ? seen : await deps.vast.getInstance(instanceId);
   const why =
     now === null
       ? 'the instance no longer exists'
@@ -168,6 +168,6 @@ export async function openInstanceSsh(deps: ServerDeps, instanceId: number, opts
           : last?.kind === 'refused'
             ? 'the SSH port is closed (sshd not up yet, or the host firewall)'
             : `the connection failed (${last?.message ?? 'unknown'})`;
-  const within = stoppedMeanwhile ? '' : ` within ${Math.round(opts.readinessMs / 1000)} s`;
+  const within = stoppedMeanwhile() ? '' : ` within ${Math.round(opts.readinessMs / 1000)} s`;
   throw new VastMcpError(`Could not SSH into instance ${instanceId}${within}: ${why}.`, 'ssh_unavailable');
 }

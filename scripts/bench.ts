@@ -7,6 +7,7 @@ import { startSimulator } from '../sim/server.js';
 import { ensureKeyPair } from '../server/ssh/keys.js';
 import { SshSession } from '../server/ssh/ssh-session.js';
 import { SyncingWriter } from '../server/copy/syncing-writer.js';
+import { setStreamingHeapFlags } from '../server/heap-limits.js';
 import { ensureTool, has, MAIN, peakRssMb, serve, timeCommand } from './bench/harness.js';
 import { formatTable, median, quantile, type Row } from './bench/stats.js';
 import { copyShapes, rentForBench } from './bench/copy-bench.js';
@@ -297,6 +298,8 @@ async function polling(): Promise<void> {
 const only = process.env.BENCH_ONLY;
 
 async function main(): Promise<void> {
+  // This process hosts the simulator, whose SSH relay carries every byte that scp, rsync and we copy.
+  setStreamingHeapFlags();
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   if (!existsSync(MAIN)) throw new Error('build first: npm run build');
   const started = performance.now();

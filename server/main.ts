@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseCliArgs, UsageError, USAGE, type HttpArgs, type ServeArgs, type SimArgs, type TokenArgs } from './cli-args.js';
 import { VastMcpError } from './errors.js';
-import { keepYoungGenerationSmall } from './heap-limits.js';
+import { setStreamingHeapFlags } from './heap-limits.js';
 import { SERVER_VERSION } from './version.js';
 
 /** The only module that exits the process. */
@@ -124,7 +124,7 @@ async function runToken(args: TokenArgs): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  keepYoungGenerationSmall(); // before any work allocates: server/heap-limits.ts says why
+  setStreamingHeapFlags(); // before any work allocates: server/heap-limits.ts says why
   let args: ReturnType<typeof parseCliArgs>;
   try {
     args = parseCliArgs(process.argv.slice(2));

@@ -115,8 +115,9 @@ export async function downloadFile(
     const remoteHash = pre ? pre.hash : remoteSha256(s, remotePath);
     // Observed at once: it may fail while the streams are still running (awaited below either way).
     remoteHash.catch(() => undefined);
-    // One stream from the start arrives in order: it is hashed as it is handed to the file's writes
-    // (each of which must succeed, at offsets that only grow), which spares reading the file back.
+    // One stream from the start arrives in order: its writer hashes each slab as it hands it to the
+    // file's writes (each of which must succeed, at offsets that only grow), which spares reading the
+    // file back.
     // Several streams, or a resumed prefix, are hashed from the file as its contiguous prefix grows.
     const inOrder = ranges.length === 1 && have === 0 ? createHash('sha256') : null;
     const slabBytes = Math.max(256 * 1024, WRITE_QUEUE_BYTES / 2 / ranges.length);
@@ -199,6 +200,7 @@ export async function downloadFile(
             ch.close();
             ch.resume();
           },
+          inOrder,
         );
         const onAbort = () => ch.close();
         conn.signal?.addEventListener('abort', onAbort, { once: true });
@@ -219,7 +221,6 @@ export async function downloadFile(
             return;
           }
           recv += d.length;
-          inOrder?.update(d);
           if (!writer.push(d)) ch.pause();
           if (writer.failed) {
             stopped ??= writer.failed;

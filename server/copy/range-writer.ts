@@ -1,3 +1,4 @@
+import type { Hash } from 'node:crypto';
 import { writeAllAt } from './local-tree.js';
 
 /**
@@ -24,6 +25,8 @@ export class RangeWriter {
    * @param onWritten bytes now written, in order
    * @param onFree the source may resume (after `push` answered false)
    * @param onFail a write failed: stop the source (it may be paused, and a paused channel never closes)
+   * @param hash takes every byte in order, a slab at a time as it is handed to its write: a few large
+   *   updates cost less than one per network packet
    */
   constructor(
     private readonly fd: number,
@@ -33,6 +36,7 @@ export class RangeWriter {
     private readonly onWritten: (n: number) => void,
     private readonly onFree: () => void,
     private readonly onFail: (e: Error) => void = () => undefined,
+    private readonly hash: Hash | null = null,
   ) {}
 
   get failed(): Error | null {
@@ -92,6 +96,7 @@ export class RangeWriter {
     const next = this.ready.shift();
     if (!next) return this.check();
     this.writing = true;
+    this.hash?.update(next.buf.subarray(0, next.len));
     writeAllAt(this.fd, [next.buf.subarray(0, next.len)], this.path, this.at).then(
       () => {
         this.writing = false;

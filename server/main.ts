@@ -124,7 +124,11 @@ async function runToken(args: TokenArgs): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  setStreamingHeapFlags(); // before any work allocates: server/heap-limits.ts says why
+  try {
+    setStreamingHeapFlags(); // before any work allocates: server/heap-limits.ts says why
+  } catch (e) {
+    fail((e as Error).message, 2);
+  }
   let args: ReturnType<typeof parseCliArgs>;
   try {
     args = parseCliArgs(process.argv.slice(2));

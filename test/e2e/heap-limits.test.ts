@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MAIN } from '../helpers/spawn.js';
+import { MAIN, runCli } from '../helpers/spawn.js';
 
 const PROBE = fileURLToPath(new URL('../fixtures/young-gen-probe.cjs', import.meta.url));
 const MIB = 1024 * 1024;
@@ -35,5 +35,12 @@ describe('the process entry keeps the young generation small (server peak RSS du
     } finally {
       rmSync(stateDir, { recursive: true, force: true });
     }
+  });
+
+  it('a bad VAST_MCP_HEAP_GROWING_PERCENT stops the process at once with a clear message (exit 2)', async () => {
+    const r = await runCli(['version'], { VAST_MCP_HEAP_GROWING_PERCENT: 'lots' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/VAST_MCP_HEAP_GROWING_PERCENT must be a whole number from 0 to 1000/);
+    expect(r.stdout).toBe('');
   });
 });

@@ -75,6 +75,34 @@ describe('RangeWriter', () => {
     expect(hash.digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
   });
 
+  it('hashes in file order too when writes finish between pushes', async () => {
+    const path = join(dir, 'hashed-async.bin');
+    const fd = openSync(path, 'w+');
+    const body = pattern(180_007, 11);
+    const hash = createHash('sha256');
+    const w = new RangeWriter(
+      fd,
+      path,
+      0,
+      8192,
+      () => undefined,
+      () => undefined,
+      undefined,
+      hash,
+    );
+    for (let at = 0, k = 0; at < body.length; k++) {
+      const n = Math.min(1 + ((at * 17) % 5000), body.length - at);
+      w.push(body.subarray(at, at + n));
+      at += n;
+      // Let writes complete (and slabs come back) at varying points of the stream.
+      if (k % 5 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await w.finish();
+    closeSync(fd);
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(readFileSync(path).equals(body)).toBe(true);
+  });
+
   it('keeps no reference to the buffers it was given', async () => {
     const path = join(dir, 'b.bin');
     const fd = openSync(path, 'w');

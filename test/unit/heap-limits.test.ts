@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_HEAP_GROWING_PERCENT, heapGrowingPercent } from '../../server/heap-limits.js';
 
 describe('heapGrowingPercent (VAST_MCP_HEAP_GROWING_PERCENT)', () => {
-  it('defaults to a fixed headroom of twice the live heap', () => {
-    expect(DEFAULT_HEAP_GROWING_PERCENT).toBe(200);
-    expect(heapGrowingPercent({})).toBe(200);
-    expect(heapGrowingPercent({ VAST_MCP_HEAP_GROWING_PERCENT: '  ' })).toBe(200);
+  it('defaults to a fixed headroom of 1.5 times the live heap', () => {
+    expect(DEFAULT_HEAP_GROWING_PERCENT).toBe(150);
+    expect(heapGrowingPercent({})).toBe(150);
+    expect(heapGrowingPercent({ VAST_MCP_HEAP_GROWING_PERCENT: '  ' })).toBe(150);
   });
 
   it('takes a whole number from 0 (V8 decides) to 1000', () => {

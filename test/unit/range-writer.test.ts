@@ -47,60 +47,47 @@ describe('RangeWriter', () => {
     expect(readFileSync(path).equals(Buffer.concat([head, body]))).toBe(true);
   });
 
-  it('hashes every byte once, in file order, through slab boundaries and what waited while both slabs were busy', async () => {
-    const path = join(dir, 'hashed.bin');
+  /** Pushes `body` in pieces of odd sizes through a hashing writer; `yieldEvery` lets writes finish between pushes. */
+  async function hashThrough(name: string, body: Buffer, slab: number, yieldEvery: number) {
+    const path = join(dir, name);
     const fd = openSync(path, 'w+');
-    const body = pattern(250_001, 3);
     const hash = createHash('sha256');
     const w = new RangeWriter(
       fd,
       path,
       0,
-      4096,
+      slab,
       () => undefined,
       () => undefined,
       undefined,
       hash,
     );
     let refused = 0;
-    for (let at = 0; at < body.length; ) {
+    for (let at = 0, k = 1; at < body.length; k++) {
       const n = Math.min(1 + ((at * 13) % 7000), body.length - at);
       if (!w.push(body.subarray(at, at + n))) refused++;
       at += n;
+      if (yieldEvery && k % yieldEvery === 0) await new Promise((r) => setImmediate(r));
     }
     await w.finish();
     closeSync(fd);
+    return { refused, digest: hash.digest('hex'), file: readFileSync(path) };
+  }
+
+  it('hashes every byte once, in file order, through slab boundaries and what waited while both slabs were busy', async () => {
+    const body = pattern(250_001, 3);
+    const r = await hashThrough('hashed.bin', body, 4096, 0);
     // Pieces were refused (kept aside), so the carried bytes went through the hash too.
-    expect(refused).toBeGreaterThan(0);
-    expect(hash.digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(r.refused).toBeGreaterThan(0);
+    expect(r.digest).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(r.file.equals(body)).toBe(true);
   });
 
   it('hashes in file order too when writes finish between pushes', async () => {
-    const path = join(dir, 'hashed-async.bin');
-    const fd = openSync(path, 'w+');
     const body = pattern(180_007, 11);
-    const hash = createHash('sha256');
-    const w = new RangeWriter(
-      fd,
-      path,
-      0,
-      8192,
-      () => undefined,
-      () => undefined,
-      undefined,
-      hash,
-    );
-    for (let at = 0, k = 0; at < body.length; k++) {
-      const n = Math.min(1 + ((at * 17) % 5000), body.length - at);
-      w.push(body.subarray(at, at + n));
-      at += n;
-      // Let writes complete (and slabs come back) at varying points of the stream.
-      if (k % 5 === 0) await new Promise((r) => setImmediate(r));
-    }
-    await w.finish();
-    closeSync(fd);
-    expect(hash.digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
-    expect(readFileSync(path).equals(body)).toBe(true);
+    const r = await hashThrough('hashed-async.bin', body, 8192, 5);
+    expect(r.digest).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(r.file.equals(body)).toBe(true);
   });
 
   it('keeps no reference to the buffers it was given', async () => {

@@ -8,7 +8,7 @@ import { ensureKeyPair } from '../server/ssh/keys.js';
 import { SshSession } from '../server/ssh/ssh-session.js';
 import { SyncingWriter } from '../server/copy/syncing-writer.js';
 import { setStreamingHeapFlags } from '../server/heap-limits.js';
-import { ensureTool, has, MAIN, peakRssMb, serve, timeCommand } from './bench/harness.js';
+import { benchRuns, ensureTool, has, MAIN, peakRssMb, serve, timeCommand } from './bench/harness.js';
 import { formatTable, median, quantile, type Row } from './bench/stats.js';
 import { copyShapes, rentForBench } from './bench/copy-bench.js';
 import { pipeline } from 'node:stream/promises';
@@ -100,8 +100,7 @@ async function copyThroughput(simUrl: string, sim: Awaited<ReturnType<typeof sta
   const inst = sim.world.instances.get(id)!;
   const key = await ensureKeyPair(s.stateDir);
   const sshOpts = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-i', key.path];
-  // BENCH_RUNS: more runs for a steadier median on a noisy machine (scp alone varies by ±10 % here).
-  const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3) || 3);
+  const runs = benchRuns();
   const ours: number[] = [];
   const scp: number[] = [];
   const rsync: number[] = [];

@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { startSimulator } from '../../sim/server.js';
 import { ensureKeyPair } from '../../server/ssh/keys.js';
-import { ensureTool, peakRssMb, serve, timeCommand, type Served } from './harness.js';
+import { benchRuns, ensureTool, peakRssMb, serve, timeCommand, type Served } from './harness.js';
 import { median, type Row } from './stats.js';
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
@@ -37,8 +37,7 @@ export async function copyShapes(simUrl: string, sim: Sim, key: string, rows: Ro
     if (r.code !== 0) throw new Error(`${cmd} failed: ${r.stderr.slice(0, 300)}`);
     return r.ms;
   };
-  // BENCH_RUNS: more runs for a steadier median on a noisy machine.
-  const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3) || 3);
+  const runs = benchRuns();
 
   if (parts.has('tree')) {
     log('copy: 1,000 × 4 KiB directory, instance → local…');

@@ -76,3 +76,8 @@ export function timeCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv 
     p.on('close', (code) => resolve({ ms: performance.now() - started, code, stderr }));
   });
 }
+
+/** Runs per copy row: `BENCH_RUNS` (default 3), more for a steadier median on a noisy machine (scp alone varies by ±10 % here). */
+export function benchRuns(): number {
+  return Math.max(1, Number(process.env.BENCH_RUNS ?? 3) || 3);
+}
